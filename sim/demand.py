@@ -1,0 +1,104 @@
+"""The demand of one run: every case's arrival and random attributes, drawn up front.
+
+Each attribute of each population has its own stream (``"interview/victim"``,
+``"patience/perpetrator"``, ...), and the i-th victim gets the i-th draw of each, so two
+scenarios run with the same seed see the same people with the same needs whatever their
+staffing does: the draws do not depend on the order of events in the model.  Drawing
+in blocks is also what keeps the model's event loop free of random-number calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.arrivals import poisson_arrivals
+from sim.config import Scenario
+from sim.streams import stream
+
+__all__ = ["Demand", "draw_demand"]
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Per-case arrays (one entry per case, sorted by arrival time).  Times in minutes."""
+
+    population: np.ndarray  # int index into scenario.population_names
+    station: np.ndarray  # int index into scenario.stations
+    arrival: np.ndarray
+    urgent: np.ndarray  # bool
+    referral_uniform: np.ndarray  # compared with the referral probabilities
+    referral_delay: np.ndarray
+    patience: np.ndarray  # inf: waits until seen
+    interview: np.ndarray
+    onward: np.ndarray  # bool: referred onward after the interview
+    onward_delay: np.ndarray
+    on_call_by_phone: np.ndarray  # bool: an on-call response would be by phone
+    on_call_delay: np.ndarray  # response delay of an on-call response, by its mode
+    callback_uniform: np.ndarray  # (n, max_attempts): compared with reach probabilities
+
+    def __len__(self) -> int:
+        return len(self.arrival)
+
+
+def draw_demand(scenario: Scenario, replication: int) -> Demand:
+    """Draw every case of one replication of a scenario."""
+    seed = scenario.simulation.seed
+    horizon = scenario.simulation.horizon_minutes
+    shares = np.asarray([s.demand_share for s in scenario.stations], dtype=float)
+    shares = shares / shares.sum()
+    attempts = scenario.callbacks.max_attempts
+    on_call = scenario.on_call
+    parts: list[dict[str, np.ndarray]] = []
+    for p, (name, population) in enumerate(scenario.populations.items()):
+
+        def rng(purpose: str, name: str = name) -> np.random.Generator:
+            return stream(seed, replication, f"{purpose}/{name}")
+
+        arrival = poisson_arrivals(population.arrivals.hourly_rates(), horizon, rng("arrivals"))
+        n = len(arrival)
+        if len(shares) == 1:
+            station = np.zeros(n, dtype=np.int64)
+        else:
+            cumulative = np.cumsum(shares)
+            station = np.searchsorted(cumulative, rng("station").random(n) * cumulative[-1])
+            station = np.minimum(station, len(shares) - 1)
+        onward = population.onward_referral
+        if on_call is not None:
+            by_phone = rng("on_call_mode").random(n) < on_call.phone_share
+            phone = on_call.phone_delay.sample(rng("on_call_phone"), n)
+            travel = on_call.travel_delay.sample(rng("on_call_travel"), n)
+            on_call_delay = np.where(by_phone, phone, travel)
+        else:
+            by_phone = np.ones(n, dtype=bool)
+            on_call_delay = np.zeros(n)
+        parts.append(
+            {
+                "population": np.full(n, p, dtype=np.int64),
+                "station": station.astype(np.int64),
+                "arrival": arrival,
+                "urgent": rng("urgency").random(n) < population.urgent_share,
+                "referral_uniform": rng("referral").random(n),
+                "referral_delay": population.referral.delay.sample(rng("referral_delay"), n),
+                "patience": (
+                    np.full(n, np.inf)
+                    if population.patience is None
+                    else population.patience.sample(rng("patience"), n)
+                ),
+                "interview": population.interview.sample(rng("interview"), n),
+                "onward": rng("onward").random(n) < onward.probability,
+                "onward_delay": onward.delay.sample(rng("onward_delay"), n),
+                "on_call_by_phone": by_phone,
+                "on_call_delay": on_call_delay,
+                # One stream per attempt number: allowing more attempts adds draws
+                # without moving those of the earlier attempts.
+                "callback_uniform": np.column_stack(
+                    [rng(f"callback_attempt_{k + 1}").random(n) for k in range(attempts)]
+                ).reshape(n, attempts),
+            }
+        )
+    merged = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    # Stable sort: simultaneous arrivals keep population order, then draw order.
+    order = np.argsort(merged["arrival"], kind="stable")
+    return Demand(**{key: value[order] for key, value in merged.items()})

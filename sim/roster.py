@@ -1,0 +1,134 @@
+"""The coverage plan of one run: who is on site where and when, and when on call is open.
+
+Weekly rosters are unrolled over the horizon, absent days are removed (each worker draws
+one uniform per day from its own stream: absent with probability ``absence_rate``,
+independently, and nobody replaces an absent worker), shifts that touch at the same
+station are joined, and travel time is cut from both ends of each shift at a station
+that needs travel.  The plan is fixed before the run starts: the model reads it, and so
+does the vectorised referral decision, so both agree on when a station is covered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import Scenario
+from sim.streams import stream
+from sim.week import MINUTES_PER_DAY, merge_intervals, unroll_weekly
+
+__all__ = ["CoveragePlan", "OnSiteShift", "build_plan", "expanded_worker_names"]
+
+
+@dataclass(frozen=True)
+class OnSiteShift:
+    """One shift of one worker after absences: paid from ``paid_start`` to ``paid_end``,
+    on site at ``station`` from ``start`` to ``end`` (minutes)."""
+
+    worker: int
+    station: int
+    paid_start: float
+    paid_end: float
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class CoveragePlan:
+    """Shifts of every worker, station coverage and on-call windows over the horizon."""
+
+    worker_names: tuple[str, ...]
+    worker_config: tuple[int, ...]  # index of each worker's entry in staffing.workers
+    shifts: tuple[OnSiteShift, ...]  # sorted by start
+    absent_days: tuple[np.ndarray, ...]  # per worker: day numbers absent
+    station_coverage: tuple[np.ndarray, ...]  # per station: merged on-site intervals
+    on_call_windows: np.ndarray  # (n, 2), sorted, one row per rostered window
+    on_call_stations: frozenset[int]
+
+    def serves(self, worker: int) -> tuple[int, ...]:
+        """Stations a worker is rostered at (its callback lists)."""
+        return tuple(sorted({s.station for s in self.shifts if s.worker == worker}))
+
+
+def expanded_worker_names(scenario: Scenario) -> list[tuple[str, int, int]]:
+    """``(name, config index, copy number)`` of each worker, ``count`` expanded."""
+    names = []
+    for index, worker in enumerate(scenario.staffing.workers):
+        for copy in range(worker.count):
+            name = worker.name if worker.count == 1 else f"{worker.name}_{copy + 1}"
+            names.append((name, index, copy))
+    return names
+
+
+def build_plan(scenario: Scenario, replication: int) -> CoveragePlan:
+    """The coverage plan for one replication (absences drawn from the workers' streams)."""
+    horizon = scenario.simulation.horizon_minutes
+    n_days = int(np.ceil(horizon / MINUTES_PER_DAY))
+    seed = scenario.simulation.seed
+    workers = expanded_worker_names(scenario)
+    shifts: list[OnSiteShift] = []
+    absences: list[np.ndarray] = []
+    for w, (_name, config_index, copy) in enumerate(workers):
+        config = scenario.staffing.workers[config_index]
+        # The stream is named after the config entry and the copy number, so adding a
+        # copy or another worker leaves this worker's absence days unchanged.
+        rng = stream(seed, replication, f"absence/{config.name}#{copy}")
+        absent = rng.random(n_days) < config.absence_rate
+        absences.append(np.flatnonzero(absent))
+        paid: list[tuple[float, float, int]] = []
+        for window in config.roster:
+            station = scenario.station_index(window.station)
+            for start, end in unroll_weekly(window.day_windows(), horizon):
+                if not absent[int(start // MINUTES_PER_DAY)]:
+                    paid.append((start, min(end, horizon), station))
+        shifts.extend(_join_and_travel(w, sorted(paid), scenario))
+    shifts.sort(key=lambda s: (s.start, s.worker))
+
+    coverage = []
+    for station in range(len(scenario.stations)):
+        on_site = np.asarray(
+            [(s.start, s.end) for s in shifts if s.station == station], dtype=float
+        ).reshape(-1, 2)
+        coverage.append(merge_intervals(on_site))
+
+    windows = np.empty((0, 2))
+    on_call_stations: frozenset[int] = frozenset()
+    if scenario.on_call is not None:
+        weekly = [w for window in scenario.on_call.windows for w in window.day_windows()]
+        windows = unroll_weekly(weekly, horizon)
+        if scenario.on_call.stations is None:
+            on_call_stations = frozenset(range(len(scenario.stations)))
+        else:
+            on_call_stations = frozenset(
+                scenario.station_index(name) for name in scenario.on_call.stations
+            )
+    return CoveragePlan(
+        worker_names=tuple(name for name, _, _ in workers),
+        worker_config=tuple(index for _, index, _ in workers),
+        shifts=tuple(shifts),
+        absent_days=tuple(absences),
+        station_coverage=tuple(coverage),
+        on_call_windows=windows,
+        on_call_stations=on_call_stations,
+    )
+
+
+def _join_and_travel(
+    worker: int, paid: list[tuple[float, float, int]], scenario: Scenario
+) -> list[OnSiteShift]:
+    joined: list[list[float]] = []
+    for start, end, station in paid:
+        if joined and joined[-1][2] == station and start <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], end)
+        else:
+            joined.append([start, end, station])
+    out = []
+    for start, end, station in joined:
+        travel = scenario.stations[int(station)].travel_minutes
+        on_site_start, on_site_end = start + travel, end - travel
+        if on_site_end > on_site_start:
+            out.append(OnSiteShift(worker, int(station), start, end, on_site_start, on_site_end))
+        else:  # all travel, no time on site: paid, recorded, but covers nothing
+            out.append(OnSiteShift(worker, int(station), start, end, start, start))
+    return out

@@ -1,0 +1,94 @@
+"""The simulation calendar: minutes counted from Monday 00:00, and weekly windows.
+
+Time is a float number of minutes since the start of the run, which is a Monday at
+00:00, so ``t % MINUTES_PER_WEEK`` is the minute of the week and ``(t // 60) % 168`` the
+hour of the week (0 = Monday 00:00-01:00).  Rosters and on-call rotas are written as
+weekly windows (days, start, end) and unrolled here into absolute intervals over the
+simulated horizon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+MINUTES_PER_HOUR = 60
+MINUTES_PER_DAY = 24 * MINUTES_PER_HOUR
+MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
+HOURS_PER_WEEK = 168
+DAYS_PER_YEAR = 365.25
+DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_clock(text: str) -> int:
+    """Minutes after midnight of a ``"HH:MM"`` time; ``"24:00"`` is the end of the day."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"'{text}' is not a time of day; write it as HH:MM, e.g. '09:30'")
+    hours, minutes = int(parts[0]), int(parts[1])
+    if minutes >= 60 or hours > 24 or (hours == 24 and minutes != 0):
+        raise ValueError(f"'{text}' is not a time of day between 00:00 and 24:00")
+    return hours * MINUTES_PER_HOUR + minutes
+
+
+def format_clock(minutes: int) -> str:
+    """``"HH:MM"`` for a number of minutes after midnight (the inverse of parse_clock)."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def merge_intervals(intervals: np.ndarray) -> np.ndarray:
+    """Union of half-open intervals ``[start, end)``, sorted, with touching ones joined.
+
+    Joining touching intervals matters: a worker rostered Monday 00:00-24:00 and
+    Tuesday 00:00-24:00 is on site without a break at Tuesday midnight.
+    """
+    if len(intervals) == 0:
+        return np.empty((0, 2))
+    ordered = intervals[np.argsort(intervals[:, 0], kind="stable")]
+    merged: list[list[float]] = [list(ordered[0])]
+    for start, end in ordered[1:]:
+        if start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return np.asarray(merged, dtype=float)
+
+
+def unroll_weekly(windows: Iterable[tuple[int, int, int]], horizon_minutes: float) -> np.ndarray:
+    """Absolute intervals ``[start, end)`` of weekly windows repeated up to the horizon.
+
+    ``windows`` holds ``(day_index, start_minute, end_minute)`` with day 0 = Monday and
+    minutes after that day's midnight.  The result is sorted by start and not merged, so
+    that each row stays one rostered window (call-out limits count per window).
+    """
+    weekly = sorted(windows)
+    n_weeks = int(np.ceil(horizon_minutes / MINUTES_PER_WEEK))
+    rows = [
+        (
+            week * MINUTES_PER_WEEK + day * MINUTES_PER_DAY + start,
+            week * MINUTES_PER_WEEK + day * MINUTES_PER_DAY + end,
+        )
+        for week in range(n_weeks)
+        for day, start, end in weekly
+    ]
+    if not rows:
+        return np.empty((0, 2))
+    out = np.asarray(rows, dtype=float)
+    out = out[out[:, 0] < horizon_minutes]
+    return out[np.argsort(out[:, 0], kind="stable")]
+
+
+def covered(intervals: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Whether each time lies in one of the sorted, disjoint intervals ``[start, end)``."""
+    if len(intervals) == 0:
+        return np.zeros(len(times), dtype=bool)
+    index = np.searchsorted(intervals[:, 0], times, side="right") - 1
+    inside = index >= 0
+    inside[inside] = times[inside] < intervals[index[inside], 1]
+    return inside
+
+
+def hour_of_week(times: np.ndarray) -> np.ndarray:
+    """Hour of the week (0 = Monday 00:00-01:00, 167 = Sunday 23:00-24:00) of each time."""
+    return (np.floor_divide(times, MINUTES_PER_HOUR) % HOURS_PER_WEEK).astype(np.int64)
