@@ -1,0 +1,169 @@
+"""The ``station-sim`` command line (also ``python -m sim``).
+
+Every user mistake (missing file, bad YAML, unknown or out-of-range setting) ends in
+one message on standard error and exit status 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import sim
+from sim.config import ConfigError, Scenario, load_scenario
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"station-sim: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nstation-sim: interrupted; no partial output was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="station-sim",
+        description="Simulate social intake at police and gendarmerie stations.",
+    )
+    parser.add_argument("--version", action="version", version=f"station-sim {sim.__version__}")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a scenario's replications and summarise them")
+    run.add_argument("config", help="scenario YAML file (see configs/)")
+    run.add_argument("--replications", type=int, help="number of replications (default: config)")
+    run.add_argument("--seed", type=int, help="root random seed (default: config)")
+    run.add_argument("--out", help="output folder (default: results/runs/SCENARIO)")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes for replications in parallel (results are identical; default 1)",
+    )
+    _add_set_option(run)
+    run.add_argument(
+        "--no-records",
+        action="store_true",
+        help="write measures and summary only, not the per-case and worker records",
+    )
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser("validate", help="check a scenario file without running it")
+    validate.add_argument("config", help="scenario YAML file")
+    _add_set_option(validate)
+    validate.set_defaults(handler=_validate)
+    return parser
+
+
+def _add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a setting by dotted path, e.g. staffing.workers[0].count=2 "
+        "(VALUE is read as YAML; repeatable)",
+    )
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["a.b=2", "c=[1, 2]"]`` -> ``{"a.b": 2, "c": [1, 2]}`` (values read as YAML)."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        path, sep, text = item.partition("=")
+        if not sep or not path.strip():
+            raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. simulation.seed=7")
+        try:
+            overrides[path.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+    return overrides
+
+
+def _load(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Scenario:
+    overrides = parse_overrides(args.set)
+    overrides.update(extra or {})
+    return load_scenario(args.config, overrides)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    scenario = _load(args)
+    workers = sum(w.count for w in scenario.staffing.workers)
+    print(
+        f"{args.config}: valid scenario '{scenario.name}' with {len(scenario.populations)} "
+        f"population(s), {len(scenario.stations)} station(s), {workers} worker(s)"
+        + (", on call" if scenario.on_call else "")
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.progress import Progress
+    from sim.report import format_report
+    from sim.runner import run_replications
+    from sim.store import write_run_folder
+    from sim.summary import summarise
+
+    started = datetime.now(UTC)
+    extra: dict[str, Any] = {}
+    if args.replications is not None:
+        extra["simulation.replications"] = args.replications
+    if args.seed is not None:
+        extra["simulation.seed"] = args.seed
+    scenario = _load(args, extra)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: must be at least 1")
+    out = Path(args.out) if args.out else Path("results") / "runs" / scenario.name
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+
+    replications = range(scenario.simulation.replications)
+    progress = Progress(len(replications), f"{scenario.name}: replications")
+    on_done: Callable[[Any], None] = lambda _result: progress.advance()  # noqa: E731
+    try:
+        results = run_replications(
+            scenario,
+            replications,
+            jobs=args.jobs,
+            keep_records=not args.no_records,
+            on_done=on_done,
+        )
+    finally:
+        progress.close()
+    measures = [row for result in results for row in result.measures]
+    summary = summarise(measures)
+    report = format_report(scenario, summary)
+    write_run_folder(
+        out,
+        scenario,
+        config_path=args.config,
+        overrides=parse_overrides(args.set) | extra,
+        runs=[r.records for r in results if r.records is not None],
+        measures=measures,
+        summary=summary,
+        started=started,
+        command=["station-sim", *sys.argv[1:]],
+        report=report,
+    )
+    print(report)
+    print(f"\nWritten to {out}/ (cases.csv, workers.csv, summary.csv, manifest.json, ...)")
+    return 0
