@@ -67,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
+    warmup = commands.add_parser(
+        "warmup", help="weekly mean waits of a run started empty, to choose the warm-up"
+    )
+    warmup.add_argument("config", help="scenario YAML file")
+    warmup.add_argument("--weeks", type=int, default=16, help="weeks to simulate (default 16)")
+    warmup.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
+    _add_set_option(warmup)
+    warmup.set_defaults(handler=_warmup)
+
     validate = commands.add_parser("validate", help="check a scenario file without running it")
     validate.add_argument("config", help="scenario YAML file")
     _add_set_option(validate)
@@ -166,4 +175,17 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(report)
     print(f"\nWritten to {out}/ (cases.csv, workers.csv, summary.csv, manifest.json, ...)")
+    return 0
+
+
+def _warmup(args: argparse.Namespace) -> int:
+    from sim.warmup import warmup_profile
+
+    if args.weeks < 4:
+        raise ConfigError(f"--weeks {args.weeks}: at least 4 weeks are needed")
+    scenario = _load(args)
+    print(
+        f"Scenario {scenario.name}: {scenario.simulation.replications} replications started empty"
+    )
+    print(warmup_profile(scenario, weeks=args.weeks, jobs=max(args.jobs, 1)).format())
     return 0

@@ -14,6 +14,7 @@ rejected, values are range-checked, and cross-references (station names) resolve
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -132,7 +133,7 @@ def _check_disjoint(windows: tuple[WeeklyWindow, ...], what: str) -> None:
         for window in windows
         for day, start, end in window.day_windows()
     )
-    for (_, end, first), (start, _, second) in zip(spans, spans[1:], strict=False):
+    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
         if start < end:
             raise ValueError(
                 f"{what} overlap: {list(first.days)} {first.start}-{first.end} and "
@@ -216,8 +217,9 @@ class Arrivals(BaseModel):
 
 class Referral(BaseModel):
     """How police officers refer a case to the social worker: with ``probability`` when a
-    worker is on site at the station, ``probability_when_no_worker`` (not higher) when
-    nobody is, after ``delay`` minutes from the person's first police contact."""
+    worker is reachable (on site at the station, or on call for it), with
+    ``probability_when_no_worker`` (not higher) when nobody is, after ``delay`` minutes
+    from the person's first police contact."""
 
     model_config = _FROZEN
     probability: Probability = 1.0
@@ -336,8 +338,9 @@ class Callbacks(BaseModel):
     case is called first; each attempt takes ``attempt_minutes`` when it fails; after a
     failure the case is tried again no sooner than ``retry_after_hours`` later, up to
     ``max_attempts`` attempts; a case still unreached ``expire_after_days`` after its
-    referral is dropped from the list (omitted: never).  ``left_before_seen`` says whether a person who leaves the
-    station before being seen goes on the list (``callback``) or is lost (``lost``)."""
+    referral is dropped from the list (omitted: never).  ``left_before_seen`` says
+    whether a person who leaves the station before being seen goes on the list
+    (``callback``) or is lost (``lost``)."""
 
     model_config = _FROZEN
     order: Literal["urgent_then_oldest", "oldest_first", "newest_first"] = "urgent_then_oldest"
@@ -519,8 +522,7 @@ def format_validation_error(error: ValidationError, document: Any, source: str) 
         # A list that is "too short" only because its bad entries were rejected says
         # nothing new: the entries' own errors are listed.
         if item["type"] == "too_short" and any(
-            other is not item and other["loc"][: len(item["loc"])] == item["loc"]
-            for other in items
+            other is not item and other["loc"][: len(item["loc"])] == item["loc"] for other in items
         ):
             continue
         location = _dotted(tuple(p for p in item["loc"] if not _is_union_tag(p)))
@@ -545,6 +547,8 @@ _MISSING = object()
 def _short(value: Any, limit: int = 70) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 _UNION_TAGS = {
     "exponential",
     "lognormal",
@@ -608,8 +612,11 @@ def parse_path(path: str) -> list[str | int]:
 def apply_overrides(
     document: dict[str, Any], overrides: dict[str, Any], source: str = "scenario"
 ) -> dict[str, Any]:
-    """A copy of ``document`` with each dotted path set to its value.  The path must
-    exist, except for a last mapping key, which is added (validation then decides)."""
+    """A copy of ``document`` with each dotted path set to its value.
+
+    Mapping keys that the document leaves to their defaults are created on the way, and
+    validation then rejects any name the schema does not know; list items must exist.
+    """
     result = copy.deepcopy(document)
     for path, value in overrides.items():
         parts = parse_path(path)
@@ -630,8 +637,8 @@ def _step(node: Any, part: str | int, path: str, so_far: list[str | int], source
     if isinstance(part, int):
         if isinstance(node, list) and part < len(node):
             return node[part]
-    elif isinstance(node, dict) and part in node:
-        return node[part]
+    elif isinstance(node, dict):
+        return node.setdefault(part, {})
     raise ConfigError(
         f"{source}: override '{path}': '{_dotted(tuple(so_far))}' does not exist in the scenario"
     )

@@ -49,7 +49,7 @@ from sim.records import (
     WorkerRecords,
 )
 from sim.roster import CoveragePlan, build_plan
-from sim.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, covered
+from sim.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, covered, merge_intervals
 
 __all__ = ["StationModel", "simulate"]
 
@@ -112,19 +112,23 @@ class StationModel:
         self.horizon = scenario.simulation.horizon_minutes
         n = len(demand)
 
-        # Referral decision, vectorised: the plan says who is on site at arrival.
+        # Referral decision, vectorised: the plan says who is reachable at arrival, on
+        # site or on call (officers who can phone a worker refer as if one were there).
         populations = list(scenario.populations.values())
         p_present = np.asarray([p.referral.probability for p in populations])[demand.population]
         p_absent = np.asarray([p.referral.probability_absent for p in populations])[
             demand.population
         ]
-        on_site = np.zeros(n, dtype=bool)
+        reachable = np.zeros(n, dtype=bool)
+        on_call = merge_intervals(plan.on_call_windows)
         for s, intervals in enumerate(plan.station_coverage):
             at = demand.station == s
-            on_site[at] = covered(intervals, demand.arrival[at])
+            reachable[at] = covered(intervals, demand.arrival[at])
+            if s in plan.on_call_stations:
+                reachable[at] |= covered(on_call, demand.arrival[at])
         u = demand.referral_uniform
-        self.referred = u < np.where(on_site, p_present, p_absent)
-        self.lost_to_absence = ~on_site & (u >= p_absent) & (u < p_present)
+        self.referred = u < np.where(reachable, p_present, p_absent)
+        self.lost_to_absence = ~reachable & (u >= p_absent) & (u < p_present)
         referral = demand.arrival + demand.referral_delay
         self.referral_order = [
             int(i)

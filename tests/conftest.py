@@ -1,0 +1,50 @@
+"""Shared fixtures: small scenarios built in code, so each test states its own rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.config import Scenario, scenario_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+SHIPPED = sorted(p for p in CONFIGS.glob("*.yaml"))
+
+
+def always_on_site(workers: int = 1, **worker: Any) -> dict[str, Any]:
+    """Staffing with ``workers`` identical workers on site around the clock."""
+    return {
+        "workers": [
+            {
+                "name": "w",
+                "count": workers,
+                "roster": [{"days": "all", "start": "00:00", "end": "24:00"}],
+                **worker,
+            }
+        ]
+    }
+
+
+def scenario(**parts: Any) -> Scenario:
+    """A validated scenario from keyword parts, with a one-population default."""
+    document: dict[str, Any] = {
+        "name": "test",
+        "simulation": {"warm_up_days": 7, "run_days": 28, "drain_days": 7, "seed": 1},
+        "populations": {
+            "victim": {
+                "arrivals": {"per_hour": 1.0},
+                "interview": {"dist": "exponential", "mean": 30},
+            }
+        },
+        "staffing": always_on_site(),
+    }
+    document.update(parts)
+    return scenario_from_dict(document)
+
+
+@pytest.fixture
+def make_scenario():
+    return scenario

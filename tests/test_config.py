@@ -1,0 +1,154 @@
+"""Scenario validation: every mistake is named with its field, value and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CONFIGS, SHIPPED
+
+from sim.config import ConfigError, apply_overrides, load_scenario, parse_path, scenario_from_dict
+from sim.distributions import Empirical, Gamma, Lognormal, Triangular
+from sim.week import parse_clock
+
+
+def _base() -> dict:
+    return {
+        "name": "t",
+        "populations": {
+            "victim": {"arrivals": {"per_year": 100}, "interview": {"dist": "fixed", "value": 30}}
+        },
+        "staffing": {
+            "workers": [
+                {"name": "w", "roster": [{"days": "weekdays", "start": "09:00", "end": "17:00"}]}
+            ]
+        },
+    }
+
+
+def _error(overrides: dict) -> str:
+    with pytest.raises(ConfigError) as caught:
+        scenario_from_dict(apply_overrides(_base(), overrides))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_config_is_valid(path):
+    assert load_scenario(path).name == path.stem
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"populations.victim.arrivals.per_year": -5}, "populations.victim.arrivals.per_year = -5"),
+        ({"populations.victim.interview": {"dist": "weibull"}}, "unknown distribution"),
+        ({"populations.victim.interview": {"dist": "lognormal", "mean": 3}}, "sd: required"),
+        ({"populations.victim.colour": "red"}, "populations.victim.colour: unknown setting"),
+        (
+            {"staffing.workers[0].roster[0].end": "08:00"},
+            "staffing.workers[0].roster[0]",
+        ),
+        ({"staffing.workers[0].roster[0].start": "25:00"}, "not a time of day"),
+        ({"staffing.workers[0].roster[0].days": ["monday"]}, "'monday' is not a day"),
+        ({"staffing.workers[0].absence_rate": 1.0}, "absence_rate = 1.0"),
+        ({"populations.victim.urgent_share": 1.5}, "urgent_share = 1.5"),
+        (
+            {
+                "populations.victim.referral": {
+                    "probability": 0.2,
+                    "probability_when_no_worker": 0.5,
+                }
+            },
+            "must not exceed probability",
+        ),
+        ({"staffing.workers[0].roster[0].station": "nowhere"}, "'nowhere' is not a station"),
+        (
+            {
+                "staffing.workers[0].roster": [
+                    {"days": "weekdays", "start": "09:00", "end": "13:00"},
+                    {"days": ["mon"], "start": "12:00", "end": "17:00"},
+                ]
+            },
+            "roster shifts overlap",
+        ),
+        ({"simulation.run_days": 0}, "simulation.run_days = 0"),
+    ],
+)
+def test_bad_values_are_named(overrides, expected):
+    message = _error(overrides)
+    assert expected in message
+    assert "Traceback" not in message
+
+
+def test_a_window_crossing_midnight_is_explained():
+    message = _error(
+        {"staffing.workers[0].roster[0]": {"days": "all", "start": "17:00", "end": "09:00"}}
+    )
+    assert "split a window that crosses midnight" in message
+
+
+def test_overrides_must_name_existing_paths():
+    with pytest.raises(ConfigError, match=r"staffing.workers\[4\]"):
+        apply_overrides(_base(), {"staffing.workers[4].count": 2})
+    with pytest.raises(ConfigError, match=r"simulation\.run_dayz: unknown setting"):
+        scenario_from_dict(apply_overrides(_base(), {"simulation.run_dayz": 3}))
+    with pytest.raises(ConfigError, match="not a dotted path"):
+        parse_path("a..b")
+    assert parse_path("staffing.workers[0].roster[1].end") == [
+        "staffing",
+        "workers",
+        0,
+        "roster",
+        1,
+        "end",
+    ]
+
+
+def test_base_files_are_merged_and_the_scenario_wins(tmp_path):
+    (tmp_path / "common.yaml").write_text(
+        "populations:\n  victim:\n    arrivals: {per_year: 100}\n"
+        "    interview: {dist: fixed, value: 30}\n"
+        "simulation: {seed: 5, replications: 3}\n"
+    )
+    (tmp_path / "s.yaml").write_text(
+        "base: common.yaml\nname: s\nsimulation: {seed: 9}\n"
+        "staffing:\n  workers:\n    - name: w\n"
+        "      roster: [{days: all, start: '00:00', end: '24:00'}]\n"
+    )
+    sc = load_scenario(tmp_path / "s.yaml")
+    assert sc.simulation.seed == 9 and sc.simulation.replications == 3
+    assert sc.populations["victim"].arrivals.per_year == 100
+
+
+def test_a_base_loop_is_an_error(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="loop"):
+        load_scenario(tmp_path / "a.yaml")
+
+
+def test_the_common_demand_file_alone_is_not_a_scenario():
+    with pytest.raises(ConfigError, match="staffing: required"):
+        load_scenario(CONFIGS / "common" / "demand.yaml")
+
+
+def test_distributions_have_the_means_they_are_given():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for dist in (
+        Lognormal(dist="lognormal", mean=60, sd=30),
+        Gamma(dist="gamma", mean=60, sd=30),
+        Triangular(dist="triangular", low=10, mode=40, high=130),
+        Empirical(dist="empirical", values=(20, 60, 100), weights=(1, 2, 1)),
+    ):
+        x = dist.sample(rng, 200_000)
+        assert abs(x.mean() - dist.expected) < 4 * x.std() / np.sqrt(len(x))
+    x = Lognormal(dist="lognormal", mean=60, sd=30).sample(rng, 200_000)
+    assert abs(x.std() - 30) < 0.5
+
+
+def test_clock_parsing():
+    assert parse_clock("00:00") == 0 and parse_clock("24:00") == 1440
+    assert parse_clock("09:30") == 570
+    for bad in ("9h30", "24:01", "12:60", "noon"):
+        with pytest.raises(ValueError):
+            parse_clock(bad)
