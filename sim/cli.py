@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,7 +147,32 @@ def _run(args: argparse.Namespace) -> int:
 
     replications = range(scenario.simulation.replications)
     progress = Progress(len(replications), f"{scenario.name}: replications")
-    on_done: Callable[[Any], None] = lambda _result: progress.advance()  # noqa: E731
+    finished: list[Any] = []
+
+    def on_done(result: Any) -> None:
+        finished.append(result)
+        progress.advance()
+
+    def write(folder: Path, results: list[Any], complete: bool) -> str:
+        results = sorted(results, key=lambda r: r.replication)
+        measures = [row for result in results for row in result.measures]
+        summary = summarise(measures)
+        report = format_report(scenario, summary)
+        write_run_folder(
+            folder,
+            scenario,
+            config_path=args.config,
+            overrides=parse_overrides(args.set) | extra,
+            runs=[r.records for r in results if r.records is not None],
+            measures=measures,
+            summary=summary,
+            started=started,
+            command=["station-sim", *sys.argv[1:]],
+            report=report,
+            complete=complete,
+        )
+        return report
+
     try:
         results = run_replications(
             scenario,
@@ -156,23 +181,22 @@ def _run(args: argparse.Namespace) -> int:
             keep_records=not args.no_records,
             on_done=on_done,
         )
-    finally:
+    except KeyboardInterrupt:
         progress.close()
-    measures = [row for result in results for row in result.measures]
-    summary = summarise(measures)
-    report = format_report(scenario, summary)
-    write_run_folder(
-        out,
-        scenario,
-        config_path=args.config,
-        overrides=parse_overrides(args.set) | extra,
-        runs=[r.records for r in results if r.records is not None],
-        measures=measures,
-        summary=summary,
-        started=started,
-        command=["station-sim", *sys.argv[1:]],
-        report=report,
-    )
+        if not finished:
+            raise
+        # Keep what was computed, apart from the real output so nobody mistakes it for
+        # a complete run.
+        partial = out.with_name(out.name + ".interrupted")
+        write(partial, finished, complete=False)
+        print(
+            f"\nstation-sim: interrupted after {len(finished)} of {len(replications)} "
+            f"replications; those are saved in {partial}/ (marked incomplete)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    progress.close()
+    report = write(out, results, complete=True)
     print(report)
     print(f"\nWritten to {out}/ (cases.csv, workers.csv, summary.csv, manifest.json, ...)")
     return 0

@@ -167,8 +167,10 @@ def write_run_folder(
     started: datetime,
     command: Sequence[str],
     report: str,
+    complete: bool = True,
 ) -> None:
-    """Write the whole output folder of a ``station-sim run``."""
+    """Write the whole output folder of a ``station-sim run``; ``complete`` is false for
+    the replications saved from an interrupted run."""
     with atomic_folder(target) as folder:
         if runs:
             write_csv(case_table(runs), folder / "cases.csv")
@@ -187,6 +189,8 @@ def write_run_folder(
             "overrides": overrides,
             "seed": scenario.simulation.seed,
             "replications": scenario.simulation.replications,
+            "replications_done": sorted({row.replication for row in measures}),
+            "complete": complete,
             "versions": environment_versions(),
             "platform": platform.platform(),
             "command": list(command),

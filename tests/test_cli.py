@@ -118,3 +118,23 @@ def test_a_rerun_replaces_the_folder_whole(tmp_path):
     assert main(["run", config, "--replications", "2", "--out", str(out), *SHORT]) == 0
     assert not (out / "stale.txt").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_an_interrupted_run_keeps_its_finished_replications_apart(tmp_path, monkeypatch, capsys):
+    import sim.runner
+
+    real = sim.runner.run_replications
+
+    def interrupted(scenario, replications, jobs=1, keep_records=True, on_done=None):
+        real(scenario, list(replications)[:2], jobs=1, keep_records=keep_records, on_done=on_done)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.runner, "run_replications", interrupted)
+    out = tmp_path / "out"
+    config = str(CONFIGS / "france_office_hours.yaml")
+    assert main(["run", config, "--replications", "5", "--out", str(out), *SHORT]) == 130
+    assert not out.exists()
+    saved = tmp_path / "out.interrupted"
+    manifest = json.loads((saved / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["replications_done"] == [0, 1]
+    assert "interrupted after 2 of 5" in capsys.readouterr().err
