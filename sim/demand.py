@@ -98,7 +98,9 @@ def draw_demand(scenario: Scenario, replication: int) -> Demand:
                 ).reshape(n, attempts),
             }
         )
-    merged = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     # Stable sort: simultaneous arrivals keep population order, then draw order.
-    order = np.argsort(merged["arrival"], kind="stable")
-    return Demand(**{key: value[order] for key, value in merged.items()})
+    order = np.argsort(np.concatenate([part["arrival"] for part in parts]), kind="stable")
+    columns = {}
+    for key in list(parts[0]):  # one column at a time, so that a long run peaks lower
+        columns[key] = np.concatenate([part.pop(key) for part in parts])[order]
+    return Demand(**columns)

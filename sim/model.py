@@ -6,7 +6,11 @@ with events instead of running a process per case: a referral, an interview's en
 person's patience running out, a callback coming due, a call-out's end and a roster
 change are each one scheduled event whose callback updates the stations' state.  All
 random draws are made before the run (``sim.demand``, ``sim.roster``), so the run
-itself is deterministic given its inputs.
+itself is deterministic given its inputs.  For speed, the events of nearly every case
+(referrals, ends of interviews and attempts, roster changes) reuse one event object
+each instead of allocating one per event, the handlers keep per-case state in Python
+lists (numpy scalars are slow to touch one at a time) and log worker time into
+columns, and the record columns are built with numpy once the run is over.
 
 The rules (``docs/model.md`` states them for reviewers):
 
@@ -30,8 +34,9 @@ The rules (``docs/model.md`` states them for reviewers):
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from heapq import heappop, heappush
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -53,8 +58,39 @@ from sim.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, covered, merge_intervals
 
 __all__ = ["StationModel", "simulate"]
 
-# Case states during a run.
-_PENDING, _WAITING, _ON_CALL, _CALLBACK, _RETRY, _CONTACTED, _LOST, _FAILED, _EXPIRED = range(9)
+# Case states during a run; a contacted case's state says by which channel, so that one
+# store per case records both.
+(
+    _PENDING,
+    _WAITING,
+    _ON_CALL,
+    _CALLBACK,
+    _RETRY,
+    _LOST,
+    _FAILED,
+    _EXPIRED,
+    _CONTACTED_ON_SITE,
+    _CONTACTED_ON_CALL,
+    _CONTACTED_BY_CALLBACK,
+) = range(11)
+_CHANNEL_OF_STATE = np.full(11, int(Channel.NONE))
+_CHANNEL_OF_STATE[_CONTACTED_ON_SITE] = Channel.ON_SITE
+_CHANNEL_OF_STATE[_CONTACTED_ON_CALL] = Channel.ON_CALL
+_CHANNEL_OF_STATE[_CONTACTED_BY_CALLBACK] = Channel.CALLBACK
+
+# Activity codes as plain ints: the handlers store them once per log row, and reading
+# an enum member costs more than reading a module constant.
+_INTERVIEW = int(WorkerActivity.INTERVIEW)
+_ATTEMPT = int(WorkerActivity.CALLBACK_ATTEMPT)
+_OVERTIME = int(WorkerActivity.OVERTIME)
+_CALLOUT = int(WorkerActivity.CALLOUT)
+
+_INF = float("inf")
+
+_LOG_WIDTH = 6
+"""Fields of a worker-log row: worker, activity, station, start, end, case."""
+
+_roster_position = attrgetter("index")
 
 
 class _Call(Event):
@@ -71,14 +107,90 @@ class _Call(Event):
         env.schedule(self, priority, delay)
 
 
+class _Recurring(Event):
+    """An event that fires again each time it is put back on the queue with
+    :meth:`fire_in`, once it has fired.
+
+    The model keeps one for the stream of referrals, one for the roster changes and one
+    per worker for the end of the worker's current task; each is pending at most once
+    at a time.  These are the events of nearly every case, and reusing them spares an
+    allocation per event: it halves SimPy's cost per event.  (SimPy's ``step`` takes
+    the callbacks off an event before calling them, so setting them again makes the
+    event pending again.)
+    """
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.callbacks = None  # not pending
+        self._value = None
+        self._ok = True
+
+    def fire_in(self, delay: float, handlers: list[Any], value: Any, priority: int) -> None:
+        """Fire ``delay`` after now, calling ``handlers`` (a list nobody changes)."""
+        self.callbacks = handlers
+        self._value = value
+        self.env.schedule(self, priority, delay)
+
+
+class _WorkLog:
+    """The blocks of worker time a run logs (interviews, failed callback attempts,
+    overtime, call-outs), as six columns of Python lists: appending to a list is as
+    cheap as building a row, and a list of ints or of floats becomes a numpy column
+    faster than rows do."""
+
+    __slots__ = ("activity", "case", "end", "start", "station", "worker")
+
+    def __init__(self) -> None:
+        self.worker: list[int] = []
+        self.activity: list[int] = []
+        self.station: list[int] = []
+        self.start: list[float] = []
+        self.end: list[float] = []
+        self.case: list[int] = []
+
+    def add(
+        self, worker: int, activity: int, station: int, start: float, end: float, case: int
+    ) -> None:
+        """Log one block (the hot paths append to the columns themselves)."""
+        self.worker.append(worker)
+        self.activity.append(activity)
+        self.station.append(station)
+        self.start.append(start)
+        self.end.append(end)
+        self.case.append(case)
+
+    def rows(self) -> np.ndarray:
+        """The log as an (n, 6) float array, one row per block (the ints are exact)."""
+        rows = np.empty((len(self.worker), _LOG_WIDTH))
+        rows[:, 0] = np.asarray(self.worker, dtype=np.int64)
+        rows[:, 1] = np.asarray(self.activity, dtype=np.int64)
+        rows[:, 2] = np.asarray(self.station, dtype=np.int64)
+        rows[:, 3] = np.asarray(self.start, dtype=float)
+        rows[:, 4] = np.asarray(self.end, dtype=float)
+        rows[:, 5] = np.asarray(self.case, dtype=np.int64)
+        return rows
+
+
 class _Worker:
     """An on-site social worker's state during a run."""
 
-    __slots__ = ("busy", "index", "on_site", "serves", "shift_end", "station")
+    __slots__ = (
+        "busy",
+        "callback_lists",
+        "index",
+        "on_site",
+        "serves",
+        "shift_end",
+        "station",
+        "task_end",
+    )
 
-    def __init__(self, index: int, serves: tuple[int, ...]) -> None:
+    def __init__(self, index: int, serves: tuple[int, ...], task_end: _Recurring) -> None:
         self.index = index
         self.serves = serves
+        self.task_end = task_end  # fires at the end of the current interview or attempt
+        # The callback lists (heaps) of the stations served, in station order.
+        self.callback_lists: list[list[tuple[int, float, int]]] = []
         self.station = -1
         self.on_site = False
         self.busy = False
@@ -121,8 +233,9 @@ class StationModel:
         ]
         reachable = np.zeros(n, dtype=bool)
         on_call = merge_intervals(plan.on_call_windows)
+        single_station = len(plan.station_coverage) == 1
         for s, intervals in enumerate(plan.station_coverage):
-            at = demand.station == s
+            at = slice(None) if single_station else demand.station == s
             reachable[at] = covered(intervals, demand.arrival[at])
             if s in plan.on_call_stations:
                 reachable[at] |= covered(on_call, demand.arrival[at])
@@ -130,33 +243,36 @@ class StationModel:
         self.referred = u < np.where(reachable, p_present, p_absent)
         self.lost_to_absence = ~reachable & (u >= p_absent) & (u < p_present)
         referral = demand.arrival + demand.referral_delay
-        self.referral_order = [
-            int(i)
-            for i in np.flatnonzero(self.referred)[
-                np.argsort(referral[self.referred], kind="stable")
-            ]
-        ]
+        self.referral = referral
+        self.referral_order: list[int] = np.flatnonzero(self.referred)[
+            np.argsort(referral[self.referred], kind="stable")
+        ].tolist()
 
         # Per-case state as Python lists: the event handlers touch single elements.
+        # Attributes read only on rarer paths (callback attempts, call-outs) stay numpy
+        # arrays and are read with float()/bool(), which gives the same values.
         self.referral_time: list[float] = referral.tolist()
         self.station_of: list[int] = demand.station.tolist()
         self.rank: list[int] = np.where(demand.urgent, 0, 1).tolist()
         self.patience: list[float] = demand.patience.tolist()
         self.interview: list[float] = demand.interview.tolist()
-        self.callback_uniform: list[list[float]] = demand.callback_uniform.tolist()
+        self.callback_uniform: np.ndarray = demand.callback_uniform
         self.state = [_PENDING] * n
         self.first_contact = [np.nan] * n
         self.service_end = [np.nan] * n
-        self.channel = [int(Channel.NONE)] * n
-        self.left_station = [False] * n
-        self.attempts = [0] * n
-        self.worker_log: list[tuple[int, int, int, float, float, int]] = []
+        # Rare per-case facts are kept sparse: cheaper to build and to turn into columns.
+        self.left_station: list[int] = []  # cases that left before being seen
+        self.attempts: dict[int, int] = {}  # callback attempts made, by case
+        self.worker_log = _WorkLog()
 
         self.stations = [_Station() for _ in scenario.stations]
-        self.workers = [_Worker(w, plan.serves(w)) for w in range(len(plan.worker_names))]
+        self.workers = [
+            _Worker(w, plan.serves(w), _Recurring(self.env)) for w in range(len(plan.worker_names))
+        ]
         for worker in self.workers:
             for s in worker.serves:
                 self.stations[s].callback_workers.append(worker)
+                worker.callback_lists.append(self.stations[s].callbacks)
 
         callbacks = scenario.callbacks
         self.attempt_minutes = callbacks.attempt_minutes
@@ -187,71 +303,78 @@ class StationModel:
         self.callout_cap = None if on_call is None else on_call.max_callouts_per_window
         self.free_responders = [] if on_call is None else list(range(on_call.responders))
         self.on_call_queue: list[tuple[int, float, int]] = []
-        self.on_call_delay: list[float] = demand.on_call_delay.tolist()
-        self.on_call_by_phone: list[bool] = demand.on_call_by_phone.tolist()
+        self.on_call_stations = plan.on_call_stations
+        self.on_call_delay: np.ndarray = demand.on_call_delay
+        self.on_call_by_phone: np.ndarray = demand.on_call_by_phone
         self.n_workers = len(self.workers)
+        # The callbacks of the recurring events, built once.
+        self._referral = _Recurring(self.env)
+        self._referral_handlers = [self._on_referral]
+        self._interview_end_handlers = [self._on_interview_end]
+        self._attempt_end_handlers = [self._on_attempt_end]
 
     # -- running --------------------------------------------------------------------
 
     def run(self) -> RunRecords:
-        """Run to the horizon and return the records."""
+        """Run to the horizon and return the records (once: building the records
+        releases the run's state)."""
         self._schedule_roster()
+        self._next_referral = 0
         if self.referral_order:
-            self._next_referral = 0
             first = self.referral_order[0]
-            _Call(self.env, self.referral_time[first], self._on_referral, first, NORMAL)
+            delay = self.referral_time[first]
+            self._referral.fire_in(delay, self._referral_handlers, first, NORMAL)
         self.env.run(until=self.horizon)
         return self._records()
 
     def _schedule_roster(self) -> None:
-        changes: dict[float, tuple[list[int], list[tuple[int, int, float]]]] = {}
-        for shift in self.plan.shifts:
-            if shift.end <= shift.start:
+        # At each instant: the workers who leave, and those who arrive with their
+        # station and shift end (objects, not indexes: this is read at every change).
+        changes: dict[float, tuple[list[_Worker], list[tuple[_Worker, int, float]]]] = {}
+        workers = self.workers
+        for w, station, _, _, start, end in self.plan.shifts:
+            if end <= start:
                 continue
-            changes.setdefault(shift.start, ([], []))[1].append(
-                (shift.worker, shift.station, shift.end)
-            )
-            changes.setdefault(shift.end, ([], []))[0].append(shift.worker)
+            changes.setdefault(start, ([], []))[1].append((workers[w], station, end))
+            changes.setdefault(end, ([], []))[0].append(workers[w])
         self._roster_times = sorted(changes)
-        self._roster_changes = changes
+        self._roster_changes = [changes[t] for t in self._roster_times]
         self._roster_next = 0
+        self._roster_handlers = [self._on_roster]
         if self._roster_times:
-            _Call(self.env, self._roster_times[0], self._on_roster, None, URGENT)
+            roster = _Recurring(self.env)
+            roster.fire_in(self._roster_times[0], self._roster_handlers, None, URGENT)
 
     def _on_roster(self, event: Event) -> None:
         now = self.env.now
-        ends, starts = self._roster_changes.pop(now)
+        ends, starts = self._roster_changes[self._roster_next]
         self._roster_next += 1
         if self._roster_next < len(self._roster_times):
             delay = self._roster_times[self._roster_next] - now
-            _Call(self.env, delay, self._on_roster, None, URGENT)
+            event.fire_in(delay, self._roster_handlers, None, URGENT)
         # Ends before starts: a worker moving between stations at an instant first
         # leaves; a colleague starting at the instant another leaves keeps the station
         # covered, so the queue is only sent away if nobody is left once both are done.
+        stations = self.stations
         emptied = set()
-        for w in ends:
-            worker = self.workers[w]
-            station = self.stations[worker.station]
-            station.present.remove(worker)
+        for worker in ends:
+            present = stations[worker.station].present
+            present.remove(worker)
             worker.on_site = False
-            if not station.present:
+            if not present:
                 emptied.add(worker.station)
-        arrived = []
-        for w, s, end in starts:
-            worker = self.workers[w]
+        for worker, s, end in starts:
             worker.on_site = True
             worker.station = s
             worker.shift_end = end
-            present = self.stations[s].present
-            present.append(worker)
-            present.sort(key=lambda x: x.index)
+            insort(stations[s].present, worker, key=_roster_position)
             emptied.discard(s)
-            arrived.append(worker)
-        for s in sorted(emptied):
-            self._send_away_waiting(s)
-        for worker in arrived:
+        if emptied:
+            for s in sorted(emptied):
+                self._send_away_waiting(s)
+        for worker, _, _ in starts:
             if not worker.busy:
-                self._next_task(worker)
+                self._next_task(worker, now)
 
     def _send_away_waiting(self, s: int) -> None:
         queue = self.stations[s].queue
@@ -264,22 +387,31 @@ class StationModel:
 
     def _on_referral(self, event: Event) -> None:
         case = event._value
-        self._next_referral += 1
-        if self._next_referral < len(self.referral_order):
-            following = self.referral_order[self._next_referral]
-            delay = self.referral_time[following] - self.env.now
-            _Call(self.env, delay, self._on_referral, following, NORMAL)
+        env = self.env
+        # Referrals are scheduled one at a time, each by the one before, so that the
+        # event queue stays short.
+        now = env.now
+        position = self._next_referral + 1
+        self._next_referral = position
+        if position < len(self.referral_order):
+            following = self.referral_order[position]
+            delay = self.referral_time[following] - now
+            # fire_in, inlined: this runs once per case.
+            event.callbacks = self._referral_handlers
+            event._value = following
+            env.schedule(event, NORMAL, delay)
         station = self.stations[self.station_of[case]]
-        if station.present:
-            for worker in station.present:
+        present = station.present
+        if present:
+            for worker in present:
                 if not worker.busy:
-                    self._start_interview(worker, case, Channel.ON_SITE)
+                    self._start_interview(worker, case, _CONTACTED_ON_SITE, now)
                     return
             self.state[case] = _WAITING
             heappush(station.queue, (self.rank[case], self.referral_time[case], case))
             patience = self.patience[case]
-            if patience != np.inf:
-                _Call(self.env, patience, self._on_patience_end, case, NORMAL)
+            if patience != _INF:
+                _Call(env, patience, self._on_patience_end, case, NORMAL)
         else:
             self._no_worker(case)
 
@@ -291,7 +423,7 @@ class StationModel:
             if (
                 window >= 0
                 and now < self.on_call_ends[window]
-                and self.station_of[case] in self.plan.on_call_stations
+                and self.station_of[case] in self.on_call_stations
                 and (self.callout_cap is None or self.callouts[window] < self.callout_cap)
             ):
                 self.callouts[window] += 1
@@ -307,7 +439,7 @@ class StationModel:
         case = event._value
         if self.state[case] != _WAITING:
             return
-        self.left_station[case] = True
+        self.left_station.append(case)
         if self.lose_leavers:
             self.state[case] = _LOST
         else:
@@ -315,55 +447,59 @@ class StationModel:
 
     # -- on-site work ---------------------------------------------------------------------
 
-    def _start_interview(self, worker: _Worker, case: int, channel: Channel) -> None:
-        now = self.env.now
-        self.state[case] = _CONTACTED
+    def _start_interview(self, worker: _Worker, case: int, contacted: int, now: float) -> None:
+        """Start a first interview now; ``contacted`` is the contacted state of its
+        channel."""
+        self.state[case] = contacted
         self.first_contact[case] = now
-        self.channel[case] = channel
         worker.busy = True
-        _Call(
-            self.env,
-            self.interview[case],
-            self._on_interview_end,
-            (worker, case, now, worker.station, worker.shift_end),
-            NORMAL,
-        )
+        # fire_in, inlined: this runs once per case.
+        task_end = worker.task_end
+        task_end.callbacks = self._interview_end_handlers
+        task_end._value = (worker, case, now, worker.station, worker.shift_end)
+        self.env.schedule(task_end, NORMAL, self.interview[case])
 
     def _on_interview_end(self, event: Event) -> None:
         worker, case, start, station, shift_end = event._value
         now = self.env.now
         self.service_end[case] = now
+        # _WorkLog.add, inlined: this runs once per case.
         log = self.worker_log
-        log.append((worker.index, WorkerActivity.INTERVIEW, station, start, now, case))
+        log.worker.append(worker.index)
+        log.activity.append(_INTERVIEW)
+        log.station.append(station)
+        log.start.append(start)
+        log.end.append(now)
+        log.case.append(case)
         if now > shift_end:
-            log.append(
-                (worker.index, WorkerActivity.OVERTIME, station, max(start, shift_end), now, case)
-            )
+            log.add(worker.index, _OVERTIME, station, max(start, shift_end), now, case)
         worker.busy = False
         if worker.on_site:
-            self._next_task(worker)
+            self._next_task(worker, now)
 
-    def _next_task(self, worker: _Worker) -> None:
+    def _next_task(self, worker: _Worker, now: float) -> None:
         """Give a free, on-site worker the next person waiting, else the next callback."""
         queue = self.stations[worker.station].queue
         state = self.state
         while queue:
             case = heappop(queue)[2]
             if state[case] == _WAITING:
-                self._start_interview(worker, case, Channel.ON_SITE)
+                self._start_interview(worker, case, _CONTACTED_ON_SITE, now)
                 return
-        oldest_referral = self.env.now - self.expiry_minutes
+        lists = worker.callback_lists
+        oldest_referral = None
         while True:
             best = None
-            for s in worker.serves:
-                callbacks = self.stations[s].callbacks
+            for callbacks in lists:
                 if callbacks and (best is None or callbacks[0] < best[0]):
                     best = callbacks
             if best is None:
                 return
+            if oldest_referral is None:
+                oldest_referral = now - self.expiry_minutes
             case = heappop(best)[2]
             if self.referral_time[case] >= oldest_referral:
-                self._attempt_callback(worker, case)
+                self._attempt_callback(worker, case, now)
                 return
             state[case] = _EXPIRED
 
@@ -378,25 +514,23 @@ class StationModel:
             if not station.callbacks:
                 return
             if worker.on_site and not worker.busy:
-                self._next_task(worker)
+                self._next_task(worker, self.env.now)
 
-    def _attempt_callback(self, worker: _Worker, case: int) -> None:
-        now = self.env.now
-        attempt = self.attempts[case]
+    def _attempt_callback(self, worker: _Worker, case: int, now: float) -> None:
+        attempt = self.attempts.get(case, 0)
         self.attempts[case] = attempt + 1
         delay = now - self.referral_time[case]
         reach = self.reach_floor + (self.reach_initial - self.reach_floor) * 0.5 ** (
             delay / self.reach_half_life
         )
-        if self.callback_uniform[case][attempt] < reach:
-            self._start_interview(worker, case, Channel.CALLBACK)
+        if float(self.callback_uniform[case, attempt]) < reach:
+            self._start_interview(worker, case, _CONTACTED_BY_CALLBACK, now)
             return
         self.state[case] = _RETRY
         worker.busy = True
-        _Call(
-            self.env,
+        worker.task_end.fire_in(
             self.attempt_minutes,
-            self._on_attempt_end,
+            self._attempt_end_handlers,
             (worker, case, now, worker.station, worker.shift_end),
             NORMAL,
         )
@@ -405,18 +539,16 @@ class StationModel:
         worker, case, start, station, shift_end = event._value
         now = self.env.now
         log = self.worker_log
-        log.append((worker.index, WorkerActivity.CALLBACK_ATTEMPT, station, start, now, case))
+        log.add(worker.index, _ATTEMPT, station, start, now, case)
         if now > shift_end:
-            log.append(
-                (worker.index, WorkerActivity.OVERTIME, station, max(start, shift_end), now, case)
-            )
+            log.add(worker.index, _OVERTIME, station, max(start, shift_end), now, case)
         if self.attempts[case] >= self.max_attempts:
             self.state[case] = _FAILED
         elif self.retry_minutes > 0:
             _Call(self.env, self.retry_minutes, self._on_retry_due, case, NORMAL)
         worker.busy = False
         if worker.on_site:
-            self._next_task(worker)
+            self._next_task(worker, now)
         # A retry due at once goes back on the list after this worker has moved on, so
         # that it is not phoned twice in a row while others are waiting.
         if self.state[case] == _RETRY and self.retry_minutes <= 0:
@@ -429,10 +561,9 @@ class StationModel:
 
     def _start_callout(self, responder: int, case: int) -> None:
         now = self.env.now
-        response = self.on_call_delay[case]
-        self.state[case] = _CONTACTED
+        response = float(self.on_call_delay[case])
+        self.state[case] = _CONTACTED_ON_CALL
         self.first_contact[case] = now + response
-        self.channel[case] = Channel.ON_CALL
         self.service_end[case] = now + response + self.interview[case]
         back = 0.0 if self.on_call_by_phone[case] else response
         _Call(
@@ -447,7 +578,7 @@ class StationModel:
         responder, case, start = event._value
         index = self.n_workers + responder
         station = self.station_of[case]
-        self.worker_log.append((index, WorkerActivity.CALLOUT, station, start, self.env.now, case))
+        self.worker_log.add(index, _CALLOUT, station, start, self.env.now, case)
         if self.on_call_queue:
             self._start_callout(responder, heappop(self.on_call_queue)[2])
         else:
@@ -457,25 +588,33 @@ class StationModel:
     # -- records --------------------------------------------------------------------------
 
     def _records(self) -> RunRecords:
+        # The run's Python lists are dropped as soon as they have become columns, so
+        # that a long run peaks at about its records, not its records plus the objects
+        # they came from.
+        workers = self._worker_records()
+        self.worker_log = _WorkLog()
+        self.referral_order = self.referral_time = self.patience = self.interview = []
+        self.station_of = self.rank = []
         scenario = self.scenario
         demand = self.demand
         end_time = self.env.now
         window_start, window_end = scenario.simulation.window_minutes
         first_contact = np.asarray(self.first_contact, dtype=float)
+        self.first_contact = []
         service_end = np.asarray(self.service_end, dtype=float)
+        self.service_end = []
         # An on-call first contact is set when the call-out starts; one still in the
         # future at the end did not happen within the run.
         unfinished = first_contact > end_time
         first_contact[unfinished] = np.nan
         service_end[service_end > end_time] = np.nan
-        state = np.asarray(self.state)
+        state = np.asarray(self.state, dtype=np.int64)
+        self.state = []
         state[unfinished] = _ON_CALL
         # Cases left on the list past their expiry were dropped then, not at the end.
         on_list = (state == _CALLBACK) | (state == _RETRY)
-        state[on_list & (end_time - np.asarray(self.referral_time) > self.expiry_minutes)] = (
-            _EXPIRED
-        )
-        referral = np.where(self.referred, np.asarray(self.referral_time), np.nan)
+        state[on_list & (end_time - self.referral > self.expiry_minutes)] = _EXPIRED
+        referral = np.where(self.referred, self.referral, np.nan)
 
         late = scenario.measures.late_after_hours * MINUTES_PER_HOUR
         contacted = ~np.isnan(first_contact)
@@ -498,8 +637,11 @@ class StationModel:
             np.nan,
         )
         keep = (demand.arrival >= window_start) & (demand.arrival < window_end)
-        channel = np.asarray(self.channel)
-        channel[unfinished] = Channel.NONE
+        channel = _CHANNEL_OF_STATE[state]
+        left_station = np.zeros(len(demand), dtype=bool)
+        left_station[self.left_station] = True
+        attempts = np.zeros(len(demand), dtype=np.int64)
+        attempts[list(self.attempts)] = list(self.attempts.values())
         cases = CaseRecords(
             case_id=np.flatnonzero(keep),
             population=demand.population[keep],
@@ -512,8 +654,8 @@ class StationModel:
             onward_referral=onward[keep],
             channel=channel[keep],
             outcome=outcome[keep],
-            left_station=np.asarray(self.left_station)[keep],
-            callback_attempts=np.asarray(self.attempts)[keep],
+            left_station=left_station[keep],
+            callback_attempts=attempts[keep],
         )
         return RunRecords(
             scenario=scenario.name,
@@ -526,7 +668,7 @@ class StationModel:
             station_names=tuple(s.name for s in scenario.stations),
             worker_names=self.plan.worker_names + self._responder_names(),
             cases=cases,
-            workers=self._worker_records(),
+            workers=workers,
             on_call_windows=self.plan.on_call_windows,
         )
 
@@ -535,63 +677,54 @@ class StationModel:
         return tuple(f"on_call_{r + 1}" for r in range(n))
 
     def _worker_records(self) -> WorkerRecords:
-        rows = list(self.worker_log)
-        for shift in self.plan.shifts:
-            rows.append(
-                (
-                    shift.worker,
-                    WorkerActivity.SHIFT,
-                    shift.station,
-                    shift.paid_start,
-                    shift.paid_end,
-                    -1,
-                )
-            )
-            if shift.start > shift.paid_start:
-                rows.append(
-                    (
-                        shift.worker,
-                        WorkerActivity.TRAVEL,
-                        shift.station,
-                        shift.paid_start,
-                        shift.start,
-                        -1,
-                    )
-                )
-                rows.append(
-                    (
-                        shift.worker,
-                        WorkerActivity.TRAVEL,
-                        shift.station,
-                        shift.end,
-                        shift.paid_end,
-                        -1,
-                    )
-                )
+        # Rows in a fixed order before the stable sort: the run's log, then each shift
+        # (paid shift, then its travel at both ends), absences, on-call windows.
+        parts = [self.worker_log.rows()]
+        shifts = np.asarray(self.plan.shifts, dtype=float).reshape(-1, 6)
+        worker, station, paid_start, paid_end, start, end = shifts.T
+        blocks = np.empty((len(shifts), 3, _LOG_WIDTH))
+        blocks[:, :, 0] = worker[:, None]
+        blocks[:, :, 2] = station[:, None]
+        blocks[:, :, 5] = -1
+        blocks[:, 0, 1] = WorkerActivity.SHIFT
+        blocks[:, 0, 3:5] = shifts[:, 2:4]
+        blocks[:, 1:, 1] = WorkerActivity.TRAVEL
+        blocks[:, 1, 3], blocks[:, 1, 4] = paid_start, start
+        blocks[:, 2, 3], blocks[:, 2, 4] = end, paid_end
+        travels = start > paid_start
+        parts.append(blocks[np.column_stack((np.ones_like(travels), travels, travels))])
         for w, days in enumerate(self.plan.absent_days):
-            for day in days.tolist():
-                start = day * MINUTES_PER_DAY
-                rows.append((w, WorkerActivity.ABSENCE, -1, start, start + MINUTES_PER_DAY, -1))
+            day_start = days.astype(float) * MINUTES_PER_DAY
+            parts.append(_rows(w, WorkerActivity.ABSENCE, day_start, day_start + MINUTES_PER_DAY))
+        windows = self.plan.on_call_windows
         for r in range(len(self._responder_names())):
-            for start, end in self.plan.on_call_windows.tolist():
-                rows.append((self.n_workers + r, WorkerActivity.ON_CALL_WINDOW, -1, start, end, -1))
-        if not rows:
+            responder = self.n_workers + r
+            parts.append(
+                _rows(responder, WorkerActivity.ON_CALL_WINDOW, windows[:, 0], windows[:, 1])
+            )
+        rows = np.concatenate(parts)
+        if not len(rows):
             empty = np.empty(0)
             return WorkerRecords(
                 *(empty.astype(np.int64),) * 3, empty, empty, empty.astype(np.int64)
             )
-        worker, activity, station, start, end, case = (
-            np.asarray(c) for c in zip(*rows, strict=True)
-        )
-        order = np.lexsort((activity, worker, start))
+        order = np.lexsort((rows[:, 1], rows[:, 0], rows[:, 3]))
         return WorkerRecords(
-            worker=worker[order].astype(np.int64),
-            activity=activity[order].astype(np.int64),
-            station=station[order].astype(np.int64),
-            start=start[order].astype(float),
-            end=end[order].astype(float),
-            case_id=case[order].astype(np.int64),
+            worker=rows[order, 0].astype(np.int64),
+            activity=rows[order, 1].astype(np.int64),
+            station=rows[order, 2].astype(np.int64),
+            start=rows[order, 3],
+            end=rows[order, 4],
+            case_id=rows[order, 5].astype(np.int64),
         )
+
+
+def _rows(worker: int, activity: int, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Worker-log rows of one worker's blocks of one activity, at no station, no case."""
+    rows = np.empty((len(start), _LOG_WIDTH))
+    rows[:, 0], rows[:, 1], rows[:, 2] = worker, activity, -1
+    rows[:, 3], rows[:, 4], rows[:, 5] = start, end, -1
+    return rows
 
 
 def simulate(scenario: Scenario, replication: int = 0) -> RunRecords:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sim.config import Scenario
 from sim.model import simulate
@@ -53,14 +53,31 @@ def run_replications(
     jobs: int = 1,
     keep_records: bool = True,
     on_done: Callable[[ReplicationResult], None] | None = None,
+    records_sink: Callable[[RunRecords], None] | None = None,
 ) -> list[ReplicationResult]:
     """Run the given replications and return their results in replication order.
 
     ``on_done`` is called with each result as soon as it is finished (in completion
     order), e.g. to report progress or to save it before the others are done.
+
+    ``records_sink``, when given, receives the records of every replication in
+    replication order, each as soon as it and those before it are finished (e.g. a
+    :class:`sim.store.RecordsStream`, which appends them to files).  With
+    ``keep_records=False`` the results then hold only the measures, so the records of
+    a long sweep go to disk without piling up in memory.
     """
     results = {}
-    for result in _iterate(scenario, replications, jobs, keep_records):
+    ship = keep_records or records_sink is not None
+    held: dict[int, RunRecords] = {}  # finished early, waiting for their turn
+    position = 0
+    for result in _iterate(scenario, replications, jobs, ship):
+        if records_sink is not None and result.records is not None:
+            held[result.replication] = result.records
+            while position < len(replications) and replications[position] in held:
+                records_sink(held.pop(replications[position]))
+                position += 1
+            if not keep_records:
+                result = replace(result, records=None)
         results[result.replication] = result
         if on_done is not None:
             on_done(result)

@@ -33,6 +33,7 @@ from sim.summary import MeasureRow, SummaryRow
 from sim.week import MINUTES_PER_HOUR, hour_of_week
 
 __all__ = [
+    "RecordsStream",
     "atomic_folder",
     "case_table",
     "config_digest",
@@ -134,6 +135,41 @@ def summary_table(rows: Sequence[SummaryRow]) -> pa.Table:
 
 def write_csv(table: pa.Table, path: Path) -> None:
     pacsv.write_csv(table, path)
+
+
+class RecordsStream:
+    """Per-case and worker records appended to ``cases.csv`` and ``workers.csv`` in a
+    folder, one run at a time: the same files as :func:`write_run_folder` writes, for
+    sweeps too long to hold their records in memory.  Pass it as ``records_sink`` to
+    :func:`sim.runner.run_replications`; close it (or use it in a ``with`` block)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._writers: dict[str, tuple[pacsv.CSVWriter, pa.Schema]] = {}
+        self.runs = 0
+
+    def __call__(self, run: RunRecords) -> None:
+        self._append("cases.csv", case_table([run]))
+        self._append("workers.csv", worker_table([run]))
+        self.runs += 1
+
+    def _append(self, name: str, table: pa.Table) -> None:
+        if name not in self._writers:
+            self._writers[name] = (pacsv.CSVWriter(self.folder / name, table.schema), table.schema)
+        writer, schema = self._writers[name]
+        writer.write_table(table.cast(schema))
+
+    def close(self) -> None:
+        for writer, _ in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    def __enter__(self) -> RecordsStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @contextmanager

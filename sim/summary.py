@@ -39,6 +39,13 @@ ALL = "all"
 
 WEEKS_PER_YEAR = DAYS_PER_YEAR / 7
 
+# Labels and codes read once: enum members are slow to look up in a loop that runs for
+# every population of every replication.
+_OUTCOME_LABELS = tuple((o.label, int(o)) for o in Outcome)
+_CHANNEL_SHARES = tuple(
+    (f"{c.label}_share", int(c)) for c in (Channel.ON_SITE, Channel.ON_CALL, Channel.CALLBACK)
+)
+
 
 @dataclass(frozen=True)
 class MeasureRow:
@@ -93,11 +100,12 @@ def _case_measures(
     eligible = n - counts[Outcome.NOT_REFERRED]  # demand that coverage could serve
     unmet = int(sum(counts[o] for o in UNMET_OUTCOMES))
     years = (run.window_end - run.window_start) / (DAYS_PER_YEAR * MINUTES_PER_DAY)
+    referred = int(np.count_nonzero(~np.isnan(cases.referral[mask])))
     yield "cases", float(n)
     yield "cases_per_year", n / years
-    yield "referred", float(np.count_nonzero(~np.isnan(cases.referral[mask])))
-    for outcome_code in Outcome:
-        yield outcome_code.label, float(counts[outcome_code])
+    yield "referred", float(referred)
+    for label, code in _OUTCOME_LABELS:
+        yield label, float(counts[code])
     yield "unmet", float(unmet)
     yield "unmet_share", _share(unmet, eligible)
     yield "met_late_share", _share(counts[Outcome.MET_LATE], eligible)
@@ -108,16 +116,16 @@ def _case_measures(
     from_referral = (contact - cases.referral[mask])[contacted] / MINUTES_PER_HOUR
     from_arrival = (contact - cases.arrival[mask])[contacted] / MINUTES_PER_HOUR
     for label, waits in (("wait_referral", from_referral), ("wait_arrival", from_arrival)):
+        median, p90, p95 = _quantiles(waits, (0.5, 0.9, 0.95))
         yield f"{label}_mean_h", _mean(waits)
-        yield f"{label}_median_h", _quantile(waits, 0.5)
-        yield f"{label}_p90_h", _quantile(waits, 0.9)
-        yield f"{label}_p95_h", _quantile(waits, 0.95)
-    referred = int(np.count_nonzero(~np.isnan(cases.referral[mask])))
+        yield f"{label}_median_h", median
+        yield f"{label}_p90_h", p90
+        yield f"{label}_p95_h", p95
     for hours in scenario.measures.thresholds_hours:
         yield threshold_metric(hours), _share(np.count_nonzero(from_referral <= hours), referred)
     channel = cases.channel[mask][contacted]
-    for code in (Channel.ON_SITE, Channel.ON_CALL, Channel.CALLBACK):
-        yield f"{code.label}_share", _share(np.count_nonzero(channel == code), len(channel))
+    for label, code in _CHANNEL_SHARES:
+        yield label, _share(np.count_nonzero(channel == code), len(channel))
 
 
 def _system_measures(run: RunRecords, scenario: Scenario) -> Iterable[tuple[str, float]]:
@@ -215,5 +223,6 @@ def _mean(x: np.ndarray) -> float:
     return float(x.mean()) if len(x) else np.nan
 
 
-def _quantile(x: np.ndarray, q: float) -> float:
-    return float(np.quantile(x, q)) if len(x) else np.nan
+def _quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    # One call for all: numpy partitions once, and each value is the one it gives alone.
+    return np.quantile(x, qs).tolist() if len(x) else [np.nan] * len(qs)

@@ -38,21 +38,21 @@ def format_clock(minutes: int) -> str:
 
 
 def merge_intervals(intervals: np.ndarray) -> np.ndarray:
-    """Union of half-open intervals ``[start, end)``, sorted, with touching ones joined.
+    """Union of half-open intervals ``[start, end)`` (each with ``end >= start``), sorted,
+    with touching ones joined.
 
     Joining touching intervals matters: a worker rostered Monday 00:00-24:00 and
     Tuesday 00:00-24:00 is on site without a break at Tuesday midnight.
     """
     if len(intervals) == 0:
         return np.empty((0, 2))
-    ordered = intervals[np.argsort(intervals[:, 0], kind="stable")]
-    merged: list[list[float]] = [list(ordered[0])]
-    for start, end in ordered[1:]:
-        if start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return np.asarray(merged, dtype=float)
+    ordered = np.asarray(intervals, dtype=float)[np.argsort(intervals[:, 0], kind="stable")]
+    starts, ends = ordered[:, 0], ordered[:, 1]
+    # An interval opens a new block when it starts after every earlier one has ended;
+    # with end >= start, the latest earlier end is that of the block it would join.
+    reach = np.maximum.accumulate(ends)
+    opens = np.concatenate(([0], np.flatnonzero(starts[1:] > reach[:-1]) + 1))
+    return np.column_stack((starts[opens], np.maximum.reduceat(ends, opens)))
 
 
 def unroll_weekly(windows: Iterable[tuple[int, int, int]], horizon_minutes: float) -> np.ndarray:
@@ -62,19 +62,17 @@ def unroll_weekly(windows: Iterable[tuple[int, int, int]], horizon_minutes: floa
     minutes after that day's midnight.  The result is sorted by start and not merged, so
     that each row stays one rostered window (call-out limits count per window).
     """
-    weekly = sorted(windows)
-    n_weeks = int(np.ceil(horizon_minutes / MINUTES_PER_WEEK))
-    rows = [
-        (
-            week * MINUTES_PER_WEEK + day * MINUTES_PER_DAY + start,
-            week * MINUTES_PER_WEEK + day * MINUTES_PER_DAY + end,
-        )
-        for week in range(n_weeks)
-        for day, start, end in weekly
-    ]
-    if not rows:
+    weekly = np.asarray(sorted(windows), dtype=np.int64).reshape(-1, 3)
+    if len(weekly) == 0:
         return np.empty((0, 2))
-    out = np.asarray(rows, dtype=float)
+    n_weeks = int(np.ceil(horizon_minutes / MINUTES_PER_WEEK))
+    # Integer minutes, week by week and window by window: exact, and in the order of
+    # the windows within each week before the stable sort.
+    offset = weekly[:, 0] * MINUTES_PER_DAY
+    week = np.arange(n_weeks, dtype=np.int64)[:, None] * MINUTES_PER_WEEK
+    out = np.column_stack(
+        ((week + offset + weekly[:, 1]).ravel(), (week + offset + weekly[:, 2]).ravel())
+    ).astype(float)
     out = out[out[:, 0] < horizon_minutes]
     return out[np.argsort(out[:, 0], kind="stable")]
 
