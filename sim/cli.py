@@ -80,6 +80,25 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("config", help="scenario YAML file")
     _add_set_option(validate)
     validate.set_defaults(handler=_validate)
+
+    theory = commands.add_parser(
+        "check-theory",
+        help="validate the engine against exact queueing results and print the table",
+        description="Run the validation cases (docs/validation.md) through the model and "
+        "print, for each statistic, its exact value, the simulated mean, its 95 % "
+        "confidence interval and the verdict. Exit status 1 if any row fails.",
+    )
+    theory.add_argument(
+        "--quick", action="store_true", help="only the fast subset that the tests run"
+    )
+    theory.add_argument(
+        "--jobs", type=int, default=1, help="processes for replications in parallel (default 1)"
+    )
+    theory.add_argument(
+        "--case", metavar="TEXT", help="only the cases whose name contains TEXT, e.g. erlang_a"
+    )
+    theory.set_defaults(handler=_check_theory)
+
     return parser
 
 
@@ -213,3 +232,28 @@ def _warmup(args: argparse.Namespace) -> int:
     )
     print(warmup_profile(scenario, weeks=args.weeks, jobs=max(args.jobs, 1)).format())
     return 0
+
+
+def _check_theory(args: argparse.Namespace) -> int:
+    from sim.progress import Progress
+    from sim.validation import check_theory, format_table, select_cases
+
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: must be at least 1")
+    cases = select_cases(quick=args.quick, pattern=args.case)
+    if not cases:
+        raise ConfigError(f"--case {args.case!r}: no validation case has that in its name")
+    replications = sum(case.replications for case in cases)
+    subset = "fast subset" if args.quick else "full table"
+    if args.case is not None:
+        subset += f", names containing {args.case!r}"
+    plural = "" if len(cases) == 1 else "s"
+    print(
+        f"Validation against exact results: {len(cases)} case{plural} ({subset}), "
+        f"{replications} replications"
+    )
+    progress = Progress(replications, "check-theory: replications")
+    rows = check_theory(cases, jobs=args.jobs, on_done=progress.advance)
+    progress.close()
+    print(format_table(rows))
+    return 0 if all(row.passed for row in rows) else 1

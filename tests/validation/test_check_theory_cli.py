@@ -1,0 +1,45 @@
+"""``station-sim check-theory`` prints the validation table and says by its exit status
+whether every row passed."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import sim.model
+from sim.cli import main
+from sim.records import Outcome
+
+CHEAP_CASE = "conservation/france_office_hours"
+
+
+def test_check_theory_prints_the_table_and_exits_zero(capsys):
+    assert main(["check-theory", "--case", CHEAP_CASE]) == 0
+    out = capsys.readouterr().out
+    assert "1 case (full table, names containing 'conservation/france_office_hours'), 20 " in out
+    for heading in ("case", "statistic", "exact", "simulated", "95 % CI", "check"):
+        assert heading in out
+    assert "Flow conservation: france_office_hours" in out
+    assert "1 of 1 rows pass" in out
+
+
+def test_check_theory_exits_one_when_a_row_fails(capsys, monkeypatch):
+    intact = sim.model.StationModel._records
+
+    def losing_met_cases(self: Any) -> Any:
+        records = intact(self)
+        keep = records.cases.outcome != Outcome.MET
+        columns = {name: column[keep] for name, column in records.cases.columns().items()}
+        return dataclasses.replace(records, cases=type(records.cases)(**columns))
+
+    monkeypatch.setattr(sim.model.StationModel, "_records", losing_met_cases)
+    assert main(["check-theory", "--case", CHEAP_CASE]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "0 of 1 rows pass" in out
+
+
+def test_check_theory_rejects_bad_options(capsys):
+    assert main(["check-theory", "--case", "no-such-case"]) == 2
+    assert "no validation case" in capsys.readouterr().err
+    assert main(["check-theory", "--jobs", "0"]) == 2
+    assert "--jobs 0" in capsys.readouterr().err
