@@ -37,8 +37,10 @@ __all__ = [
     "ConfigError",
     "Scenario",
     "apply_overrides",
+    "format_validation_error",
     "load_scenario",
     "load_scenario_dict",
+    "parse_path",
     "read_scenario_document",
     "scenario_from_dict",
 ]

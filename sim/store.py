@@ -179,6 +179,9 @@ def atomic_folder(target: Path):
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    # mkdtemp makes the folder private (0700); the output is for the team to read, so
+    # give it the mode a plain mkdir would have under the user's umask.
+    staging.chmod(0o777 & ~_umask())
     try:
         yield staging
     except BaseException:
@@ -190,6 +193,13 @@ def atomic_folder(target: Path):
     staging.rename(target)
     if previous.exists():
         shutil.rmtree(previous, ignore_errors=True)
+
+
+def _umask() -> int:
+    # The umask can only be read by setting it; set it straight back.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_run_folder(
