@@ -17,6 +17,7 @@ import yaml
 
 import sim
 from sim.config import ConfigError, Scenario, load_scenario
+from sim.experiment.commands import add_experiment_commands
 
 __all__ = ["main"]
 
@@ -99,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     theory.set_defaults(handler=_check_theory)
 
+    # experiment, plot, reproduce: defined beside the experiment package they drive.
+    add_experiment_commands(commands)
     return parser
 
 

@@ -1,0 +1,110 @@
+"""Running an experiment: cut the plan into tasks, run those not yet stored on the chosen
+backend, store each as it finishes, then build the final tables and the figures.
+
+An interrupted run (Ctrl-C, a killed process, a crashed worker) keeps every finished
+task; running again with ``resume=True`` computes only the missing ones, and the final
+tables are identical to those of an uninterrupted run because they are always built
+from the stored task files, in plan order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.experiment.figures import draw_figures
+from sim.experiment.spec import ExperimentPlan
+from sim.experiment.store import ResultsFolder
+from sim.experiment.tables import build_tables
+from sim.experiment.tasks import Task, TaskOutput, plan_tasks
+from sim.progress import Progress
+
+__all__ = ["ExperimentOutcome", "run_experiment"]
+
+_MANIFEST_EVERY_S = 5.0
+
+
+@dataclass
+class ExperimentOutcome:
+    """What a call of :func:`run_experiment` did."""
+
+    folder: Path
+    status: str  # complete, failed (some tasks raised)
+    tasks: int
+    reused: int
+    computed: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    figures: list[Path] = field(default_factory=list)
+
+
+def run_experiment(
+    plan: ExperimentPlan,
+    out: Path,
+    backend: Any,
+    resume: bool = False,
+    fresh: bool = False,
+    show_progress: bool = True,
+    figures: bool = True,
+    command: Sequence[str] = (),
+    on_task_done: Callable[[Task], None] | None = None,
+) -> ExperimentOutcome:
+    """Run (or finish) an experiment into ``out``.
+
+    ``backend`` is a :class:`~sim.experiment.backends.LocalBackend` or
+    :class:`~sim.experiment.backends.DaskBackend`.  ``on_task_done`` is called after
+    each task is stored (progress reporting, tests).  An exception or interruption
+    leaves the finished tasks stored and the manifest saved, then propagates.
+    """
+    started = time.monotonic()
+    folder = ResultsFolder(out, plan)
+    folder.open(resume=resume, fresh=fresh, backend=backend.description, command=command)
+    tasks = plan_tasks(plan)
+    stored = folder.finished_task_ids()
+    pending = [t for t in tasks if t.task_id not in stored]
+    outcome = ExperimentOutcome(folder.path, "running", len(tasks), len(tasks) - len(pending))
+    progress = Progress(
+        len(pending),
+        f"{plan.spec.name}: runs (design point x scenario x replication)",
+        delay_s=1.0 if show_progress else float("inf"),
+    )
+    last_saved = time.monotonic()
+
+    def done(task: Task, output: TaskOutput) -> None:
+        nonlocal last_saved
+        folder.write_task(task, output)
+        outcome.computed += 1
+        progress.advance()
+        if time.monotonic() - last_saved > _MANIFEST_EVERY_S:
+            folder.save_manifest()
+            last_saved = time.monotonic()
+        if on_task_done is not None:
+            on_task_done(task)
+
+    def failed(task: Task, error: str) -> None:
+        folder.mark_failed(task, error)
+        outcome.failed[task.task_id] = error
+        progress.advance()
+
+    try:
+        backend.run(pending, done, failed)
+    except BaseException:
+        progress.close()
+        folder.close_session("interrupted", tasks)
+        raise
+    progress.close()
+    if outcome.failed:
+        folder.close_session("failed", tasks)
+        outcome.status = "failed"
+        outcome.seconds = time.monotonic() - started
+        return outcome
+    build_tables(folder, tasks)
+    if figures:
+        outcome.figures = draw_figures(folder.path)
+    folder.close_session("complete", tasks)
+    outcome.status = "complete"
+    outcome.seconds = time.monotonic() - started
+    return outcome

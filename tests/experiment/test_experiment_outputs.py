@@ -1,0 +1,101 @@
+"""Figures and tables come from the stored results only; ``reproduce`` reruns every spec
+and fails on any difference from the reference tables beyond floating-point noise."""
+
+from __future__ import annotations
+
+import pyarrow.csv as pacsv
+import pytest
+from experiment_specs import ALL_FIGURES, write_spec
+
+import sim.experiment.tasks
+from sim.cli import main
+
+FIGURE_STEMS = ("wait_ecdf", "hour_of_week_heatmap", "staffing_response", "cost_frontier")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A tiny experiment with every kind of figure, its tables written by `experiment`
+    and its figures drawn by `plot` while the model is unavailable: figures come from
+    the stored tables only."""
+    folder = tmp_path_factory.mktemp("figures")
+    spec = write_spec(folder, figures=ALL_FIGURES)
+    out = folder / "out"
+    args = ["experiment", str(spec), "--out", str(out), "--workers", "1", "--no-figures"]
+    assert main(args) == 0
+    assert not (out / "figures").exists()
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("plot must not run the model")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sim.experiment.tasks, "run_replication", no_simulation)
+        assert main(["plot", str(out)]) == 0
+    return out
+
+
+def test_every_figure_is_drawn_with_its_data(finished):
+    figures = finished / "figures"
+    for stem in FIGURE_STEMS:
+        for suffix in ("png", "pdf", "csv"):
+            path = figures / f"{stem}.{suffix}"
+            assert path.is_file() and path.stat().st_size > 0, path.name
+    assert pacsv.read_csv(figures / "wait_ecdf.csv").num_rows > 0
+
+
+def test_the_comparison_table_pairs_each_model_with_the_baseline(finished):
+    text = (finished / "figures" / "comparison.md").read_text()
+    assert "# Comparison with france_office_hours" in text
+    assert "| belgium_24_7 |" in text and "95 % CI (paired)" in text
+    assert "## Unmet demand (% of servable cases)" in text
+    assert pacsv.read_csv(finished / "figures" / "comparison.csv").num_rows > 0
+
+
+def test_plot_refuses_a_folder_without_results(tmp_path, capsys):
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "not an experiment results folder" in capsys.readouterr().err
+
+
+def test_reproduce_checks_the_tables_against_the_reference(tmp_path, capsys):
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    write_spec(experiments, name="tiny_a", replications=2)
+    results = tmp_path / "results"
+    args = ["reproduce", "--experiments", str(experiments), "--results", str(results)]
+    args += ["--workers", "1"]
+
+    assert main([*args, "--update-reference"]) == 0
+    reference = results / "reference" / "tiny_a"
+    assert (reference / "summary.csv").is_file() and (reference / "comparison.csv").is_file()
+    capsys.readouterr()
+
+    assert main(args) == 0
+    assert "tiny_a: 16 runs" in capsys.readouterr().out
+
+    # Noise far below the tolerance passes; a real difference fails, and says where.
+    summary = reference / "summary.csv"
+    table = pacsv.read_csv(summary).to_pylist()
+    for row in table:
+        if row["metric"] == "unmet_share" and row["mean"]:
+            row["mean"] *= 1 + 1e-13
+    import pyarrow as pa
+
+    pacsv.write_csv(pa.Table.from_pylist(table), summary)
+    assert main(args) == 0
+    capsys.readouterr()
+    for row in table:
+        if row["metric"] == "cost_eur_per_year":
+            row["mean"] *= 1.001
+    pacsv.write_csv(pa.Table.from_pylist(table), summary)
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERS from the reference" in out and "cost_eur_per_year" in out
+
+
+def test_reproduce_fails_without_a_reference(tmp_path, capsys):
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    write_spec(experiments, name="tiny_b", replications=1, comparison=None)
+    args = ["reproduce", "--experiments", str(experiments), "--results", str(tmp_path / "r")]
+    assert main([*args, "--workers", "1"]) == 1
+    assert "--update-reference" in capsys.readouterr().out

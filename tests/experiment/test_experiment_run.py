@@ -1,0 +1,265 @@
+"""Running an experiment: the tables agree with ``station-sim run``, scenario differences
+are paired, the local pool and a Dask cluster give the same tables as one process, and
+an interrupted or killed run resumes to exactly the tables of an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from experiment_specs import CONFIGS, SHORT, write_spec
+
+from sim.cli import main
+from sim.config import ConfigError, load_scenario
+from sim.experiment.backends import LocalBackend
+from sim.experiment.execute import run_experiment
+from sim.experiment.spec import load_plan
+from sim.experiment.tables import TABLES
+from sim.runner import run_replications
+from sim.summary import summarise
+
+
+def _tables(folder):
+    """The bytes of every final table, as CSV and as Parquet."""
+    out = {}
+    for name in TABLES:
+        for suffix in ("csv", "parquet"):
+            path = folder / "tables" / f"{name}.{suffix}"
+            if path.is_file():
+                out[path.name] = path.read_bytes()
+    return out
+
+
+def _assert_same_tables(a, b):
+    ta, tb = _tables(a), _tables(b)
+    assert ta.keys() == tb.keys() and "comparison.parquet" in ta
+    for name in ta:
+        assert ta[name] == tb[name], name
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """The tiny experiment run in one process, uninterrupted."""
+    folder = tmp_path_factory.mktemp("reference")
+    plan = load_plan(write_spec(folder))
+    outcome = run_experiment(plan, folder / "out", LocalBackend(1), figures=False)
+    assert outcome.status == "complete" and outcome.computed == 16
+    return plan, folder / "out"
+
+
+def test_summary_equals_station_sim_run_of_the_same_scenario(reference_run):
+    _, out = reference_run
+    scenario = load_scenario(
+        CONFIGS / "belgium_24_7.yaml",
+        {**SHORT, "simulation.seed": 11, "staffing.workers[0].count": 2},
+    )
+    rows = [m for r in run_replications(scenario, range(2)) for m in r.measures]
+    expected = {(s.population, s.metric): s for s in summarise(rows)}
+    summary = pq.read_table(out / "tables" / "summary.parquet")
+    mask = pc.and_(
+        pc.and_(pc.equal(summary["scenario"], "belgium_24_7"), pc.equal(summary["workers"], 2)),
+        pc.equal(summary["demand"], 1.0),
+    )
+    got = summary.filter(mask).to_pylist()
+    assert len(got) == len(expected)
+    for row in got:
+        want = expected[(row["population"], row["metric"])]
+        for field in ("n", "mean", "sd", "half_width"):
+            np.testing.assert_equal(row[field], getattr(want, field))
+
+
+def test_comparison_is_the_paired_difference_by_replication(reference_run):
+    _, out = reference_run
+    runs = pq.read_table(out / "tables" / "replications.parquet").to_pylist()
+    values = {
+        (r["point"], r["scenario"], r["replication"]): r["value"]
+        for r in runs
+        if r["population"] == "all" and r["metric"] == "wait_referral_mean_h"
+    }
+    differences = [
+        values[(3, "belgium_24_7", k)] - values[(3, "france_office_hours", k)] for k in (0, 1)
+    ]
+    comparison = pq.read_table(out / "tables" / "comparison.parquet").to_pylist()
+    (row,) = [
+        r
+        for r in comparison
+        if r["point"] == 3 and r["population"] == "all" and r["metric"] == "wait_referral_mean_h"
+    ]
+    assert row["baseline"] == "france_office_hours" and row["n"] == 2
+    assert row["difference"] == pytest.approx(np.mean(differences), rel=1e-12)
+    assert row["sd"] == pytest.approx(np.std(differences, ddof=1), rel=1e-12)
+    assert row["ci_low"] < row["difference"] < row["ci_high"]
+
+
+def test_wait_distribution_agrees_with_the_threshold_shares(reference_run):
+    _, out = reference_run
+    summary = pq.read_table(out / "tables" / "summary.parquet").to_pylist()
+    ecdf = pq.read_table(out / "tables" / "wait_ecdf.parquet").to_pylist()
+    within = {
+        (r["point"], r["scenario"], r["population"]): r["mean"]
+        for r in summary
+        if r["metric"] == "within_24h_share"
+    }
+    at_24h = {(r["point"], r["scenario"], r["population"]): r["mean"] for r in ecdf
+              if r["hours"] == 24.0}  # fmt: skip
+    assert at_24h.keys() == within.keys()
+    for key, value in within.items():
+        assert at_24h[key] == pytest.approx(value, rel=1e-12)
+
+
+def test_hour_of_week_counts_add_up_to_the_cases(reference_run):
+    _, out = reference_run
+    hours = pq.read_table(out / "tables" / "hour_of_week.parquet")
+    summary = pq.read_table(out / "tables" / "summary.parquet").to_pylist()
+    cases = sum(r["mean"] * r["n"] for r in summary if r["metric"] == "cases" and
+                r["population"] == "all")  # fmt: skip
+    assert pc.sum(hours["cases"]).as_py() == pytest.approx(cases)
+    assert len(hours) == 4 * 2 * 168
+
+
+def test_the_results_folder_holds_its_provenance(reference_run):
+    plan, out = reference_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["plan_sha256"] == plan.digest()
+    assert manifest["seed"] == 11 and manifest["replication_indices"] == [0, 1]
+    assert manifest["versions"]["station-sim"] and manifest["finished"]
+    assert len(manifest["tasks"]) == 16
+    assert {t["status"] for t in manifest["tasks"].values()} == {"done"}
+    assert (out / "spec.yaml").read_text() == plan.spec_text
+    assert len(list((out / "configs").glob("*.yaml"))) == 8
+    assert not list((out / "tasks").glob(".*"))
+
+
+def test_a_pool_of_processes_gives_the_same_tables(reference_run, tmp_path):
+    plan, expected = reference_run
+    run_experiment(plan, tmp_path / "out", LocalBackend(2), figures=False)
+    _assert_same_tables(tmp_path / "out", expected)
+
+
+def test_a_dask_cluster_gives_the_same_tables(reference_run, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    plan, expected = reference_run
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        # Through the command line, as a user points it at a scheduler address.
+        spec = plan.spec_path
+        args = ["experiment", str(spec), "--out", str(tmp_path / "out"), "--no-figures"]
+        assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
+    _assert_same_tables(tmp_path / "out", expected)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert "Dask cluster" in manifest["sessions"][0]["backend"]
+
+
+def test_an_interrupted_run_resumes_to_the_same_tables(reference_run, tmp_path):
+    plan, expected = reference_run
+    out = tmp_path / "out"
+    done = []
+
+    def interrupt_after_five(task):
+        done.append(task.task_id)
+        if len(done) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(plan, out, LocalBackend(1), figures=False, on_task_done=interrupt_after_five)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert sum(t["status"] == "done" for t in manifest["tasks"].values()) == 5
+    assert not (out / "tables").exists()
+
+    with pytest.raises(ConfigError, match="pass --resume"):
+        run_experiment(plan, out, LocalBackend(1), figures=False)
+    outcome = run_experiment(plan, out, LocalBackend(2), resume=True, figures=False)
+    assert (outcome.reused, outcome.computed) == (5, 11)
+    _assert_same_tables(out, expected)
+    assert len(json.loads((out / "manifest.json").read_text())["sessions"]) == 2
+
+
+def test_a_killed_run_resumes_from_the_command_line(reference_run, tmp_path):
+    plan, expected = reference_run
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "sim", "experiment", str(plan.spec_path), "--out", str(out)]
+    process = subprocess.Popen([*command, "--workers", "1", "--no-figures"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(list((out / "tasks").glob("p*"))) < 3 and process.poll() is None:
+        assert time.monotonic() < deadline, "the experiment never started"
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)  # no chance to clean up or save the manifest
+    process.wait()
+    stored = len(list((out / "tasks").glob("p*")))
+    if stored == 16:
+        pytest.skip("the run finished before it could be killed")
+    assert main(["experiment", str(plan.spec_path), "--out", str(out), "--resume",
+                 "--workers", "2", "--no-figures"]) == 0  # fmt: skip
+    _assert_same_tables(out, expected)
+
+
+def test_a_failed_task_is_reported_and_retried_on_resume(reference_run, tmp_path, monkeypatch):
+    import sim.experiment.backends as backends
+
+    plan, expected = reference_run
+    intact = backends.run_task
+
+    def fragile(task):
+        if task.task_id == "p0002-belgium_24_7-r0001":
+            raise RuntimeError("worker lost its disk")
+        return intact(task)
+
+    monkeypatch.setattr(backends, "run_task", fragile)
+    outcome = run_experiment(plan, tmp_path / "out", LocalBackend(1), figures=False)
+    assert outcome.status == "failed" and list(outcome.failed) == ["p0002-belgium_24_7-r0001"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert "worker lost its disk" in manifest["tasks"]["p0002-belgium_24_7-r0001"]["error"]
+    monkeypatch.setattr(backends, "run_task", intact)
+    outcome = run_experiment(plan, tmp_path / "out", LocalBackend(1), resume=True, figures=False)
+    assert (outcome.status, outcome.computed) == ("complete", 1)
+    _assert_same_tables(tmp_path / "out", expected)
+
+
+def test_resume_refuses_results_of_another_plan(reference_run, tmp_path):
+    _, out = reference_run
+    other = load_plan(write_spec(tmp_path, seed=12))
+    with pytest.raises(ConfigError, match="holds a run of another plan"):
+        run_experiment(other, out, LocalBackend(1), resume=True, figures=False)
+
+
+def _crash_on_one_task(task):
+    # Runs in a pool worker: dies without a word, as a worker killed for memory would.
+    from sim.experiment.tasks import run_task
+
+    if task.task_id == "p0001-belgium_24_7-r0000":
+        os._exit(1)
+    return run_task(task)
+
+
+def test_a_crashed_worker_keeps_the_finished_runs(reference_run, tmp_path, monkeypatch):
+    import sim.experiment.backends as backends
+
+    plan, expected = reference_run
+    monkeypatch.setattr(backends, "run_task", _crash_on_one_task)
+    with pytest.raises(RuntimeError, match="worker process of the local pool died"):
+        run_experiment(plan, tmp_path / "out", LocalBackend(2), figures=False)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    monkeypatch.undo()
+    outcome = run_experiment(plan, tmp_path / "out", LocalBackend(2), resume=True, figures=False)
+    assert outcome.reused > 0 and outcome.status == "complete"
+    _assert_same_tables(tmp_path / "out", expected)
+
+
+def test_workers_and_a_scheduler_do_not_mix(reference_run, tmp_path, capsys):
+    plan, _ = reference_run
+    args = ["experiment", str(plan.spec_path), "--out", str(tmp_path / "out")]
+    assert main([*args, "--workers", "2", "--scheduler", "tcp://localhost:1"]) == 2
+    assert "--workers applies to the local pool" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
