@@ -84,6 +84,19 @@ def run_replications(
     return [results[r] for r in replications]
 
 
+_CHUNKS_PER_JOB = 16
+"""Chunks of replications handed to each pool process, on average.  A task of one
+replication (about 20 ms for a station-year) pays about 1 ms to pickle its scenario
+and results and to pass through the pool; chunks spread that over several
+replications, and many chunks per process keep the cores evenly busy to the end."""
+
+
+def _run_chunk(
+    scenario: Scenario, replications: Sequence[int], keep_records: bool
+) -> list[ReplicationResult]:
+    return [run_replication(scenario, r, keep_records) for r in replications]
+
+
 def _iterate(
     scenario: Scenario, replications: Sequence[int], jobs: int, keep_records: bool
 ) -> Iterator[ReplicationResult]:
@@ -91,14 +104,13 @@ def _iterate(
         for replication in replications:
             yield run_replication(scenario, replication, keep_records)
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(replications))) as pool:
-        futures = [
-            pool.submit(run_replication, scenario, replication, keep_records)
-            for replication in replications
-        ]
+    size = max(1, len(replications) // (jobs * _CHUNKS_PER_JOB))
+    chunks = [replications[i : i + size] for i in range(0, len(replications), size)]
+    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
+        futures = [pool.submit(_run_chunk, scenario, chunk, keep_records) for chunk in chunks]
         try:
             for future in as_completed(futures):
-                yield future.result()
+                yield from future.result()
         except BaseException:
             for future in futures:
                 future.cancel()

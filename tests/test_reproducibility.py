@@ -4,8 +4,10 @@ compared with one seed see the same people (common random numbers)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import CONFIGS
 
+from sim import runner
 from sim.config import load_scenario
 from sim.model import simulate
 from sim.runner import run_replications
@@ -33,10 +35,14 @@ def test_another_seed_or_replication_gives_other_records():
     assert not np.array_equal(a.cases.arrival[:10], c.cases.arrival[:10])
 
 
-def test_replications_in_parallel_equal_replications_in_series():
+@pytest.mark.parametrize("chunks_per_job", [16, 1])
+def test_replications_in_parallel_equal_replications_in_series(monkeypatch, chunks_per_job):
+    # One chunk per process: several replications per pool task, results still in order.
+    monkeypatch.setattr(runner, "_CHUNKS_PER_JOB", chunks_per_job)
     sc = load_scenario(CONFIGS / "france_office_hours.yaml", SHORT)
-    serial = run_replications(sc, range(3), jobs=1)
-    parallel = run_replications(sc, range(3), jobs=2)
+    serial = run_replications(sc, range(5), jobs=1)
+    parallel = run_replications(sc, range(5), jobs=2)
+    assert [p.replication for p in parallel] == list(range(5))
     for s, p in zip(serial, parallel, strict=True):
         assert s.measures == p.measures
         _assert_same(s.records, p.records)
