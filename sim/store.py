@@ -37,6 +37,7 @@ __all__ = [
     "atomic_folder",
     "case_table",
     "config_digest",
+    "current_umask",
     "environment_versions",
     "measures_table",
     "summary_table",
@@ -181,7 +182,7 @@ def atomic_folder(target: Path):
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     # mkdtemp makes the folder private (0700); the output is for the team to read, so
     # give it the mode a plain mkdir would have under the user's umask.
-    staging.chmod(0o777 & ~_umask())
+    staging.chmod(0o777 & ~current_umask())
     try:
         yield staging
     except BaseException:
@@ -195,7 +196,8 @@ def atomic_folder(target: Path):
         shutil.rmtree(previous, ignore_errors=True)
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """This process's umask: the permission bits new files and folders go without."""
     # The umask can only be read by setting it; set it straight back.
     mask = os.umask(0)
     os.umask(mask)

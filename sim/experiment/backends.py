@@ -17,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from sim.config import ConfigError
+from sim.experiment.store import NUMERIC_VERSIONS
 from sim.experiment.tasks import Task, TaskOutput, run_task
 from sim.store import environment_versions
 
@@ -121,7 +122,7 @@ class DaskBackend:
         for worker, versions in theirs.items():
             changed = [
                 f"{k} {versions.get(k)} (here {ours[k]})"
-                for k in ("station-sim", "numpy", "scipy", "simpy", "pydantic")
+                for k in NUMERIC_VERSIONS
                 if versions.get(k) != ours[k]
             ]
             if changed:

@@ -101,9 +101,16 @@ def run_experiment(
         outcome.status = "failed"
         outcome.seconds = time.monotonic() - started
         return outcome
-    build_tables(folder, tasks)
-    if figures:
-        outcome.figures = draw_figures(folder.path)
+    try:
+        build_tables(folder, tasks)
+        if figures:
+            outcome.figures = draw_figures(folder.path)
+    except BaseException:
+        # Every task is stored: the manifest must say the session ended, so that the
+        # tables can be built again (--resume computes nothing) or the figures redrawn
+        # (station-sim plot).
+        folder.close_session("failed", tasks)
+        raise
     folder.close_session("complete", tasks)
     outcome.status = "complete"
     outcome.seconds = time.monotonic() - started

@@ -24,12 +24,13 @@ import pyarrow.parquet as pq
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
+from pydantic import ValidationError
 
 from sim.config import ConfigError
 from sim.experiment.compare import comparison_markdown
 from sim.experiment.presentation import display
-from sim.experiment.spec import ExperimentSpec, Factor, FigureRequest
-from sim.experiment.store import open_permissions, read_manifest
+from sim.experiment.spec import ExperimentSpec, Factor, FigureRequest, same_factor_value
+from sim.experiment.store import read_manifest
 from sim.store import atomic_folder
 from sim.summary import ALL
 from sim.week import DAY_NAMES
@@ -58,7 +59,15 @@ class _Results:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         manifest = read_manifest(self.folder)
-        self.spec = ExperimentSpec.model_validate(manifest["spec"])
+        try:
+            self.spec = ExperimentSpec.model_validate(manifest.get("spec"))
+        except ValidationError as error:
+            raise ConfigError(
+                f"{self.folder}/manifest.json: its spec is not a valid experiment spec for "
+                f"this version of station-sim ({error.error_count()} error(s), first at "
+                f"{'.'.join(map(str, error.errors()[0]['loc'])) or 'the top level'}: "
+                f"{error.errors()[0]['msg']}); rerun the experiment"
+            ) from None
         self.labels: list[str] = list(manifest["scenarios"])  # in the spec's order
         tables = self.folder / "tables"
         if not (tables / "summary.parquet").is_file():
@@ -105,12 +114,12 @@ class _Results:
         return ", ".join(parts)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return float(a) == float(b)
-    if isinstance(a, str) and not isinstance(b, str):
-        return a == json.dumps(b, sort_keys=True)
-    return a == b
+def _same(stored: Any, wanted: Any) -> bool:
+    """Whether a factor value read from a stored table (a number, or JSON text for any
+    other value: ``sim.experiment.tables.factor_columns``) is the one a spec gives."""
+    if isinstance(stored, str):
+        stored = json.loads(stored)
+    return same_factor_value(stored, wanted)
 
 
 def _factor_title(factor: Factor) -> str:
@@ -129,7 +138,6 @@ def draw_figures(folder: Path) -> list[Path]:
     results = _Results(folder)
     target = results.folder / "figures"
     with atomic_folder(target) as staging:
-        open_permissions(staging)
         for request in results.spec.figures:
             _DRAWERS[request.kind](results, request, staging)
         if results.optional_table("comparison") is not None:

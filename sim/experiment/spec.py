@@ -55,6 +55,9 @@ __all__ = [
     "ResolvedScenario",
     "ScenarioEntry",
     "load_plan",
+    "matching_points",
+    "same_factor_value",
+    "select_point",
 ]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -494,19 +497,30 @@ def _resolve(spec: ExperimentSpec, path: Path, text: str) -> ExperimentPlan:
                             f"a number there, but scenario '{label}' has {current!r}"
                         )
         for point in points:
+            where = (
+                f"{source}: scenario '{label}' at design point {point.index} ({point.description})"
+            )
             overrides = {
                 factor_path: _factor_value(factor, point.values[factor.name], base_values, fp)
                 for factor in factors
+                if factor.apply != "national_share"
                 for fp, factor_path in ((parse_path(p), p) for p in factor.paths)
             }
+            if any(factor.apply == "national_share" for factor in factors):
+                # Demand per post counts the posts of this point, whatever other factors
+                # set its staffing to.
+                staffed = apply_overrides(base_values, overrides, where)
+                overrides |= {
+                    factor_path: _factor_value(factor, point.values[factor.name], staffed, fp)
+                    for factor in factors
+                    if factor.apply == "national_share"
+                    for fp, factor_path in ((parse_path(p), p) for p in factor.paths)
+                }
             overrides |= {
                 "name": label,
                 "simulation.seed": spec.seed,
                 "simulation.replications": spec.replications,
             }
-            where = (
-                f"{source}: scenario '{label}' at design point {point.index} ({point.description})"
-            )
             scenario = scenario_from_dict(apply_overrides(document, overrides, where), where)
             resolved.append(ResolvedScenario(point.index, label, scenario, config_digest(scenario)))
     # Order: point, then scenario in the spec's order (the task and table order).
@@ -602,6 +616,8 @@ def _dotted(parts: list[str | int]) -> str:
 
 
 def _factor_value(factor: Factor, value: Any, base: dict[str, Any], parts: list[str | int]) -> Any:
+    """The value a factor writes at ``parts``; ``base`` is the resolved scenario it
+    scales (for ``national_share``, with the point's other factors applied)."""
     if factor.apply == "set":
         return value
     current = _lookup(base, parts)
@@ -770,28 +786,33 @@ def _check_fixed(
 
 def _check_at(plan: ExperimentPlan, at: dict[str, Any], where: str) -> None:
     """``at`` must name factors and select at least one design point."""
+    if not matching_points(plan, at, where):
+        raise ConfigError(f"{where}: at = {at}: no design point has these values")
+
+
+def matching_points(plan: ExperimentPlan, at: dict[str, Any], where: str) -> list[DesignPoint]:
+    """The design points whose factor values are those ``at`` gives (by factor name)."""
     factor_names = [f.name for f in plan.factors]
     unknown = sorted(set(at) - set(factor_names))
     if unknown:
         raise ConfigError(f"{where}: at names {unknown}, not factors; known: {factor_names}")
-    if not any(
-        all(_canonical(p.values[k]) == _canonical(v) for k, v in at.items()) for p in plan.points
-    ):
-        raise ConfigError(f"{where}: at = {at}: no design point has these values")
+    return [
+        p
+        for p in plan.points
+        if all(same_factor_value(p.values[name], value) for name, value in at.items())
+    ]
+
+
+def same_factor_value(a: Any, b: Any) -> bool:
+    """Whether two factor values are the same (1 and 1.0 are)."""
+    return _canonical(a) == _canonical(b)
 
 
 def select_point(plan: ExperimentPlan, at: dict[str, Any], where: str) -> DesignPoint:
     """The one design point whose factor values match ``at`` (the only point when the
     experiment has one)."""
     factor_names = [f.name for f in plan.factors]
-    unknown = sorted(set(at) - set(factor_names))
-    if unknown:
-        raise ConfigError(f"{where}: at names {unknown}, not factors; known: {factor_names}")
-    matches = [
-        p
-        for p in plan.points
-        if all(_canonical(p.values[name]) == _canonical(value) for name, value in at.items())
-    ]
+    matches = matching_points(plan, at, where)
     if len(matches) == 1:
         return matches[0]
     if not matches:

@@ -40,12 +40,12 @@ import yaml
 from sim.config import ConfigError
 from sim.experiment.spec import ExperimentPlan
 from sim.experiment.tasks import Task, TaskOutput
-from sim.store import environment_versions
+from sim.store import current_umask, environment_versions
 
 __all__ = [
     "MANIFEST",
+    "NUMERIC_VERSIONS",
     "ResultsFolder",
-    "open_permissions",
     "read_manifest",
     "write_json_atomic",
     "write_table",
@@ -53,8 +53,9 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 TASK_TABLES = ("measures", "hour_of_week", "wait_ecdf")
-# Versions whose change could move the numbers: a resumed run must not mix them.
-_NUMERIC_VERSIONS = ("station-sim", "numpy", "scipy", "simpy", "pydantic")
+NUMERIC_VERSIONS = ("station-sim", "numpy", "scipy", "simpy", "pydantic")
+"""Versions whose change could move the numbers: a resumed run must not mix them, and
+the workers of a cluster must match the client in them."""
 
 
 def now() -> str:
@@ -65,9 +66,7 @@ def write_json_atomic(path: Path, content: Any) -> None:
     """Write a JSON file under a temporary name and rename it: readers see the old file
     or the new one, never half of one."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(temporary, 0o666 & ~mask)  # mkstemp makes it private; the manifest is not
+    os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private; not so here
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         json.dump(content, stream, indent=2, default=str)
         stream.write("\n")
@@ -80,14 +79,6 @@ def write_table(table: pa.Table, folder: Path, stem: str) -> None:
 
     pq.write_table(table, folder / f"{stem}.parquet")
     pacsv.write_csv(table, folder / f"{stem}.csv")
-
-
-def open_permissions(folder: Path) -> None:
-    """Give a folder made by ``tempfile`` (private, 0700) the permissions the umask
-    allows, as any other folder: results are meant to be shared."""
-    mask = os.umask(0)
-    os.umask(mask)
-    folder.chmod(0o777 & ~mask)
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -119,9 +110,9 @@ class ResultsFolder:
         Without ``resume`` or ``fresh`` an existing experiment folder is an error, so
         that hours of finished tasks are never thrown away by accident.
         """
-        exists = self.path.exists() and any(self.path.iterdir())
-        if exists and not self.path.is_dir():
+        if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"--out {self.path}: exists and is not a folder")
+        exists = self.path.exists() and any(self.path.iterdir())
         if exists and fresh:
             self._check_is_experiment_folder()
             shutil.rmtree(self.path)
@@ -168,7 +159,7 @@ class ResultsFolder:
         ours = environment_versions()
         changed = [
             f"{k} {theirs.get(k)} -> {ours.get(k)}"
-            for k in _NUMERIC_VERSIONS
+            for k in NUMERIC_VERSIONS
             if theirs.get(k) != ours.get(k)
         ]
         if changed:

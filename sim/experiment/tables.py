@@ -33,7 +33,7 @@ from scipy import stats
 
 from sim.experiment.compare import CONFIDENCE, paired_difference
 from sim.experiment.spec import ExperimentPlan, posts
-from sim.experiment.store import ResultsFolder, open_permissions, write_table
+from sim.experiment.store import ResultsFolder, write_table
 from sim.experiment.tasks import Task
 from sim.store import atomic_folder
 from sim.summary import MeasureRow, annual_fixed_cost, summarise
@@ -88,7 +88,6 @@ def build_tables(folder: ResultsFolder, tasks: Sequence[Task]) -> None:
     if len(plan.labels) > 1:
         tables["comparison"] = _comparison(plan, groups, measures, factors)
     with atomic_folder(folder.tables_dir) as staging:
-        open_permissions(staging)
         for name, table in tables.items():
             write_table(table, staging, name)
 

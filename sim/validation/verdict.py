@@ -167,6 +167,11 @@ def _judge_means(
     if n < 2:
         raise ValueError(f"{statistic.key}: a confidence interval needs two replications")
     compared = np.flatnonzero(np.atleast_1d(exact) >= statistic.floor)
+    if statistic.test == "hourly" and not len(compared):
+        raise ValueError(
+            f"{statistic.key}: no hour has an exact value of at least {statistic.floor}, "
+            "so nothing would be compared; lower the statistic's floor"
+        )
     if statistic.test == "hourly":
         x, exact = x[:, compared], exact[compared]
     mean = x.mean(axis=0)

@@ -51,6 +51,28 @@ def test_the_comparison_table_pairs_each_model_with_the_baseline(finished):
     assert pacsv.read_csv(finished / "figures" / "comparison.csv").num_rows > 0
 
 
+def test_figures_select_a_point_by_a_factor_that_is_not_a_number(tmp_path):
+    # Text values are stored as JSON text in the tables; `at` gives them as in the spec.
+    order = {"name": "order", "path": "callbacks.order", "values": ["oldest_first", "newest_first"]}
+    figures = [
+        {"kind": "wait_ecdf", "at": {"order": "newest_first"}},
+        {"kind": "cost_frontier", "at": {"order": "oldest_first"}},
+    ]
+    spec = write_spec(
+        tmp_path,
+        scenarios=["belgium_24_7"],
+        comparison=None,
+        design={"kind": "grid", "factors": [order]},
+        replications=2,
+        figures=figures,
+    )
+    out = tmp_path / "out"
+    assert main(["experiment", str(spec), "--out", str(out), "--workers", "1"]) == 0
+    frontier = pacsv.read_csv(out / "figures" / "cost_frontier.csv")
+    assert frontier.num_rows == 1  # the one point `at` selects, not none
+    assert (out / "figures" / "wait_ecdf.png").is_file()
+
+
 def test_plot_refuses_a_folder_without_results(tmp_path, capsys):
     assert main(["plot", str(tmp_path)]) == 2
     assert "not an experiment results folder" in capsys.readouterr().err

@@ -70,6 +70,25 @@ def test_national_share_gives_each_catchment_its_posts_share(tmp_path):
     assert two_posts.populations["victim"].arrivals.per_year == 900 * 175 * 2 / 350
 
 
+def test_national_share_counts_the_posts_another_factor_sets(tmp_path):
+    posts = {"name": "workers", "path": "staffing.workers[0].count", "values": [1, 3]}
+    share = {
+        "name": "national_posts",
+        "path": "populations.victim.arrivals.per_year",
+        "apply": "national_share",
+        "reference": 175,
+        "values": [350],
+    }
+    design = {"kind": "grid", "factors": [posts, share]}
+    spec = write_spec(tmp_path, scenarios=["france_office_hours"], comparison=None, design=design)
+    plan = load_plan(spec)
+    for point, workers in ((0, 1), (1, 3)):
+        scenario = plan.scenario_at(point, "france_office_hours")
+        assert scenario.staffing.workers[0].count == workers
+        # Demand per post: three posts of 350 meet three times what one post meets.
+        assert scenario.populations["victim"].arrivals.per_year == 900 * 175 * workers / 350
+
+
 def test_a_spec_edited_in_its_figures_only_keeps_its_digest(tmp_path):
     a = load_plan(write_spec(tmp_path, name="a"))
     b = load_plan(write_spec(tmp_path, name="a", figures=[{"kind": "cost_frontier"}]))
