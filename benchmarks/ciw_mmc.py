@@ -1,0 +1,92 @@
+"""Ciw reference of the benchmark suite: the same M/M/c FIFO queue as ``floor_heapq``, in Ciw.
+
+Ciw (3.2.x) is a mature, general-purpose queueing-network library, so it is the "what an
+off-the-shelf engine costs" yardstick. The model is one node with ``c`` servers, Poisson
+arrivals and exponential services (``ciw.dists.Exponential``), the default FIFO discipline,
+unlimited queue, no abandonment. Ciw samples from its module-level random streams, seeded
+with ``ciw.seed``; that global state is acceptable for a benchmark yardstick.
+
+Run ``python -m benchmarks.ciw_mmc`` for the M/M/3, load 0.9 timing and the check against
+Erlang C.
+"""
+
+from __future__ import annotations
+
+import ciw
+
+try:
+    from benchmarks.mmc_result import MMcResult
+except ModuleNotFoundError:  # run as a script: python benchmarks/ciw_mmc.py
+    from mmc_result import MMcResult  # type: ignore[no-redef]
+
+__all__ = ["MMcResult", "simulate_mmc"]
+
+
+def simulate_mmc(
+    c: int, arrival_rate: float, service_rate: float, n_customers: int, seed: int
+) -> MMcResult:
+    """Simulate an empty M/M/c FIFO queue in Ciw until ``n_customers`` have been served.
+
+    Args:
+        c: number of servers (>= 1).
+        arrival_rate: Poisson arrival rate, per minute.
+        service_rate: exponential service rate of one server, per minute.
+        n_customers: number of completed services to simulate (Ciw's ``"Complete"`` method).
+        seed: seed passed to ``ciw.seed`` (global state of Ciw).
+
+    Returns:
+        The mean queueing time and the share of customers who waited, over the served
+        customers (Ciw's ``waiting_time`` of each ``"service"`` record).
+    """
+    if c < 1:
+        raise ValueError(f"c must be >= 1, got {c}")
+    if arrival_rate <= 0.0 or service_rate <= 0.0:
+        raise ValueError("arrival_rate and service_rate must be > 0")
+    if n_customers < 1:
+        raise ValueError(f"n_customers must be >= 1, got {n_customers}")
+
+    ciw.seed(seed)
+    network = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(rate=arrival_rate)],
+        service_distributions=[ciw.dists.Exponential(rate=service_rate)],
+        number_of_servers=[c],
+    )
+    sim = ciw.Simulation(network)
+    sim.simulate_until_max_customers(n_customers, method="Complete")
+    waits = [record.waiting_time for record in sim.get_all_records(only=["service"])]
+
+    return MMcResult(
+        customers=len(waits),
+        mean_wait=sum(waits) / len(waits),
+        p_wait=sum(1 for w in waits if w > 0.0) / len(waits),
+    )
+
+
+if __name__ == "__main__":
+    import statistics
+    import time
+
+    C, LAM, MU, N, RUNS = 3, 2.7, 1.0, 50_000, 5
+
+    # Erlang C: Erlang B by its recursion, then P(W > 0) and E[W] = P(W > 0) / (c mu - lam).
+    a, erlang_b = LAM / MU, 1.0
+    for k in range(1, C + 1):
+        erlang_b = a * erlang_b / (k + a * erlang_b)
+    p_wait_theory = erlang_b / (1.0 - (a / C) * (1.0 - erlang_b))
+    mean_wait_theory = p_wait_theory / (C * MU - LAM)
+
+    rates, results = [], []
+    for seed in range(RUNS):
+        t0 = time.perf_counter()
+        res = simulate_mmc(C, LAM, MU, N, seed)
+        rates.append(res.customers / (time.perf_counter() - t0))
+        results.append(res)
+    print(f"ciw {ciw.__version__} M/M/{C}, load {LAM / (C * MU):.2f}, {N:,} served x {RUNS} seeds")
+    print(f"  customers/s (median of {RUNS}): {statistics.median(rates):,.0f}")
+    for seed, res in enumerate(results):
+        print(f"  seed {seed}: mean wait {res.mean_wait:.4f}  P(wait>0) {res.p_wait:.4f}")
+    print(
+        f"  average:  mean wait {statistics.fmean(r.mean_wait for r in results):.4f}"
+        f"  P(wait>0) {statistics.fmean(r.p_wait for r in results):.4f}"
+    )
+    print(f"  Erlang C: mean wait {mean_wait_theory:.4f}  P(wait>0) {p_wait_theory:.4f}")

@@ -1,0 +1,97 @@
+"""A Lindley-style lower bound on the time of an M/M/c FIFO simulation: no event loop.
+
+For a FIFO queue with ``c`` identical servers and no abandonment, the customers can be
+walked in arrival order with a min-heap of the ``c`` server free-times: the next
+customer starts service at ``max(arrival, earliest free-time)`` on that server, which
+then becomes free at ``start + service`` (one ``heapreplace`` per customer).  This is an
+exact simulation of that queue, but it is the multi-server Lindley recursion, not a
+discrete-event simulation: it has no events, so it cannot express shifts, abandonment,
+priorities or anything else the station model does.  The suite reports it as a lower
+bound on the time; the floor that event-driven engines are compared with is the event
+loop of ``benchmarks/floor_heapq.py``.
+
+Run ``python benchmarks/lindley_mmc.py`` for the M/M/3, load 0.9 timing and the check
+against Erlang C.
+"""
+
+from __future__ import annotations
+
+from heapq import heapreplace
+
+import numpy as np
+
+try:
+    from benchmarks.mmc_result import MMcResult
+except ModuleNotFoundError:  # run as a script: python benchmarks/lindley_mmc.py
+    from mmc_result import MMcResult  # type: ignore[no-redef]
+
+__all__ = ["MMcResult", "simulate_mmc"]
+
+
+def simulate_mmc(
+    c: int, arrival_rate: float, service_rate: float, n_customers: int, seed: int
+) -> MMcResult:
+    """Simulate ``n_customers`` arrivals to an empty M/M/c FIFO queue (no abandonment).
+
+    Args:
+        c: number of servers (>= 1).
+        arrival_rate: Poisson arrival rate, per minute.
+        service_rate: exponential service rate of one server, per minute.
+        n_customers: number of arrivals to simulate; every one of them is served.
+        seed: seed of ``numpy.random.default_rng``.
+
+    Returns:
+        The mean queueing time and the share of customers who waited, over all arrivals.
+    """
+    if c < 1:
+        raise ValueError(f"c must be >= 1, got {c}")
+    if arrival_rate <= 0.0 or service_rate <= 0.0:
+        raise ValueError("arrival_rate and service_rate must be > 0")
+    if n_customers < 1:
+        raise ValueError(f"n_customers must be >= 1, got {n_customers}")
+
+    rng = np.random.default_rng(seed)
+    arrivals: list[float] = np.cumsum(rng.exponential(1.0 / arrival_rate, n_customers)).tolist()
+    services: list[float] = rng.exponential(1.0 / service_rate, n_customers).tolist()
+
+    free = [0.0] * c  # min-heap of the times at which each server becomes free
+    total_wait = 0.0
+    n_waited = 0
+    for arrival, service in zip(arrivals, services, strict=True):
+        earliest = free[0]
+        if earliest > arrival:
+            total_wait += earliest - arrival
+            n_waited += 1
+            heapreplace(free, earliest + service)
+        else:
+            heapreplace(free, arrival + service)
+
+    return MMcResult(
+        customers=n_customers,
+        mean_wait=total_wait / n_customers,
+        p_wait=n_waited / n_customers,
+    )
+
+
+if __name__ == "__main__":
+    import statistics
+    import time
+
+    try:
+        from benchmarks.mmc_result import erlang_c
+    except ModuleNotFoundError:
+        from mmc_result import erlang_c  # type: ignore[no-redef]
+
+    C, LAM, MU, N, RUNS = 3, 2.7, 1.0, 200_000, 5
+    p_wait_theory, mean_wait_theory = erlang_c(C, LAM, MU)
+    rates, results = [], []
+    for seed in range(RUNS):
+        t0 = time.perf_counter()
+        res = simulate_mmc(C, LAM, MU, N, seed)
+        rates.append(res.customers / (time.perf_counter() - t0))
+        results.append(res)
+    print(f"lindley_mmc M/M/{C}, load {LAM / (C * MU):.2f}, {N:,} arrivals x {RUNS} seeds")
+    print(f"  customers/s (median of {RUNS}): {statistics.median(rates):,.0f}")
+    for seed, res in enumerate(results):
+        print(f"  seed {seed}: mean wait {res.mean_wait:.4f}  P(wait>0) {res.p_wait:.4f}")
+    print(f"  Erlang C: mean wait {mean_wait_theory:.4f}  P(wait>0) {p_wait_theory:.4f}")

@@ -1,0 +1,105 @@
+"""The station model reduced to an M/M/c queue, run through the code path of a real
+scenario (``sim.runner.run_replication``: demand, coverage plan, SimPy engine, records
+and measures), for comparison with the reference engines of the benchmark suite.
+
+The reduction: one population arriving as a Poisson process, ``c`` workers on site
+around the clock (no absences, no travel), exponential interviews, every case referred
+at once, nobody leaving the queue.  Callbacks and on call then never come into play,
+and the queue is M/M/c FIFO.  Time is in minutes, as in the model.
+
+Run ``python benchmarks/model_mmc.py`` for the M/M/3, load 0.9 timing and the check
+against Erlang C.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config import Scenario, scenario_from_dict
+from sim.runner import run_replication
+from sim.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
+
+try:
+    from benchmarks.mmc_result import MMcResult
+except ModuleNotFoundError:  # run as a script: python benchmarks/model_mmc.py
+    from mmc_result import MMcResult  # type: ignore[no-redef]
+
+__all__ = ["MMcResult", "mmc_scenario", "simulate_mmc"]
+
+
+def mmc_scenario(
+    c: int, arrival_rate: float, service_rate: float, n_customers: int, seed: int
+) -> Scenario:
+    """The M/M/c reduction of the model, long enough for ``n_customers`` arrivals on
+    average (rates per minute; no warm-up and no drain, so every arrival is measured)."""
+    days = n_customers / arrival_rate / MINUTES_PER_DAY
+    return scenario_from_dict(
+        {
+            "name": f"mm{c}",
+            "simulation": {
+                "warm_up_days": 0,
+                "run_days": days,
+                "drain_days": 0,
+                "replications": 1,
+                "seed": seed,
+            },
+            "populations": {
+                "customer": {
+                    "arrivals": {"per_hour": arrival_rate * MINUTES_PER_HOUR},
+                    "interview": {"dist": "exponential", "mean": 1.0 / service_rate},
+                }
+            },
+            "staffing": {
+                "workers": [
+                    {
+                        "name": "server",
+                        "count": c,
+                        "roster": [{"days": "all", "start": "00:00", "end": "24:00"}],
+                    }
+                ]
+            },
+        }
+    )
+
+
+def simulate_mmc(
+    c: int, arrival_rate: float, service_rate: float, n_customers: int, seed: int
+) -> MMcResult:
+    """Run the M/M/c reduction through ``run_replication`` (records and measures
+    included, as for any scenario) and summarise the waits of the cases contacted.
+
+    The number of arrivals is Poisson with mean ``n_customers``; ``customers`` in the
+    result is the number that arrived.
+    """
+    scenario = mmc_scenario(c, arrival_rate, service_rate, n_customers, seed)
+    result = run_replication(scenario, 0)
+    assert result.records is not None
+    cases = result.records.cases
+    waits = (cases.first_contact - cases.referral)[~np.isnan(cases.first_contact)]
+    return MMcResult(
+        customers=len(cases),
+        mean_wait=float(waits.mean()),
+        p_wait=float(np.count_nonzero(waits > 0.0) / len(waits)),
+    )
+
+
+if __name__ == "__main__":
+    import statistics
+    import time
+
+    try:
+        from benchmarks.mmc_result import erlang_c
+    except ModuleNotFoundError:
+        from mmc_result import erlang_c  # type: ignore[no-redef]
+
+    C, LAM, MU, N, RUNS = 3, 2.7, 1.0, 200_000, 5
+    p_wait_theory, mean_wait_theory = erlang_c(C, LAM, MU)
+    rates = []
+    for seed in range(RUNS):
+        t0 = time.perf_counter()
+        res = simulate_mmc(C, LAM, MU, N, seed)
+        rates.append(res.customers / (time.perf_counter() - t0))
+        print(f"  seed {seed}: mean wait {res.mean_wait:.4f}  P(wait>0) {res.p_wait:.4f}")
+    print(f"model M/M/{C}, load {LAM / (C * MU):.2f}, about {N:,} arrivals x {RUNS} seeds")
+    print(f"  customers/s (median of {RUNS}): {statistics.median(rates):,.0f}")
+    print(f"  Erlang C: mean wait {mean_wait_theory:.4f}  P(wait>0) {p_wait_theory:.4f}")

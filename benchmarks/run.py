@@ -1,0 +1,568 @@
+"""The benchmark suite of station-sim, in one command.
+
+    python benchmarks/run.py            # the full suite (about 10 minutes on 2 cores)
+    python benchmarks/run.py --quick    # smaller sizes and fewer runs: a smoke test
+
+It measures, in one process and interleaved (each round runs every contender once, in
+a rotating order, so that a slow spell of a shared machine hits all of them alike),
+reporting medians of at least 5 runs after a warm-up:
+
+1. the M/M/c queue (M/M/3, load 0.9, about 200,000 arrivals) in the project's model
+   (its M/M/c reduction, through ``run_replication`` as for any scenario), in Ciw (if
+   installed: ``pip install -e ".[bench]"``), in SimPy written two ways, in a minimal
+   pure-Python heapq event loop (the floor) and by the Lindley recursion (a lower
+   bound, no event loop): customers per second, ratios, and the mean wait against
+   Erlang C;
+2. every shipped config: station-years and cases per second on one core, and where
+   the time of a Belgian 24/7 station-year goes;
+3. peak memory (peak resident set size of a fresh process) of 100 and 1,000
+   station-years, as replications and as one long run, with and without the per-case
+   records kept in memory;
+4. two sweeps on 1, 2 and all cores, speed-up and parallel efficiency: Belgian 24/7
+   replications through ``run_replications``' process pool, and the staffing-sweep
+   experiment end to end through ``station-sim experiment``'s local backend.
+
+Before each timed run the garbage collector is run, so that no contender pays for the
+garbage another left.  It writes ``benchmarks/results/latest.json`` (every timing, not
+only the medians) and prints the tables in Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from benchmarks import floor_heapq, lindley_mmc, model_mmc, simpy_mmc  # noqa: E402
+from benchmarks.memory_case import CASES as MEMORY_CASES  # noqa: E402
+from benchmarks.mmc_result import MMcResult, erlang_c  # noqa: E402
+from sim.config import load_scenario  # noqa: E402
+from sim.demand import draw_demand  # noqa: E402
+from sim.model import StationModel  # noqa: E402
+from sim.roster import build_plan  # noqa: E402
+from sim.runner import default_jobs, run_replication, run_replications  # noqa: E402
+from sim.summary import measure_run  # noqa: E402
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+RESULTS = REPO / "benchmarks" / "results" / "latest.json"
+BELGIUM = REPO / "configs" / "belgium_24_7.yaml"
+MiB = 2**20
+REFERENCE_FLOOR = 1_100_000
+"""Customers/s of the heapq floor on the machine the issue's figures come from."""
+
+MMcEngine = Callable[[int, float, float, int, int], MMcResult]
+
+
+def mmc_engines() -> dict[str, MMcEngine]:
+    """The M/M/c contenders by name, the model first; Ciw only when it is installed."""
+    engines: dict[str, MMcEngine] = {"model": model_mmc.simulate_mmc}
+    try:
+        from benchmarks import ciw_mmc
+
+        engines["ciw"] = ciw_mmc.simulate_mmc
+    except ImportError:
+        print("ciw is not installed (pip install -e '.[bench]'): skipped", file=sys.stderr)
+    engines["simpy_processes"] = simpy_mmc.simulate_mmc_processes
+    engines["simpy_callbacks"] = simpy_mmc.simulate_mmc_callbacks
+    engines["floor_heapq"] = floor_heapq.simulate_mmc
+    engines["lindley_bound"] = lindley_mmc.simulate_mmc
+    return engines
+
+
+def _rotated(names: list[str], k: int) -> list[str]:
+    k %= len(names)
+    return names[k:] + names[:k]
+
+
+def _quartiles(x: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(x, n=4) if len(x) > 1 else [x[0], x[0], x[0]]
+    return q[0], q[2]
+
+
+# ---------------------------------------------------------------------------------------
+# 1. M/M/c
+
+
+def bench_mmc(n_customers: int, rounds: int, runs: int) -> dict[str, Any]:
+    """Customers per second of every engine on M/M/3 at load 0.9, interleaved."""
+    c, lam, mu = 3, 2.7, 1.0
+    engines = mmc_engines()
+    names = list(engines)
+    for name in names:  # warm-up: imports, caches, first allocations
+        engines[name](c, lam, mu, max(n_customers // 20, 1000), 10_000)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    waits: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    slot = 0
+    for _ in range(rounds):
+        for _ in range(runs):
+            for name in _rotated(names, slot):
+                gc.collect()  # nobody pays for the garbage of the one before
+                t0 = time.perf_counter()
+                result = engines[name](c, lam, mu, n_customers, slot)
+                elapsed = time.perf_counter() - t0
+                rates[name].append(result.customers / elapsed)
+                waits[name].append((result.mean_wait, result.p_wait))
+            slot += 1
+    p_wait, mean_wait = erlang_c(c, lam, mu)
+    out: dict[str, Any] = {
+        "queue": {"c": c, "arrival_rate": lam, "service_rate": mu, "load": lam / (c * mu)},
+        "customers": n_customers,
+        "rounds": rounds,
+        "runs_per_round": runs,
+        "erlang_c": {"mean_wait": mean_wait, "p_wait": p_wait},
+        "engines": {},
+        "ratios": {},
+    }
+    for name in names:
+        q1, q3 = _quartiles(rates[name])
+        out["engines"][name] = {
+            "customers_per_s": statistics.median(rates[name]),
+            "q1": q1,
+            "q3": q3,
+            "runs": rates[name],
+            "mean_wait": statistics.fmean(w for w, _ in waits[name]),
+            "p_wait": statistics.fmean(p for _, p in waits[name]),
+        }
+    # Ratios per slot (the two engines ran back to back), then their median.
+    pairs = {"model_over_ciw": ("model", "ciw"), "floor_over_model": ("floor_heapq", "model")}
+    pairs["model_over_simpy_callbacks"] = ("model", "simpy_callbacks")
+    for label, (a, b) in pairs.items():
+        if a in rates and b in rates:
+            per_slot = [x / y for x, y in zip(rates[a], rates[b], strict=True)]
+            q1, q3 = _quartiles(per_slot)
+            out["ratios"][label] = {"median": statistics.median(per_slot), "q1": q1, "q3": q3}
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Shipped configs
+
+
+def bench_configs(batch: int, rounds: int, runs: int) -> dict[str, Any]:
+    """Station-years and cases per second of each shipped config on one core: a timing
+    is ``batch`` replications (one station-year each) through ``run_replication``."""
+    scenarios = {path.stem: load_scenario(path) for path in CONFIGS}
+    names = list(scenarios)
+    for name in names:
+        run_replication(scenarios[name], 0)
+    timings: dict[str, list[tuple[float, int]]] = {name: [] for name in names}
+    floor_rates: list[float] = []  # the machine's speed in each slot
+    slot = 0
+    for _ in range(rounds):
+        for _ in range(runs):
+            gc.collect()
+            t0 = time.perf_counter()
+            floor_heapq.simulate_mmc(3, 2.7, 1.0, 50_000, slot)
+            floor_rates.append(50_000 / (time.perf_counter() - t0))
+            for name in _rotated(names, slot):
+                first = 1000 + slot * batch
+                gc.collect()
+                t0 = time.perf_counter()
+                results = [run_replication(scenarios[name], r) for r in range(first, first + batch)]
+                elapsed = time.perf_counter() - t0
+                cases = sum(len(r.records.cases) for r in results if r.records is not None)
+                timings[name].append((elapsed, cases))
+            slot += 1
+    out: dict[str, Any] = {
+        "batch": batch,
+        "rounds": rounds,
+        "runs_per_round": runs,
+        "floor_customers_per_s": statistics.median(floor_rates),
+        "configs": {},
+    }
+    for name in names:
+        per_s = [batch / t for t, _ in timings[name]]
+        cases_per_s = [n / t for t, n in timings[name]]
+        q1, q3 = _quartiles(per_s)
+        # Station-years per floor customer, slot by slot: how fast the engine is next to
+        # the machine's speed at that moment, which a shared machine changes by 2x.
+        per_floor = [x / f for x, f in zip(per_s, floor_rates, strict=True)]
+        sim = scenarios[name].simulation
+        out["configs"][name] = {
+            "station_years_per_s": statistics.median(per_s),
+            "q1": q1,
+            "q3": q3,
+            "cases_per_s": statistics.median(cases_per_s),
+            "cases_per_station_year": statistics.median(n / batch for _, n in timings[name]),
+            "station_years_per_floor_customer": statistics.median(per_floor),
+            "station_years_per_s_at_reference_floor": statistics.median(per_floor)
+            * REFERENCE_FLOOR,
+            "stations": len(scenarios[name].stations),
+            "simulated_days": sim.warm_up_days + sim.run_days + sim.drain_days,
+            "runs": per_s,
+        }
+    return out
+
+
+def time_breakdown(path: Path, replications: int) -> dict[str, Any]:
+    """Where the time of one replication goes (median milliseconds per part)."""
+    scenario = load_scenario(path)
+    parts: dict[str, list[float]] = {
+        k: [] for k in ("demand", "plan", "model_setup", "event_loop", "records", "measures")
+    }
+    events: list[int] = []
+    for r in range(replications + 2):
+        t0 = time.perf_counter()
+        demand = draw_demand(scenario, r)
+        t1 = time.perf_counter()
+        plan = build_plan(scenario, r)
+        t2 = time.perf_counter()
+        model = StationModel(scenario, demand, plan, r)
+        t3 = time.perf_counter()
+        records_of = model._records  # split the run from the building of its records
+        model._records = lambda: None  # type: ignore[method-assign]
+        model.run()
+        t4 = time.perf_counter()
+        records = records_of()
+        t5 = time.perf_counter()
+        measure_run(records, scenario)
+        t6 = time.perf_counter()
+        events.append(next(model.env._eid))  # events scheduled (SimPy's counter)
+        if r >= 2:  # the first two are the warm-up
+            spans = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)
+            for key, value in zip(parts, spans, strict=True):
+                parts[key].append(value * 1000)
+    medians = {key: statistics.median(values) for key, values in parts.items()}
+    return {
+        "config": path.stem,
+        "replications": replications,
+        "ms": medians,
+        "total_ms": sum(medians.values()),
+        "events_per_replication": statistics.median(events),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# 3. Memory (each case in a fresh process: peak RSS is a per-process high-water mark)
+
+
+def bench_memory(names: list[str]) -> dict[str, Any]:
+    out = {}
+    for name in names:
+        done = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "memory_case.py"), name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        out[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Sweep scaling
+
+
+def _ceiling_task(seed: int) -> float:
+    """A fixed piece of pure-Python work with no communication: the floor's M/M/c."""
+    return floor_heapq.simulate_mmc(3, 2.7, 1.0, 50_000, seed).mean_wait
+
+
+def _ceiling_throughput(jobs: int, tasks_per_job: int) -> float:
+    """Tasks per second of ``jobs`` processes doing independent pure-Python work (the
+    pool is started and warmed before the clock starts)."""
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(_ceiling_task, range(jobs)))
+        t0 = time.perf_counter()
+        list(pool.map(_ceiling_task, range(jobs * tasks_per_job)))
+        return jobs * tasks_per_job / (time.perf_counter() - t0)
+
+
+def _replication_sweep(replications: int) -> Callable[[int], None]:
+    scenario = load_scenario(BELGIUM)
+
+    def run(jobs: int) -> None:
+        run_replications(scenario, range(replications), jobs=jobs, keep_records=False)
+
+    return run
+
+
+def _experiment_sweep(spec: Path) -> Callable[[int], None]:
+    from sim.experiment import load_plan
+    from sim.experiment.backends import LocalBackend
+    from sim.experiment.execute import run_experiment
+
+    plan = load_plan(spec)
+
+    def run(jobs: int) -> None:
+        with tempfile.TemporaryDirectory(prefix="bench-sweep-") as scratch:
+            out = Path(scratch) / plan.spec.name
+            run_experiment(plan, out, LocalBackend(jobs), show_progress=False, figures=False)
+
+    return run
+
+
+def bench_sweep(
+    what: str, run: Callable[[int], None], runs: int, rounds: int, ceiling_tasks: int
+) -> dict[str, Any]:
+    """Wall time of a sweep (``run(jobs)``, ``runs`` station-years) with 1, 2 and all
+    cores, interleaved; next to it, the machine's own ceiling: the parallel efficiency
+    of independent pure-Python work in the same rounds."""
+    cores = default_jobs()
+    jobs_list = sorted({1, min(2, cores), cores})
+    run(max(jobs_list))  # warm-up: imports, caches, the pool's first start
+    times: dict[int, list[float]] = {j: [] for j in jobs_list}
+    ceiling: dict[int, list[float]] = {j: [] for j in jobs_list}
+    for k in range(rounds):
+        for jobs in _rotated(jobs_list, k):
+            gc.collect()
+            t0 = time.perf_counter()
+            run(jobs)
+            times[jobs].append(time.perf_counter() - t0)
+            ceiling[jobs].append(_ceiling_throughput(jobs, ceiling_tasks))
+    serial = statistics.median(times[1])
+    serial_ceiling = statistics.median(ceiling[1])
+    out: dict[str, Any] = {
+        "what": what,
+        "station_years": runs,
+        "rounds": rounds,
+        "cores": cores,
+        "jobs": {},
+    }
+    for jobs in jobs_list:
+        median = statistics.median(times[jobs])
+        pairs = [a / b / jobs for a, b in zip(times[1], times[jobs], strict=True)]
+        out["jobs"][str(jobs)] = {
+            "seconds": median,
+            "runs": times[jobs],
+            "station_years_per_s": runs / median,
+            "speedup": serial / median,
+            "efficiency": serial / median / jobs,
+            "efficiency_per_round": pairs,
+            "machine_ceiling_efficiency": statistics.median(ceiling[jobs]) / serial_ceiling / jobs,
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Report
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets, each with the measured value and whether it holds."""
+    out: dict[str, Any] = {}
+    ratios = results["mmc"]["ratios"]
+    if "model_over_ciw" in ratios:
+        value = ratios["model_over_ciw"]["median"]
+        out["M/M/c: model >= 10x Ciw"] = {"value": value, "holds": value >= 10}
+    value = ratios["floor_over_model"]["median"]
+    out["M/M/c: model within 5x of the heapq floor"] = {"value": value, "holds": value <= 5}
+    belgium = results["configs"]["configs"]["belgium_24_7"]
+    value = belgium["station_years_per_s"]
+    out["Belgian 24/7: >= 50 station-years/s, one core"] = {"value": value, "holds": value >= 50}
+    value = belgium["station_years_per_s_at_reference_floor"]
+    out["... the same, scaled to the reference machine's floor speed"] = {
+        "value": value,
+        "holds": value >= 50,
+    }
+    for name, sweep in results["sweeps"].items():
+        for jobs, floor in ((2, 0.85), (16, 0.8)):
+            measured = sweep["jobs"].get(str(jobs))
+            if measured is not None:
+                value = measured["efficiency"]
+                out[f"{name} sweep efficiency >= {floor} on {jobs} cores"] = {
+                    "value": value,
+                    "holds": value >= floor,
+                }
+    for name, case in results["memory"].items():
+        if case["station_years"] >= 1000:
+            value = case["peak_rss_mib"]
+            out[f"< 1 GB: {name}"] = {"value": value, "holds": value < 1024}
+    return out
+
+
+def format_tables(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    meta = results["meta"]
+    lines.append(
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cores']} cores), "
+        f"Python {meta['python']}, command `{meta['command']}`."
+    )
+    mmc = results["mmc"]
+    q = mmc["queue"]
+    lines += [
+        "",
+        f"M/M/{q['c']} at load {q['load']:.2f}, about {mmc['customers']:,} arrivals; median of "
+        f"{mmc['rounds'] * mmc['runs_per_round']} runs in {mmc['rounds']} interleaved rounds "
+        f"(Erlang C: mean wait {mmc['erlang_c']['mean_wait']:.3f}, "
+        f"P(wait) {mmc['erlang_c']['p_wait']:.3f}).",
+        "",
+        "| engine | customers/s | IQR | mean wait | P(wait) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, e in mmc["engines"].items():
+        lines.append(
+            f"| {name} | {e['customers_per_s']:,.0f} | {e['q1']:,.0f}-{e['q3']:,.0f} "
+            f"| {e['mean_wait']:.3f} | {e['p_wait']:.3f} |"
+        )
+    lines += ["", "| ratio (per interleaved pair) | median | IQR |", "|---|---:|---:|"]
+    for label, r in mmc["ratios"].items():
+        lines.append(f"| {label} | {r['median']:.2f} | {r['q1']:.2f}-{r['q3']:.2f} |")
+
+    cfg = results["configs"]
+    lines += [
+        "",
+        f"Shipped configs, one core: a timing is {cfg['batch']} replications (one "
+        f"station-year each: 364 measured days plus warm-up and drain) through "
+        f"`run_replication`; median of {cfg['rounds'] * cfg['runs_per_round']} timings "
+        f"(meanwhile the heapq floor ran at {cfg['floor_customers_per_s']:,.0f} customers/s).",
+        "",
+        "| config | station-years/s | IQR | cases/s | cases per station-year "
+        f"| station-years/s at a floor of {REFERENCE_FLOOR:,} customers/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, c in cfg["configs"].items():
+        lines.append(
+            f"| {name} | {c['station_years_per_s']:.1f} | {c['q1']:.1f}-{c['q3']:.1f} "
+            f"| {c['cases_per_s']:,.0f} | {c['cases_per_station_year']:,.0f} "
+            f"| {c['station_years_per_s_at_reference_floor']:.1f} |"
+        )
+    b = results["breakdown"]
+    lines += [
+        "",
+        f"Where the time of one {b['config']} station-year goes (median of "
+        f"{b['replications']}, {b['events_per_replication']:,.0f} SimPy events):",
+        "",
+        "| part | ms | share |",
+        "|---|---:|---:|",
+    ]
+    for part, ms in b["ms"].items():
+        lines.append(f"| {part} | {ms:.2f} | {ms / b['total_ms']:.0%} |")
+    lines.append(f"| total | {b['total_ms']:.2f} | |")
+
+    lines += [
+        "",
+        "Peak memory (peak RSS of a fresh process, Belgian 24/7; the imports alone take "
+        "the first column):",
+        "",
+        "| run | imports MiB | peak MiB | seconds |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, m in results["memory"].items():
+        lines.append(
+            f"| {name} | {m['imports_rss_mib']:.0f} | {m['peak_rss_mib']:.0f} "
+            f"| {m['seconds']:.1f} |"
+        )
+
+    for sw in results["sweeps"].values():
+        lines += [
+            "",
+            f"Sweep: {sw['what']} ({sw['station_years']} station-years), median of "
+            f"{sw['rounds']} interleaved rounds, {sw['cores']} cores:",
+            "",
+            "| jobs | seconds | station-years/s | speed-up | efficiency | efficiency by round "
+            "| machine ceiling |",
+            "|---:|---:|---:|---:|---:|---|---:|",
+        ]
+        for jobs, j in sw["jobs"].items():
+            by_round = ", ".join(f"{e:.2f}" for e in j["efficiency_per_round"])
+            lines.append(
+                f"| {jobs} | {j['seconds']:.2f} | {j['station_years_per_s']:.1f} "
+                f"| {j['speedup']:.2f} | {j['efficiency']:.2f} | {by_round} "
+                f"| {j['machine_ceiling_efficiency']:.2f} |"
+            )
+    lines += [
+        "",
+        "(Machine ceiling: the parallel efficiency of the same number of processes doing "
+        "independent pure-Python work with no communication, measured in the same rounds.)",
+    ]
+    lines += ["", "| target | measured | holds |", "|---|---:|:---:|"]
+    for name, t in results["targets"].items():
+        lines.append(f"| {name} | {t['value']:,.2f} | {'yes' if t['holds'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def _git_commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="station-sim benchmark suite")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON file ({RESULTS})")
+    args = parser.parse_args(argv)
+
+    quick = args.quick
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "meta": {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cores": default_jobs(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "commit": _git_commit(),
+            "command": "python benchmarks/run.py" + (" --quick" if quick else ""),
+            "pid": os.getpid(),
+        }
+    }
+    print("M/M/c engines ...", file=sys.stderr)
+    results["mmc"] = bench_mmc(20_000 if quick else 200_000, 3, 2 if quick else 5)
+    print("shipped configs ...", file=sys.stderr)
+    results["configs"] = bench_configs(3 if quick else 10, 3, 2 if quick else 5)
+    results["breakdown"] = time_breakdown(BELGIUM, 10 if quick else 50)
+    print("memory ...", file=sys.stderr)
+    names = [n for n in MEMORY_CASES if not quick or MEMORY_CASES[n][1] <= 100]
+    results["memory"] = bench_memory(names)
+    print("sweep ...", file=sys.stderr)
+    replications = 16 if quick else 400
+    experiment = REPO / "experiments" / "staffing_sweep.yaml"
+    results["sweeps"] = {
+        "replications": bench_sweep(
+            f"{replications} Belgian 24/7 replications, records dropped, process pool",
+            _replication_sweep(replications),
+            replications,
+            3 if quick else 5,
+            4 if quick else 20,
+        ),
+    }
+    if not quick:
+        results["sweeps"]["experiment"] = bench_sweep(
+            "station-sim experiment experiments/staffing_sweep.yaml (640 runs, tasks "
+            "stored and tables built, no figures)",
+            _experiment_sweep(experiment),
+            640,
+            3,
+            20,
+        )
+    results["targets"] = targets(results)
+    results["meta"]["seconds"] = time.perf_counter() - started
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(format_tables(results))
+    print(f"\nwritten to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

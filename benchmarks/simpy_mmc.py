@@ -1,0 +1,133 @@
+"""SimPy references of the benchmark suite: the M/M/c FIFO queue written two ways.
+
+- :func:`simulate_mmc_processes` is idiomatic SimPy: a process per customer that
+  requests a ``simpy.Resource`` with ``c`` slots, holds it for its service and leaves.
+- :func:`simulate_mmc_callbacks` uses SimPy's public API only, but no process per
+  customer: arrivals and departures are ``Timeout`` events whose callbacks update the
+  state, which is the pattern the station model's engine is built on.
+
+Both draw every interarrival and service time up front with numpy, as the floor
+(``benchmarks/floor_heapq.py``) does, so the comparison is about the event engine.
+
+Run ``python benchmarks/simpy_mmc.py`` for the M/M/3, load 0.9 timings.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+try:
+    from benchmarks.mmc_result import MMcResult
+except ModuleNotFoundError:  # run as a script: python benchmarks/simpy_mmc.py
+    from mmc_result import MMcResult  # type: ignore[no-redef]
+
+__all__ = ["MMcResult", "simulate_mmc_callbacks", "simulate_mmc_processes"]
+
+
+def _draws(
+    arrival_rate: float, service_rate: float, n_customers: int, seed: int
+) -> tuple[list[float], list[float]]:
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1.0 / arrival_rate, n_customers)).tolist()
+    return arrivals, rng.exponential(1.0 / service_rate, n_customers).tolist()
+
+
+def simulate_mmc_processes(
+    c: int, arrival_rate: float, service_rate: float, n_customers: int, seed: int
+) -> MMcResult:
+    """Idiomatic SimPy: a source process starts one process per customer, which waits
+    for a slot of a ``simpy.Resource(capacity=c)`` and holds it for its service."""
+    arrivals, services = _draws(arrival_rate, service_rate, n_customers, seed)
+    env = simpy.Environment()
+    servers = simpy.Resource(env, capacity=c)
+    waits: list[float] = []
+
+    def customer(who: int) -> Generator[simpy.Event, Any, None]:
+        arrived = env.now
+        with servers.request() as request:
+            yield request
+            waits.append(env.now - arrived)
+            yield env.timeout(services[who])
+
+    def source() -> Generator[simpy.Event, Any, None]:
+        for who, at in enumerate(arrivals):
+            yield env.timeout(at - env.now)
+            env.process(customer(who))
+
+    env.process(source())
+    env.run()
+    return MMcResult(
+        customers=len(waits),
+        mean_wait=sum(waits) / len(waits),
+        p_wait=sum(1 for w in waits if w > 0.0) / len(waits),
+    )
+
+
+def simulate_mmc_callbacks(
+    c: int, arrival_rate: float, service_rate: float, n_customers: int, seed: int
+) -> MMcResult:
+    """SimPy with callbacks on ``Timeout`` events and no process per customer (public
+    API only): an arrival's callback schedules the next arrival and starts a service
+    or queues the customer; a departure's callback starts the next service."""
+    arrivals, services = _draws(arrival_rate, service_rate, n_customers, seed)
+    env = simpy.Environment()
+    waiting: deque[int] = deque()
+    last = n_customers - 1
+    idle = c
+    total_wait = 0.0
+    n_waited = 0
+
+    def arrive(event: simpy.Event) -> None:
+        nonlocal idle
+        who = event.value
+        if who < last:
+            env.timeout(arrivals[who + 1] - env.now, who + 1).callbacks.append(arrive)
+        if idle:
+            idle -= 1
+            env.timeout(services[who]).callbacks.append(depart)
+        else:
+            waiting.append(who)
+
+    def depart(event: simpy.Event) -> None:
+        nonlocal idle, total_wait, n_waited
+        if waiting:
+            who = waiting.popleft()
+            total_wait += env.now - arrivals[who]
+            n_waited += 1
+            env.timeout(services[who]).callbacks.append(depart)
+        else:
+            idle += 1
+
+    env.timeout(arrivals[0], 0).callbacks.append(arrive)
+    env.run()
+    return MMcResult(
+        customers=n_customers, mean_wait=total_wait / n_customers, p_wait=n_waited / n_customers
+    )
+
+
+if __name__ == "__main__":
+    import statistics
+    import time
+
+    try:
+        from benchmarks.mmc_result import erlang_c
+    except ModuleNotFoundError:
+        from mmc_result import erlang_c  # type: ignore[no-redef]
+
+    C, LAM, MU, N, RUNS = 3, 2.7, 1.0, 200_000, 3
+    p_wait_theory, mean_wait_theory = erlang_c(C, LAM, MU)
+    for simulate in (simulate_mmc_callbacks, simulate_mmc_processes):
+        rates = []
+        for seed in range(RUNS):
+            t0 = time.perf_counter()
+            res = simulate(C, LAM, MU, N, seed)
+            rates.append(res.customers / (time.perf_counter() - t0))
+            print(f"  seed {seed}: mean wait {res.mean_wait:.4f}  P(wait>0) {res.p_wait:.4f}")
+        median = statistics.median(rates)
+        print(f"{simulate.__name__}: customers/s (median of {RUNS}) {median:,.0f}")
+    print(f"Erlang C: mean wait {mean_wait_theory:.4f}  P(wait>0) {p_wait_theory:.4f}")
