@@ -15,9 +15,9 @@ from __future__ import annotations
 import ciw
 
 try:
-    from benchmarks.mmc_result import MMcResult
+    from benchmarks.mmc_result import MMcResult, report_standalone
 except ModuleNotFoundError:  # run as a script: python benchmarks/ciw_mmc.py
-    from mmc_result import MMcResult  # type: ignore[no-redef]
+    from mmc_result import MMcResult, report_standalone  # type: ignore[no-redef]
 
 __all__ = ["MMcResult", "simulate_mmc"]
 
@@ -63,30 +63,4 @@ def simulate_mmc(
 
 
 if __name__ == "__main__":
-    import statistics
-    import time
-
-    C, LAM, MU, N, RUNS = 3, 2.7, 1.0, 50_000, 5
-
-    # Erlang C: Erlang B by its recursion, then P(W > 0) and E[W] = P(W > 0) / (c mu - lam).
-    a, erlang_b = LAM / MU, 1.0
-    for k in range(1, C + 1):
-        erlang_b = a * erlang_b / (k + a * erlang_b)
-    p_wait_theory = erlang_b / (1.0 - (a / C) * (1.0 - erlang_b))
-    mean_wait_theory = p_wait_theory / (C * MU - LAM)
-
-    rates, results = [], []
-    for seed in range(RUNS):
-        t0 = time.perf_counter()
-        res = simulate_mmc(C, LAM, MU, N, seed)
-        rates.append(res.customers / (time.perf_counter() - t0))
-        results.append(res)
-    print(f"ciw {ciw.__version__} M/M/{C}, load {LAM / (C * MU):.2f}, {N:,} served x {RUNS} seeds")
-    print(f"  customers/s (median of {RUNS}): {statistics.median(rates):,.0f}")
-    for seed, res in enumerate(results):
-        print(f"  seed {seed}: mean wait {res.mean_wait:.4f}  P(wait>0) {res.p_wait:.4f}")
-    print(
-        f"  average:  mean wait {statistics.fmean(r.mean_wait for r in results):.4f}"
-        f"  P(wait>0) {statistics.fmean(r.p_wait for r in results):.4f}"
-    )
-    print(f"  Erlang C: mean wait {mean_wait_theory:.4f}  P(wait>0) {p_wait_theory:.4f}")
+    report_standalone(f"ciw {ciw.__version__}", simulate_mmc, n_customers=50_000)

@@ -23,9 +23,9 @@ from heapq import heappop, heappush
 import numpy as np
 
 try:
-    from benchmarks.mmc_result import MMcResult
+    from benchmarks.mmc_result import MMcResult, report_standalone
 except ModuleNotFoundError:  # run as a script: python benchmarks/floor_heapq.py
-    from mmc_result import MMcResult  # type: ignore[no-redef]
+    from mmc_result import MMcResult, report_standalone  # type: ignore[no-redef]
 
 __all__ = ["MMcResult", "simulate_mmc"]
 
@@ -93,24 +93,4 @@ def simulate_mmc(
 
 
 if __name__ == "__main__":
-    import statistics
-    import time
-
-    try:
-        from benchmarks.mmc_result import erlang_c
-    except ModuleNotFoundError:
-        from mmc_result import erlang_c  # type: ignore[no-redef]
-
-    C, LAM, MU, N, RUNS = 3, 2.7, 1.0, 200_000, 5
-    p_wait_theory, mean_wait_theory = erlang_c(C, LAM, MU)
-    rates, results = [], []
-    for seed in range(RUNS):
-        t0 = time.perf_counter()
-        res = simulate_mmc(C, LAM, MU, N, seed)
-        rates.append(res.customers / (time.perf_counter() - t0))
-        results.append(res)
-    print(f"floor_heapq M/M/{C}, load {LAM / (C * MU):.2f}, {N:,} arrivals x {RUNS} seeds")
-    print(f"  customers/s (median of {RUNS}): {statistics.median(rates):,.0f}")
-    for seed, res in enumerate(results):
-        print(f"  seed {seed}: mean wait {res.mean_wait:.4f}  P(wait>0) {res.p_wait:.4f}")
-    print(f"  Erlang C: mean wait {mean_wait_theory:.4f}  P(wait>0) {p_wait_theory:.4f}")
+    report_standalone("floor_heapq", simulate_mmc)

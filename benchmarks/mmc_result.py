@@ -1,8 +1,14 @@
-"""Result type shared by the reference M/M/c implementations of the benchmark suite."""
+"""Result type shared by the M/M/c contenders of the benchmark suite, and the report of
+one contender run alone."""
 
 from __future__ import annotations
 
+import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from sim.theory import erlang_c
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +26,24 @@ class MMcResult:
     p_wait: float
 
 
-def erlang_c(c: int, arrival_rate: float, service_rate: float) -> tuple[float, float]:
-    """``(P(wait > 0), mean wait)`` of the M/M/c queue in steady state (Erlang C).
-
-    Erlang B by its recursion, then ``P(W > 0) = B / (1 - a/c (1 - B))`` and
-    ``E[W] = P(W > 0) / (c mu - lambda)``, with ``a = lambda / mu`` below ``c``.
-    """
-    a = arrival_rate / service_rate
-    if a >= c:
-        raise ValueError(f"offered load {a} must be below the {c} servers")
-    erlang_b = 1.0
-    for k in range(1, c + 1):
-        erlang_b = a * erlang_b / (k + a * erlang_b)
-    p_wait = erlang_b / (1.0 - (a / c) * (1.0 - erlang_b))
-    return p_wait, p_wait / (c * service_rate - arrival_rate)
+def report_standalone(
+    label: str,
+    simulate: Callable[[int, float, float, int, int], MMcResult],
+    n_customers: int = 200_000,
+    runs: int = 5,
+) -> None:
+    """Time one contender alone on the suite's M/M/3 at load 0.9 (``python -m
+    benchmarks.NAME``) and print its rate and its waits next to Erlang C."""
+    c, lam, mu = 3, 2.7, 1.0
+    exact = erlang_c(c, lam, mu)
+    rates, results = [], []
+    for seed in range(runs):
+        t0 = time.perf_counter()
+        result = simulate(c, lam, mu, n_customers, seed)
+        rates.append(result.customers / (time.perf_counter() - t0))
+        results.append(result)
+    print(f"{label} M/M/{c}, load {lam / (c * mu):.2f}, about {n_customers:,} x {runs} seeds")
+    print(f"  customers/s (median of {runs}): {statistics.median(rates):,.0f}")
+    for seed, result in enumerate(results):
+        print(f"  seed {seed}: mean wait {result.mean_wait:.4f}  P(wait>0) {result.p_wait:.4f}")
+    print(f"  Erlang C: mean wait {exact.mean_wait:.4f}  P(wait>0) {exact.p_wait:.4f}")

@@ -20,9 +20,9 @@ from sim.runner import run_replication
 from sim.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
 
 try:
-    from benchmarks.mmc_result import MMcResult
+    from benchmarks.mmc_result import MMcResult, report_standalone
 except ModuleNotFoundError:  # run as a script: python benchmarks/model_mmc.py
-    from mmc_result import MMcResult  # type: ignore[no-redef]
+    from mmc_result import MMcResult, report_standalone  # type: ignore[no-redef]
 
 __all__ = ["MMcResult", "mmc_scenario", "simulate_mmc"]
 
@@ -84,22 +84,4 @@ def simulate_mmc(
 
 
 if __name__ == "__main__":
-    import statistics
-    import time
-
-    try:
-        from benchmarks.mmc_result import erlang_c
-    except ModuleNotFoundError:
-        from mmc_result import erlang_c  # type: ignore[no-redef]
-
-    C, LAM, MU, N, RUNS = 3, 2.7, 1.0, 200_000, 5
-    p_wait_theory, mean_wait_theory = erlang_c(C, LAM, MU)
-    rates = []
-    for seed in range(RUNS):
-        t0 = time.perf_counter()
-        res = simulate_mmc(C, LAM, MU, N, seed)
-        rates.append(res.customers / (time.perf_counter() - t0))
-        print(f"  seed {seed}: mean wait {res.mean_wait:.4f}  P(wait>0) {res.p_wait:.4f}")
-    print(f"model M/M/{C}, load {LAM / (C * MU):.2f}, about {N:,} arrivals x {RUNS} seeds")
-    print(f"  customers/s (median of {RUNS}): {statistics.median(rates):,.0f}")
-    print(f"  Erlang C: mean wait {mean_wait_theory:.4f}  P(wait>0) {p_wait_theory:.4f}")
+    report_standalone("model", simulate_mmc)

@@ -53,13 +53,14 @@ import numpy as np  # noqa: E402
 
 from benchmarks import floor_heapq, lindley_mmc, model_mmc, simpy_mmc  # noqa: E402
 from benchmarks.memory_case import CASES as MEMORY_CASES  # noqa: E402
-from benchmarks.mmc_result import MMcResult, erlang_c  # noqa: E402
+from benchmarks.mmc_result import MMcResult  # noqa: E402
 from sim.config import load_scenario  # noqa: E402
 from sim.demand import draw_demand  # noqa: E402
 from sim.model import StationModel  # noqa: E402
 from sim.roster import build_plan  # noqa: E402
 from sim.runner import default_jobs, run_replication, run_replications  # noqa: E402
 from sim.summary import measure_run  # noqa: E402
+from sim.theory import erlang_c  # noqa: E402
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 RESULTS = REPO / "benchmarks" / "results" / "latest.json"
@@ -121,13 +122,13 @@ def bench_mmc(n_customers: int, rounds: int, runs: int) -> dict[str, Any]:
                 rates[name].append(result.customers / elapsed)
                 waits[name].append((result.mean_wait, result.p_wait))
             slot += 1
-    p_wait, mean_wait = erlang_c(c, lam, mu)
+    exact = erlang_c(c, lam, mu)
     out: dict[str, Any] = {
         "queue": {"c": c, "arrival_rate": lam, "service_rate": mu, "load": lam / (c * mu)},
         "customers": n_customers,
         "rounds": rounds,
         "runs_per_round": runs,
-        "erlang_c": {"mean_wait": mean_wait, "p_wait": p_wait},
+        "erlang_c": {"mean_wait": exact.mean_wait, "p_wait": exact.p_wait},
         "engines": {},
         "ratios": {},
     }

@@ -22,9 +22,9 @@ import numpy as np
 import simpy
 
 try:
-    from benchmarks.mmc_result import MMcResult
+    from benchmarks.mmc_result import MMcResult, report_standalone
 except ModuleNotFoundError:  # run as a script: python benchmarks/simpy_mmc.py
-    from mmc_result import MMcResult  # type: ignore[no-redef]
+    from mmc_result import MMcResult, report_standalone  # type: ignore[no-redef]
 
 __all__ = ["MMcResult", "simulate_mmc_callbacks", "simulate_mmc_processes"]
 
@@ -111,23 +111,5 @@ def simulate_mmc_callbacks(
 
 
 if __name__ == "__main__":
-    import statistics
-    import time
-
-    try:
-        from benchmarks.mmc_result import erlang_c
-    except ModuleNotFoundError:
-        from mmc_result import erlang_c  # type: ignore[no-redef]
-
-    C, LAM, MU, N, RUNS = 3, 2.7, 1.0, 200_000, 3
-    p_wait_theory, mean_wait_theory = erlang_c(C, LAM, MU)
-    for simulate in (simulate_mmc_callbacks, simulate_mmc_processes):
-        rates = []
-        for seed in range(RUNS):
-            t0 = time.perf_counter()
-            res = simulate(C, LAM, MU, N, seed)
-            rates.append(res.customers / (time.perf_counter() - t0))
-            print(f"  seed {seed}: mean wait {res.mean_wait:.4f}  P(wait>0) {res.p_wait:.4f}")
-        median = statistics.median(rates)
-        print(f"{simulate.__name__}: customers/s (median of {RUNS}) {median:,.0f}")
-    print(f"Erlang C: mean wait {mean_wait_theory:.4f}  P(wait>0) {p_wait_theory:.4f}")
+    report_standalone("simpy_callbacks", simulate_mmc_callbacks, runs=3)
+    report_standalone("simpy_processes", simulate_mmc_processes, runs=3)
