@@ -1,7 +1,9 @@
 """Where the tasks of an experiment run: in this process, in a local process pool, or
-on a Dask cluster.  Every backend submits the same pure function
-(:func:`sim.experiment.tasks.run_task`) and hands each output back as soon as it is
-finished; the results are identical whichever backend ran them.
+on a Dask cluster.  Every backend runs the job it is given on each task and hands each
+result back as soon as it is finished; the results are identical whichever backend ran
+them.  The job runs :func:`sim.experiment.tasks.run_task`; on this machine it also
+stores the task (``stores_in_workers``), so that many workers are not held up by one
+parent process writing their files.
 
 Nothing here distributes work by itself: the local pool is
 ``concurrent.futures.ProcessPoolExecutor`` and the cluster is ``dask.distributed``.
@@ -18,12 +20,14 @@ from typing import Any
 
 from sim.config import ConfigError
 from sim.experiment.store import NUMERIC_VERSIONS
-from sim.experiment.tasks import Task, TaskOutput, run_task
+from sim.experiment.tasks import Task
 from sim.store import environment_versions
 
-__all__ = ["DaskBackend", "LocalBackend", "OnDone", "OnFailed"]
+__all__ = ["DaskBackend", "Job", "LocalBackend", "OnDone", "OnFailed"]
 
-OnDone = Callable[[Task, TaskOutput], None]
+Job = Callable[[Task], Any]
+"""What runs on each task: a picklable function of the task."""
+OnDone = Callable[[Task, Any], None]
 OnFailed = Callable[[Task, str], None]
 
 
@@ -37,6 +41,9 @@ class LocalBackend:
     """Tasks on this machine: in this process when ``workers`` is 1, otherwise in a
     pool of ``workers`` processes."""
 
+    stores_in_workers = True
+    """The workers see the results folder, so each can store the tasks it ran."""
+
     def __init__(self, workers: int) -> None:
         if workers < 1:
             raise ConfigError(f"--workers {workers}: must be at least 1")
@@ -46,11 +53,11 @@ class LocalBackend:
     def description(self) -> str:
         return f"local process pool, {self.workers} worker(s)"
 
-    def run(self, tasks: Sequence[Task], on_done: OnDone, on_failed: OnFailed) -> None:
+    def run(self, tasks: Sequence[Task], job: Job, on_done: OnDone, on_failed: OnFailed) -> None:
         if self.workers == 1 or len(tasks) <= 1:
             for task in tasks:
                 try:
-                    output = run_task(task)
+                    output = job(task)
                 except Exception:
                     on_failed(task, traceback.format_exc())
                     continue
@@ -62,12 +69,12 @@ class LocalBackend:
         # Submit in waves of a few tasks per worker, not all at once: an interrupted run
         # then has little to cancel, and a huge design does not sit in memory as futures.
         queue = list(reversed(tasks))
-        running: dict[Future[TaskOutput], Task] = {}
+        running: dict[Future[Any], Task] = {}
         try:
             while queue or running:
                 while queue and len(running) < 4 * self.workers:
                     task = queue.pop()
-                    running[pool.submit(run_task, task)] = task
+                    running[pool.submit(job, task)] = task
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     task = running.pop(future)
@@ -95,6 +102,9 @@ class DaskBackend:
     The workers must run the same versions of station-sim and of the numerical
     libraries as this machine, or their numbers could differ: this is checked first.
     """
+
+    stores_in_workers = False
+    """The workers need no shared file system: they send their outputs back here."""
 
     def __init__(self, address: str) -> None:
         try:
@@ -132,12 +142,12 @@ class DaskBackend:
                     "install the same versions on every worker so that results match"
                 )
 
-    def run(self, tasks: Sequence[Task], on_done: OnDone, on_failed: OnFailed) -> None:
+    def run(self, tasks: Sequence[Task], job: Job, on_done: OnDone, on_failed: OnFailed) -> None:
         from dask.distributed import as_completed
 
         # pure=False gives each submission a fresh key: a task id is only unique within
         # one experiment, and Dask must never hand back another experiment's result.
-        futures = {self.client.submit(run_task, task, pure=False): task for task in tasks}
+        futures = {self.client.submit(job, task, pure=False): task for task in tasks}
         try:
             for future in as_completed(futures):
                 task = futures[future]

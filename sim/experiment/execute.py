@@ -12,14 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sim.experiment import tasks as task_module
 from sim.experiment.figures import draw_figures
 from sim.experiment.spec import ExperimentPlan
-from sim.experiment.store import ResultsFolder
+from sim.experiment.store import ResultsFolder, run_and_store
 from sim.experiment.tables import build_tables
-from sim.experiment.tasks import Task, TaskOutput, plan_tasks
+from sim.experiment.tasks import Task, plan_tasks
 from sim.progress import Progress
 
 __all__ = ["ExperimentOutcome", "run_experiment"]
@@ -73,9 +75,15 @@ def run_experiment(
     )
     last_saved = time.monotonic()
 
-    def done(task: Task, output: TaskOutput) -> None:
+    if backend.stores_in_workers:
+        job: Callable[[Task], Any] = partial(run_and_store, folder.tasks_dir)
+        store: Callable[[Task, Any], None] = folder.record_done
+    else:
+        job, store = task_module.run_task, folder.write_task
+
+    def done(task: Task, result: Any) -> None:
         nonlocal last_saved
-        folder.write_task(task, output)
+        store(task, result)
         outcome.computed += 1
         progress.advance()
         if time.monotonic() - last_saved > _MANIFEST_EVERY_S:
@@ -90,7 +98,7 @@ def run_experiment(
         progress.advance()
 
     try:
-        backend.run(pending, done, failed)
+        backend.run(pending, job, done, failed)
     except BaseException:
         progress.close()
         folder.close_session("interrupted", tasks)

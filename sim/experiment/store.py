@@ -38,6 +38,7 @@ import pyarrow.feather as feather
 import yaml
 
 from sim.config import ConfigError
+from sim.experiment import tasks as task_module
 from sim.experiment.spec import ExperimentPlan
 from sim.experiment.tasks import Task, TaskOutput
 from sim.store import current_umask, environment_versions
@@ -47,11 +48,16 @@ __all__ = [
     "NUMERIC_VERSIONS",
     "ResultsFolder",
     "read_manifest",
+    "run_and_store",
     "write_json_atomic",
     "write_table",
+    "write_task_folder",
 ]
 
 MANIFEST = "manifest.json"
+# libyaml's emitter, where PyYAML has it, writes the same text several times faster: a
+# sweep of many design points writes one resolved config per point and scenario.
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 TASK_TABLES = ("measures", "hour_of_week", "wait_ecdf")
 NUMERIC_VERSIONS = ("station-sim", "numpy", "scipy", "simpy", "pydantic")
 """Versions whose change could move the numbers: a resumed run must not mix them, and
@@ -176,8 +182,9 @@ class ResultsFolder:
         configs.mkdir(exist_ok=True)
         for resolved in plan.scenarios:
             dump = resolved.scenario.model_dump(mode="json")
+            text = yaml.dump(dump, Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True)
             (configs / f"p{resolved.point:04d}-{resolved.label}.yaml").write_text(
-                yaml.safe_dump(dump, sort_keys=False, allow_unicode=True), encoding="utf-8"
+                text, encoding="utf-8"
             )
 
     def _new_manifest(self) -> dict[str, Any]:
@@ -223,42 +230,12 @@ class ResultsFolder:
         return {p.name for p in self.tasks_dir.iterdir() if (p / "task.json").is_file()}
 
     def write_task(self, task: Task, output: TaskOutput) -> None:
-        """Store one finished task atomically: written aside, then renamed into place."""
-        # A hidden name unique to this writer; mkdir (unlike mkdtemp) keeps the umask's
-        # permissions, so that a group sharing the results folder can read it.
-        staging = self.tasks_dir / f".{task.task_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
-        try:
-            for name in TASK_TABLES:
-                columns = getattr(output, name)
-                feather.write_feather(
-                    pa.table({k: _arrow(v) for k, v in columns.items()}),
-                    staging / f"{name}.arrow",
-                    compression="zstd",
-                )
-            record = {
-                "task": task.task_id,
-                "point": task.point,
-                "scenario": task.label,
-                "replication": task.replication,
-                "seed": task.scenario.simulation.seed,
-                "seconds": round(output.seconds, 4),
-                "worker": output.worker,
-                "finished": now(),
-            }
-            (staging / "task.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
-            target = self.tasks_dir / task.task_id
-            if target.exists():  # computed twice (e.g. a retried Dask task): same numbers
-                shutil.rmtree(target)
-            os.rename(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        self.manifest["tasks"][task.task_id] = {
-            "status": "done",
-            "seconds": record["seconds"],
-            "worker": output.worker,
-        }
+        """Store one finished task (see :func:`write_task_folder`) and mark it done."""
+        self.record_done(task, write_task_folder(self.tasks_dir, task, output))
+
+    def record_done(self, task: Task, entry: dict[str, Any]) -> None:
+        """Mark a task stored: ``entry`` is what :func:`write_task_folder` returned."""
+        self.manifest["tasks"][task.task_id] = entry
 
     def mark_failed(self, task: Task, error: str) -> None:
         self.manifest["tasks"][task.task_id] = {"status": "failed", "error": error}
@@ -287,6 +264,49 @@ class ResultsFolder:
 
     def save_manifest(self) -> None:
         write_json_atomic(self.path / MANIFEST, self.manifest)
+
+
+def write_task_folder(tasks_dir: Path, task: Task, output: TaskOutput) -> dict[str, Any]:
+    """Store one finished task atomically in ``tasks_dir`` (written aside, then renamed
+    into place) and return its manifest entry.  Any process that sees the results
+    folder may call it: the local pool's workers store their own tasks."""
+    # A hidden name unique to this writer; mkdir (unlike mkdtemp) keeps the umask's
+    # permissions, so that a group sharing the results folder can read it.
+    staging = tasks_dir / f".{task.task_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        for name in TASK_TABLES:
+            columns = getattr(output, name)
+            feather.write_feather(
+                pa.table({k: _arrow(v) for k, v in columns.items()}),
+                staging / f"{name}.arrow",
+                compression="zstd",
+            )
+        record = {
+            "task": task.task_id,
+            "point": task.point,
+            "scenario": task.label,
+            "replication": task.replication,
+            "seed": task.scenario.simulation.seed,
+            "seconds": round(output.seconds, 4),
+            "worker": output.worker,
+            "finished": now(),
+        }
+        (staging / "task.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+        target = tasks_dir / task.task_id
+        if target.exists():  # computed twice (e.g. a retried Dask task): same numbers
+            shutil.rmtree(target)
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {"status": "done", "seconds": record["seconds"], "worker": output.worker}
+
+
+def run_and_store(tasks_dir: Path, task: Task) -> dict[str, Any]:
+    """Run a task and store it where it ran, returning its manifest entry: the job of a
+    local pool's worker, so that the parent process only keeps the books."""
+    return write_task_folder(tasks_dir, task, task_module.run_task(task))
 
 
 def _arrow(values: np.ndarray) -> pa.Array:

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from experiment_specs import CONFIGS, SHORT, write_spec
 
+import sim.experiment.tasks
 from sim.cli import main
 from sim.config import ConfigError, load_scenario
 from sim.experiment.backends import LocalBackend
@@ -205,22 +206,20 @@ def test_a_killed_run_resumes_from_the_command_line(reference_run, tmp_path):
 
 
 def test_a_failed_task_is_reported_and_retried_on_resume(reference_run, tmp_path, monkeypatch):
-    import sim.experiment.backends as backends
-
     plan, expected = reference_run
-    intact = backends.run_task
+    intact = sim.experiment.tasks.run_task
 
     def fragile(task):
         if task.task_id == "p0002-belgium_24_7-r0001":
             raise RuntimeError("worker lost its disk")
         return intact(task)
 
-    monkeypatch.setattr(backends, "run_task", fragile)
+    monkeypatch.setattr(sim.experiment.tasks, "run_task", fragile)
     outcome = run_experiment(plan, tmp_path / "out", LocalBackend(1), figures=False)
     assert outcome.status == "failed" and list(outcome.failed) == ["p0002-belgium_24_7-r0001"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert "worker lost its disk" in manifest["tasks"]["p0002-belgium_24_7-r0001"]["error"]
-    monkeypatch.setattr(backends, "run_task", intact)
+    monkeypatch.setattr(sim.experiment.tasks, "run_task", intact)
     outcome = run_experiment(plan, tmp_path / "out", LocalBackend(1), resume=True, figures=False)
     assert (outcome.status, outcome.computed) == ("complete", 1)
     _assert_same_tables(tmp_path / "out", expected)
@@ -233,20 +232,19 @@ def test_resume_refuses_results_of_another_plan(reference_run, tmp_path):
         run_experiment(other, out, LocalBackend(1), resume=True, figures=False)
 
 
+_INTACT_RUN_TASK = sim.experiment.tasks.run_task
+
+
 def _crash_on_one_task(task):
     # Runs in a pool worker: dies without a word, as a worker killed for memory would.
-    from sim.experiment.tasks import run_task
-
     if task.task_id == "p0001-belgium_24_7-r0000":
         os._exit(1)
-    return run_task(task)
+    return _INTACT_RUN_TASK(task)
 
 
 def test_a_crashed_worker_keeps_the_finished_runs(reference_run, tmp_path, monkeypatch):
-    import sim.experiment.backends as backends
-
     plan, expected = reference_run
-    monkeypatch.setattr(backends, "run_task", _crash_on_one_task)
+    monkeypatch.setattr(sim.experiment.tasks, "run_task", _crash_on_one_task)
     with pytest.raises(RuntimeError, match="worker process of the local pool died"):
         run_experiment(plan, tmp_path / "out", LocalBackend(2), figures=False)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
