@@ -15,9 +15,9 @@ from __future__ import annotations
 import ciw
 
 try:
-    from benchmarks.mmc_result import MMcResult, report_standalone
+    from benchmarks.mmc_result import MMcResult, check_arguments, report_standalone
 except ModuleNotFoundError:  # run as a script: python benchmarks/ciw_mmc.py
-    from mmc_result import MMcResult, report_standalone  # type: ignore[no-redef]
+    from mmc_result import MMcResult, check_arguments, report_standalone  # type: ignore[no-redef]
 
 __all__ = ["MMcResult", "simulate_mmc"]
 
@@ -38,12 +38,7 @@ def simulate_mmc(
         The mean queueing time and the share of customers who waited, over the served
         customers (Ciw's ``waiting_time`` of each ``"service"`` record).
     """
-    if c < 1:
-        raise ValueError(f"c must be >= 1, got {c}")
-    if arrival_rate <= 0.0 or service_rate <= 0.0:
-        raise ValueError("arrival_rate and service_rate must be > 0")
-    if n_customers < 1:
-        raise ValueError(f"n_customers must be >= 1, got {n_customers}")
+    check_arguments(c, arrival_rate, service_rate, n_customers)
 
     ciw.seed(seed)
     network = ciw.create_network(

@@ -20,12 +20,10 @@ from __future__ import annotations
 from collections import deque
 from heapq import heappop, heappush
 
-import numpy as np
-
 try:
-    from benchmarks.mmc_result import MMcResult, report_standalone
+    from benchmarks.mmc_result import MMcResult, check_arguments, draw_customers, report_standalone
 except ModuleNotFoundError:  # run as a script: python benchmarks/floor_heapq.py
-    from mmc_result import MMcResult, report_standalone  # type: ignore[no-redef]
+    from mmc_result import MMcResult, check_arguments, draw_customers, report_standalone  # type: ignore[no-redef]
 
 __all__ = ["MMcResult", "simulate_mmc"]
 
@@ -48,16 +46,9 @@ def simulate_mmc(
     Returns:
         The mean queueing time and the share of customers who waited, over all arrivals.
     """
-    if c < 1:
-        raise ValueError(f"c must be >= 1, got {c}")
-    if arrival_rate <= 0.0 or service_rate <= 0.0:
-        raise ValueError("arrival_rate and service_rate must be > 0")
-    if n_customers < 1:
-        raise ValueError(f"n_customers must be >= 1, got {n_customers}")
+    check_arguments(c, arrival_rate, service_rate, n_customers)
 
-    rng = np.random.default_rng(seed)
-    arrivals: list[float] = np.cumsum(rng.exponential(1.0 / arrival_rate, n_customers)).tolist()
-    services: list[float] = rng.exponential(1.0 / service_rate, n_customers).tolist()
+    arrivals, services = draw_customers(arrival_rate, service_rate, n_customers, seed)
 
     # An event is (time, who): who is the arriving customer, or _DEPARTURE.  Times are
     # continuous, so ties (then broken by who) have probability zero.

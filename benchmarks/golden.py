@@ -27,6 +27,11 @@ from typing import Any
 
 import numpy as np
 
+try:
+    from benchmarks.model_mmc import mmc_reduction
+except ModuleNotFoundError:  # run as a script: python benchmarks/golden.py
+    from model_mmc import mmc_reduction  # type: ignore[no-redef]
+
 from sim.config import Scenario, load_scenario
 from sim.records import RunRecords
 from sim.runner import run_replication
@@ -73,39 +78,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 def mmc_scenario(
     c: int = 3, load: float = 0.9, mean_service: float = 60.0, days: float = 200.0, seed: int = 1
 ) -> Scenario:
-    """The M/M/c reduction of the model: one population arriving as a Poisson process,
-    ``c`` workers always on site, exponential interviews, no abandonment, every case
-    referred at once; the rest of the model (callbacks, on call) never comes into play."""
-    from sim.config import scenario_from_dict
-
-    rate_per_hour = load * c / mean_service * 60.0
-    return scenario_from_dict(
-        {
-            "name": f"mm{c}",
-            "simulation": {
-                "warm_up_days": 0,
-                "run_days": days,
-                "drain_days": 0,
-                "replications": 1,
-                "seed": seed,
-            },
-            "populations": {
-                "customer": {
-                    "arrivals": {"per_hour": rate_per_hour},
-                    "interview": {"dist": "exponential", "mean": mean_service},
-                }
-            },
-            "staffing": {
-                "workers": [
-                    {
-                        "name": "server",
-                        "count": c,
-                        "roster": [{"days": "all", "start": "00:00", "end": "24:00"}],
-                    }
-                ]
-            },
-        }
-    )
+    """The M/M/c reduction of the model (``benchmarks.model_mmc``) at ``load``."""
+    return mmc_reduction(c, load * c / mean_service * 60.0, mean_service, days, seed)
 
 
 def golden_runs() -> Iterator[tuple[str, Scenario, int]]:

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from heapq import heapreplace
 
-import numpy as np
-
 try:
-    from benchmarks.mmc_result import MMcResult, report_standalone
+    from benchmarks.mmc_result import MMcResult, check_arguments, draw_customers, report_standalone
 except ModuleNotFoundError:  # run as a script: python benchmarks/lindley_mmc.py
-    from mmc_result import MMcResult, report_standalone  # type: ignore[no-redef]
+    from mmc_result import MMcResult, check_arguments, draw_customers, report_standalone  # type: ignore[no-redef]
 
 __all__ = ["MMcResult", "simulate_mmc"]
 
@@ -43,16 +41,9 @@ def simulate_mmc(
     Returns:
         The mean queueing time and the share of customers who waited, over all arrivals.
     """
-    if c < 1:
-        raise ValueError(f"c must be >= 1, got {c}")
-    if arrival_rate <= 0.0 or service_rate <= 0.0:
-        raise ValueError("arrival_rate and service_rate must be > 0")
-    if n_customers < 1:
-        raise ValueError(f"n_customers must be >= 1, got {n_customers}")
+    check_arguments(c, arrival_rate, service_rate, n_customers)
 
-    rng = np.random.default_rng(seed)
-    arrivals: list[float] = np.cumsum(rng.exponential(1.0 / arrival_rate, n_customers)).tolist()
-    services: list[float] = rng.exponential(1.0 / service_rate, n_customers).tolist()
+    arrivals, services = draw_customers(arrival_rate, service_rate, n_customers, seed)
 
     free = [0.0] * c  # min-heap of the times at which each server becomes free
     total_wait = 0.0

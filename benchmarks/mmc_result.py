@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from sim.theory import erlang_c
 
 
@@ -24,6 +26,28 @@ class MMcResult:
     customers: int
     mean_wait: float
     p_wait: float
+
+
+def check_arguments(c: int, arrival_rate: float, service_rate: float, n_customers: int) -> None:
+    """Reject an M/M/c the contenders cannot simulate: no server, a rate that is not
+    positive, no customer."""
+    if c < 1:
+        raise ValueError(f"c must be >= 1, got {c}")
+    if arrival_rate <= 0.0 or service_rate <= 0.0:
+        raise ValueError("arrival_rate and service_rate must be > 0")
+    if n_customers < 1:
+        raise ValueError(f"n_customers must be >= 1, got {n_customers}")
+
+
+def draw_customers(
+    arrival_rate: float, service_rate: float, n_customers: int, seed: int
+) -> tuple[list[float], list[float]]:
+    """Arrival times and service times of ``n_customers``, drawn in advance with numpy
+    (the floor's way: no generator call inside the event loop)."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1.0 / arrival_rate, n_customers)).tolist()
+    services = rng.exponential(1.0 / service_rate, n_customers).tolist()
+    return arrivals, services
 
 
 def report_standalone(

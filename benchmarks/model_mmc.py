@@ -24,7 +24,7 @@ try:
 except ModuleNotFoundError:  # run as a script: python benchmarks/model_mmc.py
     from mmc_result import MMcResult, report_standalone  # type: ignore[no-redef]
 
-__all__ = ["MMcResult", "mmc_scenario", "simulate_mmc"]
+__all__ = ["MMcResult", "mmc_reduction", "mmc_scenario", "simulate_mmc"]
 
 
 def mmc_scenario(
@@ -33,6 +33,16 @@ def mmc_scenario(
     """The M/M/c reduction of the model, long enough for ``n_customers`` arrivals on
     average (rates per minute; no warm-up and no drain, so every arrival is measured)."""
     days = n_customers / arrival_rate / MINUTES_PER_DAY
+    return mmc_reduction(c, arrival_rate * MINUTES_PER_HOUR, 1.0 / service_rate, days, seed)
+
+
+def mmc_reduction(
+    c: int, per_hour: float, mean_interview: float, days: float, seed: int
+) -> Scenario:
+    """The model reduced to M/M/c: one population arriving as a Poisson process at
+    ``per_hour``, ``c`` workers always on site, exponential interviews of mean
+    ``mean_interview`` minutes, nobody leaving, every case referred at once; callbacks
+    and on call then never come into play.  ``days`` measured, no warm-up, no drain."""
     return scenario_from_dict(
         {
             "name": f"mm{c}",
@@ -45,8 +55,8 @@ def mmc_scenario(
             },
             "populations": {
                 "customer": {
-                    "arrivals": {"per_hour": arrival_rate * MINUTES_PER_HOUR},
-                    "interview": {"dist": "exponential", "mean": 1.0 / service_rate},
+                    "arrivals": {"per_hour": per_hour},
+                    "interview": {"dist": "exponential", "mean": mean_interview},
                 }
             },
             "staffing": {

@@ -18,23 +18,14 @@ from collections import deque
 from collections.abc import Generator
 from typing import Any
 
-import numpy as np
 import simpy
 
 try:
-    from benchmarks.mmc_result import MMcResult, report_standalone
+    from benchmarks.mmc_result import MMcResult, draw_customers, report_standalone
 except ModuleNotFoundError:  # run as a script: python benchmarks/simpy_mmc.py
-    from mmc_result import MMcResult, report_standalone  # type: ignore[no-redef]
+    from mmc_result import MMcResult, draw_customers, report_standalone  # type: ignore[no-redef]
 
 __all__ = ["MMcResult", "simulate_mmc_callbacks", "simulate_mmc_processes"]
-
-
-def _draws(
-    arrival_rate: float, service_rate: float, n_customers: int, seed: int
-) -> tuple[list[float], list[float]]:
-    rng = np.random.default_rng(seed)
-    arrivals = np.cumsum(rng.exponential(1.0 / arrival_rate, n_customers)).tolist()
-    return arrivals, rng.exponential(1.0 / service_rate, n_customers).tolist()
 
 
 def simulate_mmc_processes(
@@ -42,7 +33,7 @@ def simulate_mmc_processes(
 ) -> MMcResult:
     """Idiomatic SimPy: a source process starts one process per customer, which waits
     for a slot of a ``simpy.Resource(capacity=c)`` and holds it for its service."""
-    arrivals, services = _draws(arrival_rate, service_rate, n_customers, seed)
+    arrivals, services = draw_customers(arrival_rate, service_rate, n_customers, seed)
     env = simpy.Environment()
     servers = simpy.Resource(env, capacity=c)
     waits: list[float] = []
@@ -74,7 +65,7 @@ def simulate_mmc_callbacks(
     """SimPy with callbacks on ``Timeout`` events and no process per customer (public
     API only): an arrival's callback schedules the next arrival and starts a service
     or queues the customer; a departure's callback starts the next service."""
-    arrivals, services = _draws(arrival_rate, service_rate, n_customers, seed)
+    arrivals, services = draw_customers(arrival_rate, service_rate, n_customers, seed)
     env = simpy.Environment()
     waiting: deque[int] = deque()
     last = n_customers - 1
