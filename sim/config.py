@@ -13,14 +13,11 @@ rejected, values are range-checked, and cross-references (station names) resolve
 
 from __future__ import annotations
 
-import copy
 import itertools
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,17 +28,16 @@ from pydantic import (
 )
 
 from sim.distributions import Distribution, Fixed
+from sim.documents import read_scenario_document
+from sim.errors import ConfigError, format_validation_error
+from sim.paths import apply_overrides, check_path
 from sim.week import DAY_NAMES, DAYS_PER_YEAR, HOURS_PER_WEEK, MINUTES_PER_HOUR, parse_clock
 
 __all__ = [
-    "ConfigError",
+    "RESERVED_POPULATION",
     "Scenario",
-    "apply_overrides",
-    "format_validation_error",
     "load_scenario",
-    "load_scenario_dict",
-    "parse_path",
-    "read_scenario_document",
+    "override_document",
     "scenario_from_dict",
 ]
 
@@ -56,10 +52,6 @@ _DAY_GROUPS: dict[str, tuple[str, ...]] = {
     "weekend": DAY_NAMES[5:],
     "all": DAY_NAMES,
 }
-
-
-class ConfigError(ValueError):
-    """A scenario or experiment file that cannot be used, with a message for the user."""
 
 
 class WeeklyWindow(BaseModel):
@@ -130,10 +122,14 @@ class Shift(WeeklyWindow):
 
 def _check_disjoint(windows: tuple[WeeklyWindow, ...], what: str) -> None:
     """Reject weekly windows that overlap: a worker cannot be in two shifts at once."""
+    # Sorted by time only: two windows with equal times must not be compared.
     spans = sorted(
-        (day * 1440 + start, day * 1440 + end, window)
-        for window in windows
-        for day, start, end in window.day_windows()
+        (
+            (day * 1440 + start, day * 1440 + end, window)
+            for window in windows
+            for day, start, end in window.day_windows()
+        ),
+        key=lambda span: span[:2],
     )
     for (_, end, first), (start, _, second) in itertools.pairwise(spans):
         if start < end:
@@ -382,8 +378,17 @@ class Measures(BaseModel):
     referral, and first contacts later than ``late_after_hours`` count as met late."""
 
     model_config = _FROZEN
-    thresholds_hours: tuple[Positive, ...] = (1.0, 24.0, 72.0)
+    thresholds_hours: tuple[Positive, ...] = Field((1.0, 24.0, 72.0), min_length=1, max_length=12)
     late_after_hours: Positive = 72.0
+
+    @field_validator("thresholds_hours")
+    @classmethod
+    def _unique_and_sorted(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"{list(value)} lists a threshold twice")
+        if list(value) != sorted(value):
+            raise ValueError(f"{list(value)}: list the thresholds in increasing order")
+        return value
 
 
 class Costs(BaseModel):
@@ -395,6 +400,10 @@ class Costs(BaseModel):
     hours_per_fte_week: Positive = 35.0
     on_call_eur_per_hour: NonNegative = 0.0
     overtime_eur_per_hour: NonNegative = 0.0
+
+
+RESERVED_POPULATION = "all"
+"""The population label of the measures over every population together."""
 
 
 class Scenario(BaseModel):
@@ -414,6 +423,13 @@ class Scenario(BaseModel):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
+        if RESERVED_POPULATION in self.populations:
+            raise ValueError(
+                f"populations: '{RESERVED_POPULATION}' is reserved for the measures over every "
+                "population together; give the population another name"
+            )
+        if not self.stations:
+            raise ValueError("stations: list at least one station")
         names = [s.name for s in self.stations]
         if len(set(names)) != len(names):
             raise ValueError(f"station names must be unique, got {names}")
@@ -445,202 +461,54 @@ class Scenario(BaseModel):
     def population_names(self) -> tuple[str, ...]:
         return tuple(self.populations)
 
+    @property
+    def posts(self) -> int:
+        """On-site posts: the social workers of the staffing, ``count`` included."""
+        return sum(worker.count for worker in self.staffing.workers)
+
+    def expanded_workers(self) -> list[tuple[str, Worker, int]]:
+        """``(name, entry, copy number)`` of every on-site worker, ``count`` expanded:
+        an entry ``iscg`` with count 2 gives ``iscg_1`` and ``iscg_2``."""
+        return [
+            (worker.name if worker.count == 1 else f"{worker.name}_{copy + 1}", worker, copy)
+            for worker in self.staffing.workers
+            for copy in range(worker.count)
+        ]
+
 
 # ---------------------------------------------------------------------------------------
 # Loading
 
 
-def read_scenario_document(path: str | Path) -> dict[str, Any]:
-    """The raw mapping of a scenario file with its ``base`` files merged in."""
-    return _read_with_base(Path(path), seen=())
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (UTF-8 expected)") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    return document
-
-
-def _read_with_base(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
-    resolved = path.resolve()
-    if resolved in seen:
-        raise ConfigError(f"{path}: 'base' files include each other in a loop")
-    document = _read_yaml(path)
-    base = document.pop("base", None)
-    if base is None:
-        return document
-    if not isinstance(base, str):
-        raise ConfigError(f"{path}: base = {base!r}: expected the path of a YAML file")
-    parent = _read_with_base(path.parent / base, (*seen, resolved))
-    return _deep_merge(parent, document)
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read, merge, override and validate a scenario file."""
+    """Read a scenario file (its ``base`` files merged in), set the ``overrides`` (dotted
+    paths, each checked to exist in the scenario) and validate the result."""
     document = read_scenario_document(path)
     if overrides:
-        document = apply_overrides(document, overrides, source=str(path))
+        document = override_document(document, overrides, source=str(path))
     return scenario_from_dict(document, source=str(path))
 
 
-def load_scenario_dict(document: dict[str, Any], source: str = "scenario") -> Scenario:
-    """Validate a scenario given as a mapping (already merged)."""
-    return scenario_from_dict(document, source=source)
+def override_document(
+    document: dict[str, Any], overrides: dict[str, Any], source: str
+) -> dict[str, Any]:
+    """``document`` with ``overrides`` set, each path checked against the resolved
+    scenario first (when the document validates without them: an override may also be
+    what makes a document valid, and then validation names what is still wrong)."""
+    try:
+        resolved = Scenario.model_validate(document).model_dump(mode="json")
+    except ValidationError:
+        resolved = None
+    if resolved is not None:
+        name = str(resolved.get("name", source))
+        for path in overrides:
+            check_path(path, resolved, f"{source}: override", name)
+    return apply_overrides(document, overrides, source)
 
 
 def scenario_from_dict(document: dict[str, Any], source: str = "scenario") -> Scenario:
+    """Validate a scenario given as a mapping (``base`` files already merged)."""
     try:
         return Scenario.model_validate(document)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error, document, source)) from None
-
-
-def format_validation_error(error: ValidationError, document: Any, source: str) -> str:
-    """One readable message naming each bad field, its value and what is allowed."""
-    lines = [f"{source}: invalid configuration"]
-    items = error.errors(include_url=False)
-    for item in items:
-        # A list that is "too short" only because its bad entries were rejected says
-        # nothing new: the entries' own errors are listed.
-        if item["type"] == "too_short" and any(
-            other is not item and other["loc"][: len(item["loc"])] == item["loc"] for other in items
-        ):
-            continue
-        location = _dotted(tuple(p for p in item["loc"] if not _is_union_tag(p)))
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            lines.append(f"  {location}: unknown setting (check the spelling)")
-            continue
-        if item["type"] == "missing":
-            lines.append(f"  {location}: required setting is missing")
-            continue
-        if item["type"] == "union_tag_invalid":
-            message = f"unknown distribution; allowed: {item['ctx']['expected_tags']}"
-        value = _lookup(document, item["loc"])
-        shown = "" if value is _MISSING else f" = {_short(value)}"
-        lines.append(f"  {location}{shown}: {message}")
-    return "\n".join(lines)
-
-
-_MISSING = object()
-
-
-def _short(value: Any, limit: int = 70) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-_UNION_TAGS = {
-    "exponential",
-    "lognormal",
-    "gamma",
-    "uniform",
-    "triangular",
-    "fixed",
-    "empirical",
-    "WeekdayProfile",
-    "HourOfWeekProfile",
-    "literal['flat']",
-    "function-after[_expand_days(), ",
-}
-
-
-def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and (
-        part in _UNION_TAGS or part.startswith(("function-", "literal["))
-    )
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def _lookup(document: Any, loc: tuple[Any, ...]) -> Any:
-    node = document
-    for part in loc:
-        if _is_union_tag(part):
-            continue
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
-            node = node[part]
-        else:
-            return _MISSING
-    return node
-
-
-# ---------------------------------------------------------------------------------------
-# Overrides by dotted path
-
-_PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_\-]*)|\[(\d+)\]")
-
-
-def parse_path(path: str) -> list[str | int]:
-    """``"staffing.workers[0].count"`` -> ``["staffing", "workers", 0, "count"]``."""
-    parts: list[str | int] = []
-    for chunk in path.split("."):
-        matches = list(_PATH_PART.finditer(chunk))
-        if not chunk or "".join(m.group(0) for m in matches) != chunk:
-            raise ConfigError(f"'{path}' is not a dotted path like staffing.workers[0].count")
-        for match in matches:
-            parts.append(match.group(1) if match.group(1) else int(match.group(2)))
-    return parts
-
-
-def apply_overrides(
-    document: dict[str, Any], overrides: dict[str, Any], source: str = "scenario"
-) -> dict[str, Any]:
-    """A copy of ``document`` with each dotted path set to its value.
-
-    Mapping keys that the document leaves to their defaults are created on the way, and
-    validation then rejects any name the schema does not know; list items must exist.
-    """
-    result = copy.deepcopy(document)
-    for path, value in overrides.items():
-        parts = parse_path(path)
-        node: Any = result
-        for depth, part in enumerate(parts[:-1]):
-            node = _step(node, part, path, parts[: depth + 1], source)
-        last = parts[-1]
-        if isinstance(last, int):
-            if not isinstance(node, list) or last >= len(node):
-                raise ConfigError(f"{source}: override '{path}': index [{last}] does not exist")
-        elif not isinstance(node, dict):
-            raise ConfigError(f"{source}: override '{path}': '{last}' is not inside a mapping")
-        node[last] = copy.deepcopy(value)
-    return result
-
-
-def _step(node: Any, part: str | int, path: str, so_far: list[str | int], source: str) -> Any:
-    if isinstance(part, int):
-        if isinstance(node, list) and part < len(node):
-            return node[part]
-    elif isinstance(node, dict):
-        return node.setdefault(part, {})
-    raise ConfigError(
-        f"{source}: override '{path}': '{_dotted(tuple(so_far))}' does not exist in the scenario"
-    )
+        raise ConfigError(format_validation_error(error, document, source, Scenario)) from None

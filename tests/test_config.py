@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import CONFIGS, SHIPPED
 
-from sim.config import ConfigError, apply_overrides, load_scenario, parse_path, scenario_from_dict
+from sim.config import load_scenario, scenario_from_dict
 from sim.distributions import Empirical, Gamma, Lognormal, Triangular
+from sim.errors import ConfigError
+from sim.paths import apply_overrides, parse_path
 from sim.week import parse_clock
 
 
@@ -26,7 +28,7 @@ def _base() -> dict:
 
 def _error(overrides: dict) -> str:
     with pytest.raises(ConfigError) as caught:
-        scenario_from_dict(apply_overrides(_base(), overrides))
+        scenario_from_dict(apply_overrides(_base(), overrides, "t"))
     return str(caught.value)
 
 
@@ -87,9 +89,9 @@ def test_a_window_crossing_midnight_is_explained():
 
 def test_overrides_must_name_existing_paths():
     with pytest.raises(ConfigError, match=r"staffing.workers\[4\]"):
-        apply_overrides(_base(), {"staffing.workers[4].count": 2})
+        apply_overrides(_base(), {"staffing.workers[4].count": 2}, "t")
     with pytest.raises(ConfigError, match=r"simulation\.run_dayz: unknown setting"):
-        scenario_from_dict(apply_overrides(_base(), {"simulation.run_dayz": 3}))
+        scenario_from_dict(apply_overrides(_base(), {"simulation.run_dayz": 3}, "t"))
     with pytest.raises(ConfigError, match="not a dotted path"):
         parse_path("a..b")
     assert parse_path("staffing.workers[0].roster[1].end") == [
