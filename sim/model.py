@@ -37,18 +37,18 @@ from __future__ import annotations
 from bisect import bisect_right, insort
 from heapq import heappop, heappush
 from operator import attrgetter
-from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT, Event
+from simpy.events import Event
 
 from sim.config import Scenario
 from sim.demand import Demand, draw_demand
+from sim.engine import FIRST, NORMAL, Call, Recurring
 from sim.records import (
     CaseRecords,
     Channel,
-    Outcome,
+    EndState,
     RunRecords,
     WorkerActivity,
     WorkerRecords,
@@ -77,6 +77,13 @@ _CHANNEL_OF_STATE = np.full(11, int(Channel.NONE))
 _CHANNEL_OF_STATE[_CONTACTED_ON_SITE] = Channel.ON_SITE
 _CHANNEL_OF_STATE[_CONTACTED_ON_CALL] = Channel.ON_CALL
 _CHANNEL_OF_STATE[_CONTACTED_BY_CALLBACK] = Channel.CALLBACK
+# The end state each run state records (not referred: set from the referral decision).
+_END_STATE_OF = np.full(11, int(EndState.IN_SYSTEM))
+_END_STATE_OF[_LOST] = EndState.LEFT
+_END_STATE_OF[_FAILED] = EndState.CALLBACK_FAILED
+_END_STATE_OF[_EXPIRED] = EndState.CALLBACK_EXPIRED
+for _contacted in (_CONTACTED_ON_SITE, _CONTACTED_ON_CALL, _CONTACTED_BY_CALLBACK):
+    _END_STATE_OF[_contacted] = EndState.CONTACTED
 
 # Activity codes as plain ints: the handlers store them once per log row, and reading
 # an enum member costs more than reading a module constant.
@@ -91,45 +98,6 @@ _LOG_WIDTH = 6
 """Fields of a worker-log row: worker, activity, station, start, end, case."""
 
 _roster_position = attrgetter("index")
-
-
-class _Call(Event):
-    """An event that runs ``handler(event)`` at ``now + delay``: a ``Timeout`` with a
-    priority, so that roster changes at an instant come before everything else."""
-
-    def __init__(
-        self, env: simpy.Environment, delay: float, handler: Any, value: Any, priority: int
-    ) -> None:
-        self.env = env
-        self.callbacks = [handler]
-        self._value = value
-        self._ok = True
-        env.schedule(self, priority, delay)
-
-
-class _Recurring(Event):
-    """An event that fires again each time it is put back on the queue with
-    :meth:`fire_in`, once it has fired.
-
-    The model keeps one for the stream of referrals, one for the roster changes and one
-    per worker for the end of the worker's current task; each is pending at most once
-    at a time.  These are the events of nearly every case, and reusing them spares an
-    allocation per event: it halves SimPy's cost per event.  (SimPy's ``step`` takes
-    the callbacks off an event before calling them, so setting them again makes the
-    event pending again.)
-    """
-
-    def __init__(self, env: simpy.Environment) -> None:
-        self.env = env
-        self.callbacks = None  # not pending
-        self._value = None
-        self._ok = True
-
-    def fire_in(self, delay: float, handlers: list[Any], value: Any, priority: int) -> None:
-        """Fire ``delay`` after now, calling ``handlers`` (a list nobody changes)."""
-        self.callbacks = handlers
-        self._value = value
-        self.env.schedule(self, priority, delay)
 
 
 class _WorkLog:
@@ -185,7 +153,7 @@ class _Worker:
         "task_end",
     )
 
-    def __init__(self, index: int, serves: tuple[int, ...], task_end: _Recurring) -> None:
+    def __init__(self, index: int, serves: tuple[int, ...], task_end: Recurring) -> None:
         self.index = index
         self.serves = serves
         self.task_end = task_end  # fires at the end of the current interview or attempt
@@ -267,7 +235,7 @@ class StationModel:
 
         self.stations = [_Station() for _ in scenario.stations]
         self.workers = [
-            _Worker(w, plan.serves(w), _Recurring(self.env)) for w in range(len(plan.worker_names))
+            _Worker(w, plan.serves(w), Recurring(self.env)) for w in range(len(plan.worker_names))
         ]
         for worker in self.workers:
             for s in worker.serves:
@@ -308,7 +276,7 @@ class StationModel:
         self.on_call_by_phone: np.ndarray = demand.on_call_by_phone
         self.n_workers = len(self.workers)
         # The callbacks of the recurring events, built once.
-        self._referral = _Recurring(self.env)
+        self._referral = Recurring(self.env)
         self._referral_handlers = [self._on_referral]
         self._interview_end_handlers = [self._on_interview_end]
         self._attempt_end_handlers = [self._on_attempt_end]
@@ -342,8 +310,8 @@ class StationModel:
         self._roster_next = 0
         self._roster_handlers = [self._on_roster]
         if self._roster_times:
-            roster = _Recurring(self.env)
-            roster.fire_in(self._roster_times[0], self._roster_handlers, None, URGENT)
+            roster = Recurring(self.env)
+            roster.fire_in(self._roster_times[0], self._roster_handlers, None, FIRST)
 
     def _on_roster(self, event: Event) -> None:
         now = self.env.now
@@ -351,7 +319,7 @@ class StationModel:
         self._roster_next += 1
         if self._roster_next < len(self._roster_times):
             delay = self._roster_times[self._roster_next] - now
-            event.fire_in(delay, self._roster_handlers, None, URGENT)
+            event.fire_in(delay, self._roster_handlers, None, FIRST)
         # Ends before starts: a worker moving between stations at an instant first
         # leaves; a colleague starting at the instant another leaves keeps the station
         # covered, so the queue is only sent away if nobody is left once both are done.
@@ -386,7 +354,7 @@ class StationModel:
     # -- referral and routing -----------------------------------------------------------
 
     def _on_referral(self, event: Event) -> None:
-        case = event._value
+        case = event.payload
         env = self.env
         # Referrals are scheduled one at a time, each by the one before, so that the
         # event queue stays short.
@@ -398,7 +366,7 @@ class StationModel:
             delay = self.referral_time[following] - now
             # fire_in, inlined: this runs once per case.
             event.callbacks = self._referral_handlers
-            event._value = following
+            event.payload = following
             env.schedule(event, NORMAL, delay)
         station = self.stations[self.station_of[case]]
         present = station.present
@@ -411,7 +379,7 @@ class StationModel:
             heappush(station.queue, (self.rank[case], self.referral_time[case], case))
             patience = self.patience[case]
             if patience != _INF:
-                _Call(env, patience, self._on_patience_end, case, NORMAL)
+                Call(env, patience, self._on_patience_end, case, NORMAL)
         else:
             self._no_worker(case)
 
@@ -436,7 +404,7 @@ class StationModel:
         self._add_callback(case)
 
     def _on_patience_end(self, event: Event) -> None:
-        case = event._value
+        case = event.payload
         if self.state[case] != _WAITING:
             return
         self.left_station.append(case)
@@ -456,11 +424,11 @@ class StationModel:
         # fire_in, inlined: this runs once per case.
         task_end = worker.task_end
         task_end.callbacks = self._interview_end_handlers
-        task_end._value = (worker, case, now, worker.station, worker.shift_end)
+        task_end.payload = (worker, case, now, worker.station, worker.shift_end)
         self.env.schedule(task_end, NORMAL, self.interview[case])
 
     def _on_interview_end(self, event: Event) -> None:
-        worker, case, start, station, shift_end = event._value
+        worker, case, start, station, shift_end = event.payload
         now = self.env.now
         self.service_end[case] = now
         # _WorkLog.add, inlined: this runs once per case.
@@ -536,7 +504,7 @@ class StationModel:
         )
 
     def _on_attempt_end(self, event: Event) -> None:
-        worker, case, start, station, shift_end = event._value
+        worker, case, start, station, shift_end = event.payload
         now = self.env.now
         log = self.worker_log
         log.add(worker.index, _ATTEMPT, station, start, now, case)
@@ -545,7 +513,7 @@ class StationModel:
         if self.attempts[case] >= self.max_attempts:
             self.state[case] = _FAILED
         elif self.retry_minutes > 0:
-            _Call(self.env, self.retry_minutes, self._on_retry_due, case, NORMAL)
+            Call(self.env, self.retry_minutes, self._on_retry_due, case, NORMAL)
         worker.busy = False
         if worker.on_site:
             self._next_task(worker, now)
@@ -555,7 +523,7 @@ class StationModel:
             self._add_callback(case)
 
     def _on_retry_due(self, event: Event) -> None:
-        self._add_callback(event._value)
+        self._add_callback(event.payload)
 
     # -- on call --------------------------------------------------------------------------
 
@@ -566,7 +534,7 @@ class StationModel:
         self.first_contact[case] = now + response
         self.service_end[case] = now + response + self.interview[case]
         back = 0.0 if self.on_call_by_phone[case] else response
-        _Call(
+        Call(
             self.env,
             response + self.interview[case] + back,
             self._on_callout_end,
@@ -575,7 +543,7 @@ class StationModel:
         )
 
     def _on_callout_end(self, event: Event) -> None:
-        responder, case, start = event._value
+        responder, case, start = event.payload
         index = self.n_workers + responder
         station = self.station_of[case]
         self.worker_log.add(index, _CALLOUT, station, start, self.env.now, case)
@@ -615,47 +583,34 @@ class StationModel:
         on_list = (state == _CALLBACK) | (state == _RETRY)
         state[on_list & (end_time - self.referral > self.expiry_minutes)] = _EXPIRED
         referral = np.where(self.referred, self.referral, np.nan)
+        end_state = _END_STATE_OF[state]
+        end_state[~self.referred] = EndState.NOT_REFERRED
+        end_state[self.lost_to_absence] = EndState.NOT_REFERRED_NO_WORKER
 
-        late = scenario.measures.late_after_hours * MINUTES_PER_HOUR
         contacted = ~np.isnan(first_contact)
-        outcome = np.full(len(demand), int(Outcome.WAITING_AT_END))
-        outcome[state == _LOST] = Outcome.LEFT
-        outcome[state == _FAILED] = Outcome.CALLBACK_FAILED
-        outcome[state == _EXPIRED] = Outcome.CALLBACK_EXPIRED
-        with np.errstate(invalid="ignore"):
-            outcome[contacted] = np.where(
-                first_contact[contacted] - referral[contacted] <= late,
-                Outcome.MET,
-                Outcome.MET_LATE,
-            )
-        outcome[~self.referred] = Outcome.NOT_REFERRED
-        outcome[self.lost_to_absence] = Outcome.NOT_REFERRED_NO_WORKER
-
         onward = np.where(
             contacted & demand.onward & ~np.isnan(service_end),
             service_end + demand.onward_delay,
             np.nan,
         )
-        keep = (demand.arrival >= window_start) & (demand.arrival < window_end)
-        channel = _CHANNEL_OF_STATE[state]
         left_station = np.zeros(len(demand), dtype=bool)
         left_station[self.left_station] = True
         attempts = np.zeros(len(demand), dtype=np.int64)
         attempts[list(self.attempts)] = list(self.attempts.values())
         cases = CaseRecords(
-            case_id=np.flatnonzero(keep),
-            population=demand.population[keep],
-            station=demand.station[keep],
-            urgent=demand.urgent[keep],
-            arrival=demand.arrival[keep],
-            referral=referral[keep],
-            first_contact=first_contact[keep],
-            service_end=service_end[keep],
-            onward_referral=onward[keep],
-            channel=channel[keep],
-            outcome=outcome[keep],
-            left_station=left_station[keep],
-            callback_attempts=attempts[keep],
+            case_id=np.arange(len(demand), dtype=np.int64),
+            population=demand.population,
+            station=demand.station,
+            urgent=demand.urgent,
+            arrival=demand.arrival,
+            referral=referral,
+            first_contact=first_contact,
+            service_end=service_end,
+            onward_referral=onward,
+            channel=_CHANNEL_OF_STATE[state],
+            state=end_state,
+            left_station=left_station,
+            callback_attempts=attempts,
         )
         return RunRecords(
             scenario=scenario.name,

@@ -1,17 +1,11 @@
 """What one run leaves behind: a flat record per case and a record per block of worker
-time, held as columns (numpy arrays), with outcome and channel codes.
+time, held as columns (numpy arrays), with end-state, channel and activity codes.
 
-Every case that arrives in the measurement window gets exactly one outcome, so lost
-demand is counted, never dropped:
-
-- ``met``: first contact with a social worker within the "late" threshold of referral;
-- ``met_late``: first contact, but later than that threshold;
-- ``left``: left the station before being seen and was not put on the callback list;
-- ``callback_failed``: on the callback list, and every attempt to reach the person failed;
-- ``callback_expired``: on the callback list, and dropped unreached when it became too old;
-- ``waiting_at_end``: referred but still not contacted when the run ended;
-- ``not_referred_no_worker``: would have been referred had a worker been on site;
-- ``not_referred``: not referred, whoever was on site (outside the coverage question).
+The records are raw: every case the run drew gets a row (warm-up and drain included),
+with its times and the state it ended in.  Nothing here applies a report setting: the
+measurement window and the classification into met, met late and unmet by reason are
+made by :mod:`sim.outcomes` and :mod:`sim.measures`, so changing a threshold never
+changes the records.
 """
 
 from __future__ import annotations
@@ -21,34 +15,27 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["CaseRecords", "Channel", "Outcome", "RunRecords", "WorkerActivity", "WorkerRecords"]
+__all__ = ["CaseRecords", "Channel", "EndState", "RunRecords", "WorkerActivity", "WorkerRecords"]
 
 
-class Outcome(IntEnum):
-    """How a case ended; see the module docstring."""
+class EndState(IntEnum):
+    """The state a case was in when the run ended.
 
-    MET = 0
-    MET_LATE = 1
-    LEFT = 2
-    CALLBACK_FAILED = 3
-    WAITING_AT_END = 4
-    NOT_REFERRED_NO_WORKER = 5
-    NOT_REFERRED = 6
-    CALLBACK_EXPIRED = 7  # codes are appended, never renumbered
+    The codes are those of the matching :class:`sim.outcomes.Outcome` (``CONTACTED``
+    becomes ``met`` or ``met_late`` there, by the time it took), never renumbered.
+    """
+
+    CONTACTED = 0  # first contact made (``channel`` says how)
+    LEFT = 2  # left the station before being seen, and was lost
+    CALLBACK_FAILED = 3  # on the callback list; every allowed attempt failed
+    IN_SYSTEM = 4  # referred and still waiting for a first contact when the run ended
+    NOT_REFERRED_NO_WORKER = 5  # not referred because no worker was reachable
+    NOT_REFERRED = 6  # not referred, whoever was reachable
+    CALLBACK_EXPIRED = 7  # dropped from the callback list unreached, too old
 
     @property
     def label(self) -> str:
         return self.name.lower()
-
-
-UNMET_OUTCOMES: tuple[Outcome, ...] = (
-    Outcome.LEFT,
-    Outcome.CALLBACK_FAILED,
-    Outcome.CALLBACK_EXPIRED,
-    Outcome.WAITING_AT_END,
-    Outcome.NOT_REFERRED_NO_WORKER,
-)
-"""Outcomes counted as unmet demand (met late is reported apart, as met)."""
 
 
 class Channel(IntEnum):
@@ -83,7 +70,7 @@ class WorkerActivity(IntEnum):
 
 @dataclass(frozen=True)
 class CaseRecords:
-    """One row per case arriving in the measurement window (columns of equal length).
+    """One row per case of the run, in arrival order (columns of equal length).
 
     Times are minutes from the start of the run; ``nan`` where a thing never happened.
     """
@@ -98,7 +85,7 @@ class CaseRecords:
     service_end: np.ndarray
     onward_referral: np.ndarray
     channel: np.ndarray  # Channel codes
-    outcome: np.ndarray  # Outcome codes
+    state: np.ndarray  # EndState codes
     left_station: np.ndarray  # left before being seen (then perhaps called back)
     callback_attempts: np.ndarray
 
@@ -131,7 +118,8 @@ class WorkerRecords:
 
 @dataclass(frozen=True)
 class RunRecords:
-    """Everything one run (one scenario, one replication, one seed) recorded."""
+    """Everything one run (one scenario, one replication, one seed) recorded, and the
+    run's measurement window (minutes), which the measures apply."""
 
     scenario: str
     replication: int

@@ -20,7 +20,7 @@ from sim.config import Scenario
 from sim.streams import stream
 from sim.week import MINUTES_PER_DAY, merge_intervals, unroll_weekly
 
-__all__ = ["CoveragePlan", "OnSiteShift", "build_plan", "expanded_worker_names"]
+__all__ = ["CoveragePlan", "OnSiteShift", "build_plan"]
 
 
 class OnSiteShift(NamedTuple):
@@ -42,7 +42,6 @@ class CoveragePlan:
     """Shifts of every worker, station coverage and on-call windows over the horizon."""
 
     worker_names: tuple[str, ...]
-    worker_config: tuple[int, ...]  # index of each worker's entry in staffing.workers
     shifts: tuple[OnSiteShift, ...]  # sorted by start
     absent_days: tuple[np.ndarray, ...]  # per worker: day numbers absent
     station_coverage: tuple[np.ndarray, ...]  # per station: merged on-site intervals
@@ -54,27 +53,16 @@ class CoveragePlan:
         return tuple(sorted({s.station for s in self.shifts if s.worker == worker}))
 
 
-def expanded_worker_names(scenario: Scenario) -> list[tuple[str, int, int]]:
-    """``(name, config index, copy number)`` of each worker, ``count`` expanded."""
-    names = []
-    for index, worker in enumerate(scenario.staffing.workers):
-        for copy in range(worker.count):
-            name = worker.name if worker.count == 1 else f"{worker.name}_{copy + 1}"
-            names.append((name, index, copy))
-    return names
-
-
 def build_plan(scenario: Scenario, replication: int) -> CoveragePlan:
     """The coverage plan for one replication (absences drawn from the workers' streams)."""
     horizon = scenario.simulation.horizon_minutes
     n_days = int(np.ceil(horizon / MINUTES_PER_DAY))
     seed = scenario.simulation.seed
-    workers = expanded_worker_names(scenario)
+    workers = scenario.expanded_workers()
     travel = np.asarray([s.travel_minutes for s in scenario.stations], dtype=float)
     shifts: list[OnSiteShift] = []
     absences: list[np.ndarray] = []
-    for w, (_name, config_index, copy) in enumerate(workers):
-        config = scenario.staffing.workers[config_index]
+    for w, (_name, config, copy) in enumerate(workers):
         # The stream is named after the config entry and the copy number, so adding a
         # copy or another worker leaves this worker's absence days unchanged.
         rng = stream(seed, replication, f"absence/{config.name}#{copy}")
@@ -112,7 +100,6 @@ def build_plan(scenario: Scenario, replication: int) -> CoveragePlan:
             )
     return CoveragePlan(
         worker_names=tuple(name for name, _, _ in workers),
-        worker_config=tuple(index for _, index, _ in workers),
         shifts=tuple(shifts),
         absent_days=tuple(absences),
         station_coverage=tuple(coverage),

@@ -32,11 +32,6 @@ def parse_clock(text: str) -> int:
     return hours * MINUTES_PER_HOUR + minutes
 
 
-def format_clock(minutes: int) -> str:
-    """``"HH:MM"`` for a number of minutes after midnight (the inverse of parse_clock)."""
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def merge_intervals(intervals: np.ndarray) -> np.ndarray:
     """Union of half-open intervals ``[start, end)`` (each with ``end >= start``), sorted,
     with touching ones joined.

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from sim.config import Scenario, scenario_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,8 +41,3 @@ def scenario(**parts: Any) -> Scenario:
     }
     document.update(parts)
     return scenario_from_dict(document)
-
-
-@pytest.fixture
-def make_scenario():
-    return scenario

@@ -1,4 +1,5 @@
-"""Every case ends in exactly one outcome, and the records agree with each other."""
+"""Every case ends in exactly one end state, the records agree with each other, every
+measured case gets exactly one outcome, and the measures add up."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import pytest
 from conftest import SHIPPED
 
 from sim.config import load_scenario
+from sim.measures import ALL, measure_run, measures_for
 from sim.model import simulate
-from sim.records import Channel, Outcome
-from sim.summary import ALL, measure_run
+from sim.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
+from sim.records import Channel, EndState
 
 SHORT = {"simulation.run_days": 56, "simulation.warm_up_days": 14, "simulation.drain_days": 14}
 
@@ -20,52 +22,112 @@ def run(request):
     return sc, simulate(sc, 0)
 
 
-def test_each_case_has_exactly_one_known_outcome(run):
+def test_each_case_of_the_run_has_exactly_one_known_end_state(run):
     _, records = run
     cases = records.cases
     assert len(cases) > 100
-    assert np.isin(cases.outcome, [o.value for o in Outcome]).all()
-    assert len(np.unique(cases.case_id)) == len(cases)
+    assert np.isin(cases.state, [s.value for s in EndState]).all()
+    np.testing.assert_array_equal(cases.case_id, np.arange(len(cases)))
+    # Raw: the warm-up and the drain are recorded too.
+    assert cases.arrival.min() < records.window_start
+    assert cases.arrival.max() >= records.window_end
 
 
-def test_outcomes_agree_with_the_times(run):
-    sc, records = run
+def test_end_states_agree_with_the_times(run):
+    _, records = run
     c = records.cases
     referred = ~np.isnan(c.referral)
     contacted = ~np.isnan(c.first_contact)
-    met = np.isin(c.outcome, (Outcome.MET, Outcome.MET_LATE))
-    not_referred = np.isin(c.outcome, (Outcome.NOT_REFERRED, Outcome.NOT_REFERRED_NO_WORKER))
-    np.testing.assert_array_equal(met, contacted)
+    not_referred = np.isin(c.state, (EndState.NOT_REFERRED, EndState.NOT_REFERRED_NO_WORKER))
+    np.testing.assert_array_equal(c.state == EndState.CONTACTED, contacted)
     np.testing.assert_array_equal(not_referred, ~referred)
     np.testing.assert_array_equal(contacted, c.channel != Channel.NONE)
     assert np.all(c.referral[referred] >= c.arrival[referred])
     assert np.all(c.first_contact[contacted] >= c.referral[contacted])
     ended = ~np.isnan(c.service_end)
     assert np.all(c.service_end[ended] > c.first_contact[ended])
+
+
+def test_outcomes_follow_the_late_threshold_and_keep_every_other_state(run):
+    sc, records = run
+    c = records.cases
     late = sc.measures.late_after_hours * 60
+    outcome = classify(c, late)
     wait = c.first_contact - c.referral
-    assert np.all(wait[c.outcome == Outcome.MET] <= late)
-    assert np.all(wait[c.outcome == Outcome.MET_LATE] > late)
+    contacted = c.state == EndState.CONTACTED
+    assert np.all(wait[outcome == Outcome.MET] <= late)
+    assert np.all(wait[outcome == Outcome.MET_LATE] > late)
+    np.testing.assert_array_equal(np.isin(outcome, (Outcome.MET, Outcome.MET_LATE)), contacted)
+    np.testing.assert_array_equal(outcome[~contacted], c.state[~contacted])
+    # Each end state's code is that of the outcome of the same name.
+    for state in EndState:
+        if state != EndState.CONTACTED:
+            name = "WAITING_AT_END" if state == EndState.IN_SYSTEM else state.name
+            assert Outcome[name] == state
+
+
+def test_a_report_setting_changes_the_measures_never_the_records():
+    path = SHIPPED[0]
+    tight = load_scenario(path, {**SHORT, "measures.late_after_hours": 1})
+    loose = load_scenario(path, SHORT)
+    a, b = simulate(tight, 1), simulate(loose, 1)
+    for name, column in a.cases.columns().items():
+        np.testing.assert_array_equal(column, getattr(b.cases, name), err_msg=name)
+    late = dict(zip(measure_run(a, tight)["metric"], measure_run(a, tight)["value"], strict=True))
+    loose_late = dict(
+        zip(measure_run(b, loose)["metric"], measure_run(b, loose)["value"], strict=True)
+    )
+    assert late["met_late"] > loose_late["met_late"]
+
+
+def _measures(sc, records):
+    columns = measure_run(records, sc)
+    return {
+        (p, m): v
+        for p, m, v in zip(columns["population"], columns["metric"], columns["value"], strict=True)
+    }
 
 
 def test_measures_add_up(run):
     sc, records = run
-    measures = {(r.population, r.metric): r.value for r in measure_run(records, sc)}
+    measures = _measures(sc, records)
+    window = measured(records)
+    assert measures[(ALL, "cases")] == len(window.cases)
     for population in (*sc.population_names, ALL):
         total = sum(measures[(population, o.label)] for o in Outcome)
         assert total == measures[(population, "cases")]
-        unmet = sum(
-            measures[(population, label)]
-            for label in (
-                "left",
-                "callback_failed",
-                "callback_expired",
-                "waiting_at_end",
-                "not_referred_no_worker",
-            )
-        )
+        unmet = sum(measures[(population, o.label)] for o in UNMET_OUTCOMES)
         assert unmet == measures[(population, "unmet")]
-    for label in ("cases", "unmet", "met", "referred"):
-        by_population = sum(measures[(p, label)] for p in sc.population_names)
-        assert by_population == measures[(ALL, label)]
     assert 0 <= measures[(ALL, "utilisation")] <= 1
+
+
+def test_every_measure_of_the_list_is_computed_once_per_population(run):
+    sc, records = run
+    listed = measures_for(sc)
+    columns = measure_run(records, sc)
+    populations = [*sc.population_names, ALL]
+    expected = [(p, m.name) for p in populations for m in listed.of_scope("population")] + [
+        (ALL, m.name) for m in listed.of_scope("system")
+    ]
+    assert list(zip(columns["population"], columns["metric"], strict=True)) == expected
+
+
+def test_the_whole_aggregates_its_parts_as_each_measure_says(run):
+    # "all" is computed from the records of every population, not from the populations'
+    # measures; each measure's own aggregation rule must give the same number.
+    sc, records = run
+    measures = _measures(sc, records)
+    for measure in measures_for(sc).of_scope("population"):
+        if measure.aggregate == "sum":
+            parts = sum(measures[(p, measure.name)] for p in sc.population_names)
+            assert parts == pytest.approx(measures[(ALL, measure.name)], rel=1e-12), measure.name
+        elif measure.aggregate == "ratio":
+            numerator, denominator = measure.ratio_of
+            top = sum(measures[(p, numerator)] for p in sc.population_names)
+            bottom = sum(measures[(p, denominator)] for p in sc.population_names)
+            assert top / bottom == pytest.approx(measures[(ALL, measure.name)], rel=1e-12)
+    for measure in measures_for(sc).of_scope("system"):
+        if measure.aggregate == "ratio":
+            numerator, denominator = measure.ratio_of
+            ratio = measures[(ALL, numerator)] / measures[(ALL, denominator)]
+            assert ratio == pytest.approx(measures[(ALL, measure.name)], rel=1e-12)

@@ -7,7 +7,7 @@ import pytest
 from conftest import always_on_site, scenario
 
 from sim.model import simulate
-from sim.records import Channel, Outcome, WorkerActivity
+from sim.records import Channel, EndState, WorkerActivity
 from sim.roster import build_plan
 from sim.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, covered
 
@@ -184,10 +184,10 @@ def test_people_who_leave_are_lost_or_called_back_as_configured():
         },
     )
     lost = simulate(scenario(callbacks={"left_before_seen": "lost"}, **base)).cases
-    assert (lost.outcome == Outcome.LEFT).sum() > 100
-    np.testing.assert_array_equal(lost.outcome == Outcome.LEFT, lost.left_station)
+    assert (lost.state == EndState.LEFT).sum() > 100
+    np.testing.assert_array_equal(lost.state == EndState.LEFT, lost.left_station)
     kept = simulate(scenario(callbacks={"left_before_seen": "callback"}, **base)).cases
-    assert (kept.outcome == Outcome.LEFT).sum() == 0
+    assert (kept.state == EndState.LEFT).sum() == 0
     called = kept.left_station & (kept.channel == Channel.CALLBACK)
     assert called.sum() > 50
     # A person who left and was reached later: first contact after their patience ran out.
@@ -212,8 +212,8 @@ def test_callback_attempts_follow_the_retry_and_reach_rules():
     assert on_list.sum() > 100
     # Never reachable: a case ends failed after exactly three attempts, unless the run
     # ended before its third attempt came.
-    waiting = cases.outcome == Outcome.WAITING_AT_END
-    assert np.all(cases.outcome[on_list & ~waiting] == Outcome.CALLBACK_FAILED)
+    waiting = cases.state == EndState.IN_SYSTEM
+    assert np.all(cases.state[on_list & ~waiting] == EndState.CALLBACK_FAILED)
     assert np.all(cases.callback_attempts[on_list & ~waiting] == 3)
     assert np.all(cases.callback_attempts[on_list & waiting] < 3)
     on_list &= ~waiting
@@ -319,7 +319,7 @@ def test_not_referred_cases_are_split_by_whether_a_worker_was_there():
     cases = run.cases
     plan = build_plan(sc, 0)
     present = covered(plan.station_coverage[0], cases.arrival)
-    no_worker = cases.outcome == Outcome.NOT_REFERRED_NO_WORKER
+    no_worker = cases.state == EndState.NOT_REFERRED_NO_WORKER
     assert not no_worker[present].any()
     referred = ~np.isnan(cases.referral)
     # Referral shares within binomial 99.9 % bands of 0.8 and 0.2.
@@ -342,7 +342,7 @@ def test_expired_callbacks_are_dropped_unreached():
         callbacks={"expire_after_days": 2},
     )
     cases = simulate(sc).cases
-    expired = cases.outcome == Outcome.CALLBACK_EXPIRED
+    expired = cases.state == EndState.CALLBACK_EXPIRED
     assert expired.sum() > 100
     contacted = ~np.isnan(cases.first_contact)
     wait = (cases.first_contact - cases.referral)[contacted & (cases.channel == Channel.CALLBACK)]
@@ -365,4 +365,4 @@ def test_an_open_on_call_window_counts_as_a_worker_for_referral():
     reachable = office | (hour < 6)
     referred = ~np.isnan(cases.referral)
     np.testing.assert_array_equal(referred, reachable)
-    np.testing.assert_array_equal(cases.outcome == Outcome.NOT_REFERRED_NO_WORKER, ~reachable)
+    np.testing.assert_array_equal(cases.state == EndState.NOT_REFERRED_NO_WORKER, ~reachable)
