@@ -1,54 +1,97 @@
-"""The readable summary table printed by ``station-sim run``."""
+"""The readable summary table of one scenario (what ``station-sim run`` prints), from a
+results folder's stored summary: each measure as its mean over the replications ± the
+half-width of its confidence interval, with the titles, units and digits of
+:mod:`sim.measures`."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from sim.config import Scenario
-from sim.summary import ALL, SummaryRow, threshold_metric
+import yaml
+
+from sim.config import scenario_from_dict
+from sim.measures import ALL, Measure
+from sim.stats import CONFIDENCE
 from sim.week import DAYS_PER_YEAR
+
+if TYPE_CHECKING:
+    from sim.pipeline.results import StoredResults
 
 __all__ = ["format_report"]
 
+_WAIT_COLUMNS = (
+    ("wait_referral_mean_h", "mean"),
+    ("wait_referral_median_h", "median"),
+    ("wait_referral_p90_h", "p90"),
+    ("wait_referral_p95_h", "p95"),
+)
+_UNMET_COLUMNS = (
+    "left",
+    "callback_failed",
+    "callback_expired",
+    "waiting_at_end",
+    "not_referred_no_worker",
+    "met_late",
+)
+_SYSTEM_ROWS = (
+    ("worker utilisation on site (%)", "utilisation"),
+    ("overtime (hours a year)", "overtime_hours_per_year"),
+    ("on-call call-outs a week", "callouts_per_week"),
+    ("cost (EUR a year)", "cost_eur_per_year"),
+    ("cost per case met (EUR)", "cost_per_case_met_eur"),
+)
+_CHANNELS = ("on_site_share", "on_call_share", "callback_share")
 
-def format_report(scenario: Scenario, rows: Sequence[SummaryRow]) -> str:
-    """Waits, within-threshold shares, unmet demand and system measures, each as the
-    mean over replications with its 95 % confidence interval."""
-    table = {(r.population, r.metric): r for r in rows}
-    sim = scenario.simulation
-    per_year = DAYS_PER_YEAR / sim.run_days
+
+def format_report(results: StoredResults, label: str, point: int = 0) -> str:
+    """The summary of scenario ``label`` at design point ``point`` of a results folder."""
+    entry = results.manifest["resolved_configs"][f"p{point:04d}-{label}"]
+    scenario = scenario_from_dict(
+        yaml.safe_load((results.folder / entry["file"]).read_text(encoding="utf-8")),
+        source=str(results.folder / entry["file"]),
+    )
+    summary = results.table("summary")
+    table = {
+        (r["population"], r["metric"]): r
+        for r in summary.to_pylist()
+        if r["point"] == point and r["scenario"] == label
+    }
+    measures = results.measures
+    settings = scenario.simulation
+    per_year = DAYS_PER_YEAR / settings.run_days
     populations = [*scenario.population_names, ALL]
-    thresholds = scenario.measures.thresholds_hours
 
-    def cell(population: str, metric: str, scale: float = 1.0, digits: int = 1) -> str:
-        row = table.get((population, metric))
-        if row is None or math.isnan(row.mean):
+    def cell(population: str, name: str, digits: int | None = None) -> str:
+        measure = measures.named(name)
+        row = table.get((population, name))
+        if row is None or row["mean"] is None or math.isnan(row["mean"]):
             return "-"
-        text = f"{row.mean * scale:.{digits}f}"
-        if not math.isnan(row.half_width):
-            text += f" ±{row.half_width * scale:.{digits}f}"
+        scale = measure.scale * (per_year if measure.per_year else 1.0)
+        shown = measure.digits if digits is None else digits
+        text = f"{row['mean'] * scale:.{shown}f}"
+        if row["half_width"] is not None and not math.isnan(row["half_width"]):
+            text += f" ±{row['half_width'] * scale:.{shown}f}"
         return text
 
+    level = f"{CONFIDENCE:.0%}".replace("%", " %")
     lines = [
-        f"Scenario {scenario.name}: {sim.replications} replication(s) of {sim.run_days:g} days "
-        f"after {sim.warm_up_days:g} days of warm-up, seed {sim.seed}",
-        "Mean over replications ± half-width of the 95 % confidence interval (Student t).",
+        f"Scenario {label}: {settings.replications} replication(s) of {settings.run_days:g} "
+        f"days after {settings.warm_up_days:g} days of warm-up, seed {settings.seed}",
+        f"Mean over replications ± half-width of the {level} confidence interval (Student t).",
         "",
         "Time from referral to first contact, over the cases contacted (hours); "
         "share contacted within each threshold, over the cases referred (%)",
     ]
-    header = ["population", "referred/yr", "mean", "median", "p90", "p95"]
-    header += [f"<={h:g}h" for h in thresholds]
+    within = [m for m in measures if m.threshold_hours is not None]
+    header = ["population", "referred/yr", *(h for _, h in _WAIT_COLUMNS)]
+    header += [f"<={m.threshold_hours:g}h" for m in within]
     body = [
         [
             population,
-            cell(population, "referred", per_year, 0),
-            cell(population, "wait_referral_mean_h"),
-            cell(population, "wait_referral_median_h"),
-            cell(population, "wait_referral_p90_h"),
-            cell(population, "wait_referral_p95_h"),
-            *[cell(population, threshold_metric(h), 100, 1) for h in thresholds],
+            cell(population, "referred"),
+            *(cell(population, name) for name, _ in _WAIT_COLUMNS),
+            *(cell(population, m.name) for m in within),
         ]
         for population in populations
     ]
@@ -58,48 +101,28 @@ def format_report(scenario: Scenario, rows: Sequence[SummaryRow]) -> str:
         "Unmet demand: share of the cases that coverage could serve (%), and cases a year "
         "by reason",
     ]
-    header = [
-        "population",
-        "unmet %",
-        "left",
-        "callback failed",
-        "callback expired",
-        "waiting at end",
-        "not referred: no worker",
-        "met late",
-    ]
+    reasons: list[Measure] = [measures.named(name) for name in _UNMET_COLUMNS]
+    header = ["population", "unmet %", *(m.short for m in reasons)]
     body = [
-        [
-            population,
-            cell(population, "unmet_share", 100, 1),
-            cell(population, "left", per_year, 0),
-            cell(population, "callback_failed", per_year, 0),
-            cell(population, "callback_expired", per_year, 0),
-            cell(population, "waiting_at_end", per_year, 0),
-            cell(population, "not_referred_no_worker", per_year, 0),
-            cell(population, "met_late", per_year, 0),
-        ]
+        [population, cell(population, "unmet_share"), *(cell(population, m.name) for m in reasons)]
         for population in populations
     ]
     lines += _columns(header, body)
     lines += ["", "Workers and cost"]
-    system = [
-        ("worker utilisation on site (%)", cell(ALL, "utilisation", 100, 1)),
-        ("overtime (hours a year)", cell(ALL, "overtime_hours_per_year", 1, 0)),
-        ("on-call call-outs a week", cell(ALL, "callouts_per_week", 1, 2)),
+    system: list[tuple[str, str]] = [(title, cell(ALL, name)) for title, name in _SYSTEM_ROWS]
+    system.insert(
+        3,
         (
             "first contacts on site / on call / by callback (%)",
-            " / ".join(cell(ALL, f"{c}_share", 100, 0) for c in ("on_site", "on_call", "callback")),
+            " / ".join(cell(ALL, name, digits=0) for name in _CHANNELS),
         ),
-        ("cost (EUR a year)", cell(ALL, "cost_eur_per_year", 1, 0)),
-        ("cost per case met (EUR)", cell(ALL, "cost_per_case_met_eur", 1, 0)),
-    ]
-    width = max(len(label) for label, _ in system)
-    lines += [f"  {label:<{width}}  {value}" for label, value in system]
+    )
+    width = max(len(title) for title, _ in system)
+    lines += [f"  {title:<{width}}  {value}" for title, value in system]
     return "\n".join(lines)
 
 
-def _columns(header: list[str], body: list[list[str]]) -> list[str]:
+def _columns(header: list[str], body: list[list[Any]]) -> list[str]:
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
 
     def line(row: list[str]) -> str:

@@ -1,0 +1,69 @@
+"""The one list of measures: each defined once, with what every table and figure needs,
+built from the scenario's own thresholds, and read back whole from a results folder."""
+
+from __future__ import annotations
+
+from conftest import scenario
+
+from sim.measures import MeasureList, measures_for, threshold_name
+
+
+def test_every_measure_is_named_once_titled_and_computable():
+    measures = measures_for(scenario())
+    assert len(set(measures.names)) == len(measures) > 30
+    for m in measures:
+        assert m.title and m.compute is not None, m.name
+        assert m.scope in ("population", "system")
+        if m.aggregate == "ratio":
+            assert m.ratio_of is not None and all(name in measures for name in m.ratio_of)
+        if m.name.endswith("_share"):
+            assert m.scale == 100.0, m.name
+
+
+def test_the_standard_lists_hold_the_headline_measures():
+    measures = measures_for(scenario())
+    names = {
+        name: {m.name for m in measures.in_list(name)}
+        for name in ("comparison", "reference", "overview")
+    }
+    assert {"unmet_share", "wait_referral_mean_h", "cost_eur_per_year"} <= names["comparison"]
+    assert (
+        names["comparison"] - {"within_1h_share", "within_24h_share", "within_72h_share"}
+        <= names["reference"]
+    )
+    assert names["overview"] == {
+        "unmet_share",
+        "wait_referral_mean_h",
+        "wait_referral_p90_h",
+        "within_24h_share",
+        "cost_eur_per_year",
+    }
+
+
+def test_the_thresholds_of_a_scenario_make_its_within_measures():
+    measures = measures_for(scenario(measures={"thresholds_hours": [0.5, 4, 48]}))
+    within = [m for m in measures if m.threshold_hours is not None]
+    assert [m.name for m in within] == [threshold_name(h) for h in (0.5, 4, 48)]
+    assert [m.name for m in within] == ["within_0.5h_share", "within_4h_share", "within_48h_share"]
+    assert measures.thresholds_hours == (0.5, 4.0, 48.0)
+    # Without a 24-hour threshold the overview shows the middle one.
+    assert [m.name for m in measures.in_list("overview") if m.threshold_hours] == [
+        "within_4h_share"
+    ]
+
+
+def test_a_stored_list_reads_back_equal_without_its_computations():
+    measures = measures_for(scenario())
+    back = MeasureList.from_records(measures.records())
+    assert list(back) == list(measures)
+    assert all(m.compute is None for m in back)
+    assert back.named("unmet_share").label == "Unmet demand (% of servable cases)"
+    assert back.named("unmet_share").show(0.3141) == "31.4"
+
+
+def test_measures_of_several_scenarios_are_their_union():
+    one = measures_for(scenario(measures={"thresholds_hours": [1]}))
+    other = measures_for(scenario(measures={"thresholds_hours": [2]}))
+    union = one.union(other)
+    assert {"within_1h_share", "within_2h_share"} <= set(union.names)
+    assert union.names[: len(one)] == one.names
