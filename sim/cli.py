@@ -1,7 +1,8 @@
 """The ``station-sim`` command line (also ``python -m sim``).
 
-Every user mistake (missing file, bad YAML, unknown or out-of-range setting) ends in
-one message on standard error and exit status 2, before anything is written.
+Every user mistake (missing file, bad YAML, unknown or out-of-range setting, bad
+option) ends in one message on standard error and exit status 2, before anything is
+written.
 """
 
 from __future__ import annotations
@@ -9,20 +10,25 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 import sim
-from sim.config import ConfigError, Scenario, load_scenario
-from sim.experiment.commands import add_experiment_commands
+from sim.errors import ConfigError, short_repr
+from sim.pipeline.commands import (
+    EXIT_INTERRUPTED,
+    add_backend_options,
+    add_experiment_commands,
+    add_folder_options,
+    execute_plan,
+    folder_contents,
+)
 
-__all__ = ["main"]
+__all__ = ["main", "parse_overrides"]
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"station-sim: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("\nstation-sim: interrupted; no partial output was written", file=sys.stderr)
+        print("\nstation-sim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -49,22 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"station-sim {sim.__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a scenario's replications and summarise them")
+    run = commands.add_parser(
+        "run",
+        help="run a scenario's replications and summarise them",
+        description="Run a scenario's replications (an experiment of one scenario at one "
+        "point), print the summary table and write the results folder: tables, per-case "
+        "and per-worker records (Parquet), summary.txt and manifest.json.",
+    )
     run.add_argument("config", help="scenario YAML file (see configs/)")
     run.add_argument("--replications", type=int, help="number of replications (default: config)")
     run.add_argument("--seed", type=int, help="root random seed (default: config)")
-    run.add_argument("--out", help="output folder (default: results/runs/SCENARIO)")
-    run.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        help="processes for replications in parallel (results are identical; default 1)",
-    )
     _add_set_option(run)
+    add_backend_options(run)
+    add_folder_options(run, "results/runs/SCENARIO")
     run.add_argument(
         "--no-records",
         action="store_true",
-        help="write measures and summary only, not the per-case and worker records",
+        help="keep the tables only, not the per-case and per-worker records",
+    )
+    run.add_argument(
+        "--csv", action="store_true", help="write the records as CSV too, beside the Parquet"
     )
     run.set_defaults(handler=_run)
 
@@ -73,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     warmup.add_argument("config", help="scenario YAML file")
     warmup.add_argument("--weeks", type=int, default=16, help="weeks to simulate (default 16)")
-    warmup.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
+    add_backend_options(warmup)
     _add_set_option(warmup)
     warmup.set_defaults(handler=_warmup)
 
@@ -92,15 +102,22 @@ def _parser() -> argparse.ArgumentParser:
     theory.add_argument(
         "--quick", action="store_true", help="only the fast subset that the tests run"
     )
-    theory.add_argument(
-        "--jobs", type=int, default=1, help="processes for replications in parallel (default 1)"
-    )
+    add_backend_options(theory)
     theory.add_argument(
         "--case", metavar="TEXT", help="only the cases whose name contains TEXT, e.g. erlang_a"
     )
     theory.set_defaults(handler=_check_theory)
 
-    # experiment, plot, reproduce: defined beside the experiment package they drive.
+    keys = commands.add_parser(
+        "config-keys",
+        help="print the reference of every scenario setting (docs/config.md)",
+        description="Print, as Markdown, every setting a scenario file may hold, with its "
+        "type, default and meaning, generated from the schema the configs are validated "
+        "against.",
+    )
+    keys.set_defaults(handler=_config_keys)
+
+    # experiment, plot, reproduce: defined beside the pipeline they drive.
     add_experiment_commands(commands)
     return parser
 
@@ -122,130 +139,97 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     for item in items:
         path, sep, text = item.partition("=")
         if not sep or not path.strip():
-            raise ConfigError(f"--set {item!r}: expected PATH=VALUE, e.g. simulation.seed=7")
+            raise ConfigError(
+                f"--set {short_repr(item)}: expected PATH=VALUE, e.g. simulation.seed=7"
+            )
         try:
             overrides[path.strip()] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        except (yaml.YAMLError, ValueError):
+            # ValueError: a number too long for Python to read (over 4,300 digits).
+            raise ConfigError(f"--set {short_repr(item)}: the value is not valid YAML") from None
     return overrides
 
 
-def _load(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Scenario:
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = parse_overrides(args.set)
-    overrides.update(extra or {})
-    return load_scenario(args.config, overrides)
+    for option, path in (("replications", "simulation.replications"), ("seed", "simulation.seed")):
+        value = getattr(args, option, None)
+        if value is not None:
+            overrides[path] = value
+    return overrides
 
 
 def _validate(args: argparse.Namespace) -> int:
-    scenario = _load(args)
-    workers = sum(w.count for w in scenario.staffing.workers)
+    from sim.config import load_scenario
+
+    scenario = load_scenario(args.config, _overrides(args))
     print(
         f"{args.config}: valid scenario '{scenario.name}' with {len(scenario.populations)} "
-        f"population(s), {len(scenario.stations)} station(s), {workers} worker(s)"
+        f"population(s), {len(scenario.stations)} station(s), {scenario.posts} worker(s)"
         + (", on call" if scenario.on_call else "")
     )
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.progress import Progress
+    from sim.pipeline.plan import plan_for_scenario
+    from sim.pipeline.results import StoredResults
     from sim.report import format_report
-    from sim.runner import run_replications
-    from sim.store import write_run_folder
-    from sim.summary import summarise
 
-    started = datetime.now(UTC)
-    extra: dict[str, Any] = {}
-    if args.replications is not None:
-        extra["simulation.replications"] = args.replications
-    if args.seed is not None:
-        extra["simulation.seed"] = args.seed
-    scenario = _load(args, extra)
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs {args.jobs}: must be at least 1")
-    out = Path(args.out) if args.out else Path("results") / "runs" / scenario.name
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a folder")
-
-    replications = range(scenario.simulation.replications)
-    progress = Progress(len(replications), f"{scenario.name}: replications")
-    finished: list[Any] = []
-
-    def on_done(result: Any) -> None:
-        finished.append(result)
-        progress.advance()
-
-    def write(folder: Path, results: list[Any], complete: bool) -> str:
-        results = sorted(results, key=lambda r: r.replication)
-        measures = [row for result in results for row in result.measures]
-        summary = summarise(measures)
-        report = format_report(scenario, summary)
-        write_run_folder(
-            folder,
-            scenario,
-            config_path=args.config,
-            overrides=parse_overrides(args.set) | extra,
-            runs=[r.records for r in results if r.records is not None],
-            measures=measures,
-            summary=summary,
-            started=started,
-            command=["station-sim", *sys.argv[1:]],
-            report=report,
-            complete=complete,
-        )
-        return report
-
-    try:
-        results = run_replications(
-            scenario,
-            replications,
-            jobs=args.jobs,
-            keep_records=not args.no_records,
-            on_done=on_done,
-        )
-    except KeyboardInterrupt:
-        progress.close()
-        if not finished:
-            raise
-        # Keep what was computed, apart from the real output so nobody mistakes it for
-        # a complete run.
-        partial = out.with_name(out.name + ".interrupted")
-        write(partial, finished, complete=False)
-        print(
-            f"\nstation-sim: interrupted after {len(finished)} of {len(replications)} "
-            f"replications; those are saved in {partial}/ (marked incomplete)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    progress.close()
-    report = write(out, results, complete=True)
-    print(report)
-    print(f"\nWritten to {out}/ (cases.csv, workers.csv, summary.csv, manifest.json, ...)")
+    plan = plan_for_scenario(args.config, _overrides(args), records=not args.no_records)
+    out = Path(args.out) if args.out else Path("results") / "runs" / plan.spec.name
+    command = " ".join(["station-sim", "run", args.config, *_repeat(args), "--out", str(out)])
+    outcome = execute_plan(plan, args, out, command, csv_records=args.csv)
+    if isinstance(outcome, int):
+        return outcome
+    print(format_report(StoredResults(out), plan.labels[0]))
+    reused = f" ({outcome.reused} reused)" if outcome.reused else ""
+    print(f"\n{outcome.tasks} replication(s){reused} written to {out}/: {folder_contents(out)}")
     return 0
 
 
+def _repeat(args: argparse.Namespace) -> list[str]:
+    """The options of a run that a resume must repeat to make the same plan."""
+    repeated = []
+    for item in args.set:
+        repeated += ["--set", item]
+    for option in ("replications", "seed"):
+        value = getattr(args, option)
+        if value is not None:
+            repeated += [f"--{option}", str(value)]
+    if args.no_records:
+        repeated.append("--no-records")
+    return repeated
+
+
 def _warmup(args: argparse.Namespace) -> int:
+    from sim.config import load_scenario
+    from sim.pipeline.backends import make_backend
     from sim.warmup import warmup_profile
 
-    if args.weeks < 4:
-        raise ConfigError(f"--weeks {args.weeks}: at least 4 weeks are needed")
-    scenario = _load(args)
+    if args.weeks < 4 or args.weeks > 520:
+        raise ConfigError(f"--weeks {args.weeks}: choose between 4 and 520 weeks")
+    scenario = load_scenario(args.config, _overrides(args))
+    backend = make_backend(args.jobs, args.scheduler)
     print(
         f"Scenario {scenario.name}: {scenario.simulation.replications} replications started empty"
     )
-    print(warmup_profile(scenario, weeks=args.weeks, jobs=max(args.jobs, 1)).format())
+    try:
+        print(warmup_profile(scenario, weeks=args.weeks, backend=backend).format())
+    finally:
+        backend.close()
     return 0
 
 
 def _check_theory(args: argparse.Namespace) -> int:
+    from sim.pipeline.backends import make_backend
     from sim.progress import Progress
     from sim.validation import check_theory, format_table, select_cases
 
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs {args.jobs}: must be at least 1")
     cases = select_cases(quick=args.quick, pattern=args.case)
     if not cases:
         raise ConfigError(f"--case {args.case!r}: no validation case has that in its name")
+    backend = make_backend(args.jobs, args.scheduler)
     replications = sum(case.replications for case in cases)
     subset = "fast subset" if args.quick else "full table"
     if args.case is not None:
@@ -255,8 +239,18 @@ def _check_theory(args: argparse.Namespace) -> int:
         f"Validation against exact results: {len(cases)} case{plural} ({subset}), "
         f"{replications} replications"
     )
-    progress = Progress(replications, "check-theory: replications")
-    rows = check_theory(cases, jobs=args.jobs, on_done=progress.advance)
-    progress.close()
+    progress = Progress(replications, "check-theory", unit="replications done")
+    try:
+        rows = check_theory(cases, backend=backend, on_done=progress.advance)
+    finally:
+        progress.close()
+        backend.close()
     print(format_table(rows))
     return 0 if all(row.passed for row in rows) else 1
+
+
+def _config_keys(args: argparse.Namespace) -> int:
+    from sim.config_reference import config_reference
+
+    print(config_reference(), end="")
+    return 0

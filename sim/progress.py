@@ -1,4 +1,5 @@
-"""A progress line on standard error for work made of many equal tasks."""
+"""A progress line on standard error: for work made of many equal tasks, and for the
+steps that follow them (building tables, drawing figures)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ class Progress:
         self,
         total: int,
         label: str,
+        unit: str = "done",
         stream: TextIO | None = None,
         delay_s: float = 2.0,
         interval_s: float = 10.0,
     ) -> None:
         self.total = total
         self.label = label
+        self.unit = unit
         self.done = 0
         self.stream = stream if stream is not None else sys.stderr
         self.delay_s = delay_s
@@ -46,13 +49,26 @@ class Progress:
         rate = self.done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         text = (
-            f"{self.label}: {self.done}/{self.total} done, {elapsed:.0f} s elapsed, "
+            f"{self.label}: {self.done}/{self.total} {self.unit}, {elapsed:.0f} s elapsed, "
             f"about {eta:.0f} s left"
         )
         if self._tty:
             self.stream.write("\r" + text.ljust(78))
         else:
             self.stream.write(text + "\n")
+        self.stream.flush()
+        self._shown = True
+
+    def note(self, text: str) -> None:
+        """Show that a step other than the tasks is under way (e.g. "drawing figures"),
+        under the same rule as the count: quiet while the work is short."""
+        if time.monotonic() - self.started < self.delay_s:
+            return
+        line = f"{self.label}: {text}"
+        if self._tty:
+            self.stream.write("\r" + line.ljust(78))
+        else:
+            self.stream.write(line + "\n")
         self.stream.flush()
         self._shown = True
 

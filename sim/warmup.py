@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from sim.config import Scenario
-from sim.runner import run_replications
+from sim.model import simulate
+from sim.pipeline.backends import Backend, LocalBackend, run_all
+from sim.stats import intervals
 from sim.week import MINUTES_PER_HOUR, MINUTES_PER_WEEK
 
 __all__ = ["WarmupProfile", "warmup_profile"]
@@ -48,7 +49,27 @@ class WarmupProfile:
         return "\n".join(lines)
 
 
-def warmup_profile(scenario: Scenario, weeks: int = 16, jobs: int = 1) -> WarmupProfile:
+def weekly_mean_waits(scenario: Scenario, replication: int, weeks: int) -> np.ndarray:
+    """Mean wait from referral to first contact (hours) of the cases arriving in each
+    week of one replication (``nan`` for a week with nobody contacted)."""
+    cases = simulate(scenario, replication).cases
+    week = (cases.arrival // MINUTES_PER_WEEK).astype(int)
+    wait = (cases.first_contact - cases.referral) / MINUTES_PER_HOUR
+    means = np.full(weeks, np.nan)
+    for k in range(weeks):
+        waits = wait[(week == k) & ~np.isnan(wait)]
+        if len(waits):
+            means[k] = waits.mean()
+    return means
+
+
+def _replication_job(task: tuple[Scenario, int, int]) -> np.ndarray:
+    return weekly_mean_waits(*task)
+
+
+def warmup_profile(
+    scenario: Scenario, weeks: int = 16, backend: Backend | None = None
+) -> WarmupProfile:
     """Run ``scenario`` from empty for ``weeks`` weeks, replications as configured."""
     sc = scenario.model_copy(
         update={
@@ -57,28 +78,15 @@ def warmup_profile(scenario: Scenario, weeks: int = 16, jobs: int = 1) -> Warmup
             )
         }
     )
-    results = run_replications(sc, range(sc.simulation.replications), jobs=jobs)
-    table = np.full((len(results), weeks), np.nan)
-    for row, result in enumerate(results):
-        cases = result.records.cases
-        week = (cases.arrival // MINUTES_PER_WEEK).astype(int)
-        wait = (cases.first_contact - cases.referral) / MINUTES_PER_HOUR
-        for k in range(weeks):
-            waits = wait[(week == k) & ~np.isnan(wait)]
-            if len(waits):
-                table[row, k] = waits.mean()
-    n = np.sum(~np.isnan(table), axis=0)
-    mean = np.nanmean(table, axis=0)
-    sd = np.nanstd(table, axis=0, ddof=1)
-    half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1))
-    late = np.nanmean(table[:, weeks // 2 :], axis=1)
-    steady = float(np.nanmean(late))
-    steady_half = float(
-        stats.t.ppf(0.975, len(late) - 1) * np.nanstd(late, ddof=1) / np.sqrt(len(late))
-    )
+    tasks = [(sc, r, weeks) for r in range(sc.simulation.replications)]
+    table = np.vstack(run_all(backend or LocalBackend(1), tasks, _replication_job))
+    weekly = intervals(table)
+    steady = intervals(np.nanmean(table[:, weeks // 2 :], axis=1))
+    mean, half = weekly.mean, weekly.half_width
+    level, level_half = float(steady.mean[0]), float(steady.half_width[0])
     # The transient from an empty start is over at the first of two consecutive weeks
     # whose CIs overlap the steady band.  (Asking every later week to overlap would
     # flag chance excursions, one week in twenty at 95 %.)
-    within = np.abs(mean - steady) <= half + steady_half
+    within = np.abs(mean - level) <= half + level_half
     settled = next((k for k in range(weeks - 1) if within[k] and within[k + 1]), weeks)
-    return WarmupProfile(mean, half, steady, steady_half, settled)
+    return WarmupProfile(mean, half, level, level_half, settled)

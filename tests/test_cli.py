@@ -1,5 +1,6 @@
 """The command line: a run writes its folder and prints its table; bad input gets one
-message, exit status 2, and writes nothing."""
+message naming the file, the field and what is allowed, exit status 2, and writes
+nothing; an existing folder is refused unless --resume or --fresh says what to do."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import CONFIGS, SHIPPED
 
+import sim.pipeline.tasks
 from sim.cli import main
 
 SHORT = [
@@ -31,19 +34,39 @@ def test_every_shipped_config_runs_and_prints_its_table(path, tmp_path, capsys):
     for label in ("victim", "perpetrator", "third_party", "unmet %", "cost (EUR a year)"):
         assert label in printed
     for name in (
-        "cases.csv",
-        "workers.csv",
-        "summary.csv",
-        "replications.csv",
-        "config.yaml",
-        "manifest.json",
         "summary.txt",
+        "manifest.json",
+        "spec.yaml",
+        "tables/summary.parquet",
+        "tables/summary.csv",
+        "tables/replications.parquet",
+        "tables/measures.csv",
+        "records/cases.parquet",
+        "records/workers.parquet",
+        f"configs/p0000-{path.stem}.yaml",
     ):
         assert (out / name).is_file(), name
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "run" and manifest["status"] == "complete"
     assert manifest["seed"] == 20130613 and manifest["replications"] == 2
     assert manifest["versions"]["station-sim"]
-    assert manifest["overrides"]["simulation.run_days"] == 28
+    overrides = manifest["spec"]["scenarios"][0]["overrides"]
+    assert overrides["simulation.run_days"] == 28 and overrides["simulation.replications"] == 2
+    assert (out / "summary.txt").read_text().strip() in printed
+
+
+def test_records_are_parquet_csv_on_request_and_none_when_refused(tmp_path, capsys):
+    config = str(CONFIGS / "france_office_hours.yaml")
+    args = ["run", config, "--replications", "2", *SHORT]
+    assert main([*args, "--out", str(tmp_path / "csv"), "--csv"]) == 0
+    cases = pq.read_table(tmp_path / "csv" / "records" / "cases.parquet")
+    assert (tmp_path / "csv" / "records" / "cases.csv").is_file()
+    assert set(cases["replication"].to_pylist()) == {0, 1}
+    assert {"end_state", "outcome", "in_window", "wait_referral_h"} <= set(cases.column_names)
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "bare"), "--no-records"]) == 0
+    assert not (tmp_path / "bare" / "records").exists()
+    assert "records/" not in capsys.readouterr().out
 
 
 def test_validate_says_what_it_found(capsys):
@@ -52,12 +75,12 @@ def test_validate_says_what_it_found(capsys):
 
 
 BAD_CASES = {
-    "missing file": ("missing.yaml", None, "no such file"),
+    "missing file": ("missing.yaml", None, "no such scenario file"),
     "bad yaml": ("bad.yaml", "populations: [1,\n", "not valid YAML"),
     "unknown field": (
         "unknown.yaml",
         "base: {configs}/france_office_hours.yaml\nstafing: {{}}\n",
-        "stafing: unknown setting",
+        "stafing: unknown setting; did you mean 'staffing'?",
     ),
     "negative rate": (
         "negative.yaml",
@@ -78,6 +101,32 @@ BAD_CASES = {
         "populations: {{victim: {{interview: {{dist: weibull, shape: 2}}}}}}\n",
         "unknown distribution",
     ),
+    "missing base file": (
+        "orphan.yaml",
+        "base: common/demandd.yaml\nname: orphan\n",
+        "orphan.yaml: base = 'common/demandd.yaml': no such file",
+    ),
+    "name with a space": (
+        "spaced.yaml",
+        "base: {configs}/france_office_hours.yaml\nname: three workers\n",
+        "name = 'three workers': a name must start with a letter",
+    ),
+    "on-call delay": (
+        "delay.yaml",
+        "base: {configs}/belgium_24_7.yaml\non_call: {{delay: 5}}\n",
+        "on_call.delay: unknown setting; did you mean 'phone_delay' or 'travel_delay'?",
+    ),
+    "unquoted time": (
+        "clock.yaml",
+        "base: {configs}/france_office_hours.yaml\n"
+        "staffing: {{workers: [{{name: w, roster: [{{days: all, start: 09:00, end: 17:00}}]}}]}}\n",
+        "a time of day must be quoted",
+    ),
+    "a key given twice": (
+        "twice.yaml",
+        "base: {configs}/france_office_hours.yaml\nname: a\nname: b\n",
+        "'name' is given twice",
+    ),
 }
 
 
@@ -94,47 +143,88 @@ def test_bad_input_gets_one_message_and_writes_nothing(case, tmp_path):
         text=True,
         check=False,
     )
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stderr
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ([name] if text is not None else [])
 
 
-def test_bad_option_values_are_refused(tmp_path, capsys):
+def test_an_override_naming_an_unknown_population_says_so(tmp_path, capsys):
     config = str(CONFIGS / "france_office_hours.yaml")
-    assert main(["run", config, "--replications", "0", "--out", str(tmp_path / "o")]) == 2
-    assert "simulation.replications = 0" in capsys.readouterr().err
-    assert main(["run", config, "--set", "nonsense", "--out", str(tmp_path / "o")]) == 2
-    assert "expected PATH=VALUE" in capsys.readouterr().err
+    out = str(tmp_path / "o")
+    args = ["run", config, "--out", out, "--set", "populations.victims.urgent_share=0.2"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "unknown population 'victims'" in err
+    assert "known: perpetrator, third_party, victim" in err and "did you mean 'victim'" in err
+    assert main(["run", config, "--out", out, "--set", "callbacks.max_attempt=2"]) == 2
+    assert "did you mean 'max_attempts'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
-def test_a_rerun_replaces_the_folder_whole(tmp_path):
-    out = tmp_path / "out"
+def test_bad_option_values_are_refused(tmp_path, capsys):
     config = str(CONFIGS / "france_office_hours.yaml")
-    assert main(["run", config, "--replications", "2", "--out", str(out), *SHORT]) == 0
-    (out / "stale.txt").write_text("from an older run")
-    assert main(["run", config, "--replications", "2", "--out", str(out), *SHORT]) == 0
-    assert not (out / "stale.txt").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    out = str(tmp_path / "o")
+    assert main(["run", config, "--replications", "0", "--out", out]) == 2
+    assert "simulation.replications = 0" in capsys.readouterr().err
+    assert main(["run", config, "--set", "nonsense", "--out", out]) == 2
+    assert "expected PATH=VALUE" in capsys.readouterr().err
+    assert main(["run", config, "--jobs", "0", "--out", out]) == 2
+    assert "--jobs 0: must be at least 1" in capsys.readouterr().err
+    assert main(["run", config, "--set", "simulation.seed=" + "9" * 5000, "--out", out]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
-def test_an_interrupted_run_keeps_its_finished_replications_apart(tmp_path, monkeypatch, capsys):
-    import sim.runner
-
-    real = sim.runner.run_replications
-
-    def interrupted(scenario, replications, jobs=1, keep_records=True, on_done=None):
-        real(scenario, list(replications)[:2], jobs=1, keep_records=keep_records, on_done=on_done)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(sim.runner, "run_replications", interrupted)
+def test_an_existing_folder_is_refused_replaced_with_fresh_or_reused_with_resume(tmp_path, capsys):
     out = tmp_path / "out"
+    args = ["run", str(CONFIGS / "france_office_hours.yaml"), "--replications", "2", *SHORT]
+    assert main([*args, "--out", str(out)]) == 0
+    summary = (out / "tables" / "summary.parquet").read_bytes()
+    assert main([*args, "--out", str(out)]) == 2
+    assert "already holds results; pass --resume" in capsys.readouterr().err
+    assert main([*args, "--out", str(out), "--resume"]) == 0
+    assert "(2 reused)" in capsys.readouterr().out
+    assert main([*args, "--out", str(out), "--fresh"]) == 0
+    assert (out / "tables" / "summary.parquet").read_bytes() == summary
+    with pytest.raises(SystemExit) as usage:  # argparse: the two exclude each other
+        main([*args, "--out", str(out), "--fresh", "--resume"])
+    assert usage.value.code == 2
+
+
+def test_an_interrupted_run_keeps_its_finished_replications_and_resumes(
+    tmp_path, monkeypatch, capsys
+):
     config = str(CONFIGS / "france_office_hours.yaml")
-    assert main(["run", config, "--replications", "5", "--out", str(out), *SHORT]) == 130
-    assert not out.exists()
-    saved = tmp_path / "out.interrupted"
-    manifest = json.loads((saved / "manifest.json").read_text())
-    assert manifest["complete"] is False and manifest["replications_done"] == [0, 1]
-    assert "interrupted after 2 of 5" in capsys.readouterr().err
+    args = ["run", config, "--replications", "5", "--jobs", "1", *SHORT]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    intact = sim.pipeline.tasks.run_task
+
+    def interrupted(task):
+        if task.replication == 2:
+            raise KeyboardInterrupt
+        return intact(task)
+
+    monkeypatch.setattr(sim.pipeline.tasks, "run_task", interrupted)
+    out = tmp_path / "out"
+    assert main([*args, "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; the finished runs are kept" in err and "--resume" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    done = sorted(k for k, t in manifest["tasks"].items() if t["status"] == "done")
+    assert done == ["p0000-france_office_hours-r0000", "p0000-france_office_hours-r0001"]
+    monkeypatch.setattr(sim.pipeline.tasks, "run_task", intact)
+    assert main([*args, "--out", str(out), "--resume"]) == 0
+    for name in ("tables/summary.parquet", "records/cases.parquet"):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+
+
+def test_config_keys_lists_every_setting_and_matches_the_committed_reference(capsys):
+    assert main(["config-keys"]) == 0
+    printed = capsys.readouterr().out
+    for key in ("`warm_up_days`", "`phone_delay`", "`thresholds_hours`", "`base`"):
+        assert key in printed
+    committed = (CONFIGS.parent / "docs" / "config.md").read_text(encoding="utf-8")
+    assert printed == committed, "docs/config.md is stale: station-sim config-keys > docs/config.md"

@@ -4,13 +4,11 @@ compared with one seed see the same people (common random numbers)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from conftest import CONFIGS
 
-from sim import runner
+import sim
 from sim.config import load_scenario
 from sim.model import simulate
-from sim.runner import run_replications
 
 SHORT = {"simulation.run_days": 28, "simulation.warm_up_days": 7, "simulation.drain_days": 7}
 
@@ -35,17 +33,36 @@ def test_another_seed_or_replication_gives_other_records():
     assert not np.array_equal(a.cases.arrival[:10], c.cases.arrival[:10])
 
 
-@pytest.mark.parametrize("chunks_per_job", [16, 1])
-def test_replications_in_parallel_equal_replications_in_series(monkeypatch, chunks_per_job):
-    # One chunk per process: several replications per pool task, results still in order.
-    monkeypatch.setattr(runner, "_CHUNKS_PER_JOB", chunks_per_job)
-    sc = load_scenario(CONFIGS / "france_office_hours.yaml", SHORT)
-    serial = run_replications(sc, range(5), jobs=1)
-    parallel = run_replications(sc, range(5), jobs=2)
-    assert [p.replication for p in parallel] == list(range(5))
-    for s, p in zip(serial, parallel, strict=True):
-        assert s.measures == p.measures
-        _assert_same(s.records, p.records)
+def _files(folder):
+    """The bytes of every table and record file of a results folder."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for sub in ("tables", "records")
+        for p in sorted((folder / sub).iterdir())
+    }
+
+
+def test_a_run_in_parallel_equals_the_run_in_series(tmp_path):
+    config = CONFIGS / "france_office_hours.yaml"
+    serial = sim.run(config, replications=5, set=SHORT, jobs=1, out=tmp_path / "serial")
+    parallel = sim.run(config, replications=5, set=SHORT, jobs=2, out=tmp_path / "parallel")
+    files = _files(tmp_path / "serial")
+    assert "records/cases.parquet" in files and "tables/summary.parquet" in files
+    assert files == _files(tmp_path / "parallel")
+    assert serial.cases["replication"].tolist() == sorted(serial.cases["replication"])
+    assert parallel.summary.equals(serial.summary)
+
+
+def test_the_records_of_a_run_are_the_engine_s_own(tmp_path):
+    config = CONFIGS / "belgium_24_7.yaml"
+    result = sim.run(config, replications=2, set=SHORT, jobs=2)
+    sc = load_scenario(config, {**SHORT, "simulation.replications": 2})
+    for replication in (0, 1):
+        engine = simulate(sc, replication).cases
+        stored = result.cases[result.cases["replication"] == replication]
+        np.testing.assert_array_equal(stored["case_id"], engine.case_id)
+        np.testing.assert_array_equal(stored["arrival_min"], engine.arrival)
+        np.testing.assert_array_equal(stored["first_contact_min"], engine.first_contact)
 
 
 def test_scenarios_share_their_demand_draws():

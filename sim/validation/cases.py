@@ -41,9 +41,10 @@ import numpy as np
 import numpy.typing as npt
 
 from sim import theory
-from sim.config import Scenario, apply_overrides, read_scenario_document, scenario_from_dict
+from sim.config import Scenario, override_document, scenario_from_dict
 from sim.demand import draw_demand
-from sim.records import Outcome, RunRecords, WorkerActivity
+from sim.documents import read_scenario_document
+from sim.records import EndState, RunRecords, WorkerActivity
 from sim.validation.observables import (
     WAIT_TOLERANCE_MINUTES,
     busy_intervals,
@@ -129,7 +130,7 @@ class ValidationCase:
         """The same case with some ``simulation`` settings changed (e.g. fewer
         replications, for a check that only needs to see a gross error)."""
         overrides = {f"simulation.{key}": value for key, value in settings.items()}
-        return replace(self, document=apply_overrides(self.document, overrides))
+        return replace(self, document=override_document(self.document, overrides, self.name))
 
     def expected_cases(self) -> float:
         """Expected number of arrivals over all replications: the case's cost."""
@@ -291,7 +292,7 @@ def erlang_a_case(
 
 def _observe_abandonment(run: RunRecords, scenario: Scenario) -> Observation:
     cases = run.cases
-    left = cases.outcome == Outcome.LEFT
+    left = cases.state == EndState.LEFT
     seen = ~np.isnan(cases.first_contact)
     if not np.all(left | seen):
         raise RuntimeError(f"{scenario.name}: cases neither seen nor gone; lengthen the drain")
@@ -514,17 +515,17 @@ def littles_law_case(path: Path) -> ValidationCase:
     referred in it to leave the system (first contact, failed callback or expiry).
     """
     document = read_scenario_document(path)
-    shipped = scenario_from_dict(document, source=str(path))
+    shipped = scenario_from_dict(document, str(path))
     expiry = shipped.callbacks.expire_after_days
     settings = shipped.simulation
-    document = apply_overrides(
+    document = override_document(
         document,
         {
             "simulation.warm_up_days": 0,
             "simulation.run_days": settings.warm_up_days + settings.run_days,
             "simulation.drain_days": max(settings.drain_days, (expiry or 0) + 1),
         },
-        source=str(path),
+        str(path),
     )
     return ValidationCase(
         name=f"littles_law/{path.stem}",
@@ -548,7 +549,7 @@ def _observe_littles_law(
 ) -> Observation:
     cases = run.cases
     t1 = run.window_end
-    censored = (cases.outcome == Outcome.WAITING_AT_END) & (cases.referral < t1)
+    censored = (cases.state == EndState.IN_SYSTEM) & (cases.referral < t1)
     if censored.any():
         raise RuntimeError(f"{scenario.name}: cases still waiting at the end; lengthen the drain")
     exits = waiting_exits(run, _expiry_minutes(scenario))
@@ -569,8 +570,8 @@ def conservation_case(path: Path) -> ValidationCase:
     codes): referred, never contacted, not lost after leaving, fewer failed callback
     attempts than allowed, and not past expiry.
     """
-    document = apply_overrides(
-        read_scenario_document(path), {"simulation.drain_days": 0}, source=str(path)
+    document = override_document(
+        read_scenario_document(path), {"simulation.drain_days": 0}, str(path)
     )
     return ValidationCase(
         name=f"conservation/{path.stem}",
@@ -610,17 +611,17 @@ def _observe_conservation(run: RunRecords, scenario: Scenario) -> Observation:
         & (failed_attempts < scenario.callbacks.max_attempts)
         & ~expired
     )
-    met = np.isin(cases.outcome, (Outcome.MET, Outcome.MET_LATE))
+    met = cases.state == EndState.CONTACTED
     ended_unmet = np.isin(
-        cases.outcome,
+        cases.state,
         (
-            Outcome.LEFT,
-            Outcome.CALLBACK_FAILED,
-            Outcome.CALLBACK_EXPIRED,
-            Outcome.NOT_REFERRED_NO_WORKER,
+            EndState.LEFT,
+            EndState.CALLBACK_FAILED,
+            EndState.CALLBACK_EXPIRED,
+            EndState.NOT_REFERRED_NO_WORKER,
         ),
     )
-    not_referred = cases.outcome == Outcome.NOT_REFERRED
+    not_referred = cases.state == EndState.NOT_REFERRED
     imbalance = 0
     for p in range(len(scenario.populations)):
         mine = cases.population == p

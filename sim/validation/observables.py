@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from sim.records import Outcome, RunRecords, WorkerActivity
+from sim.records import EndState, RunRecords, WorkerActivity
 from sim.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, MINUTES_PER_WEEK
 
 __all__ = [
@@ -82,16 +82,16 @@ def waiting_exits(run: RunRecords, expire_after_minutes: float) -> FloatArray:
     A referred case waits from its referral until the first of: its first contact; the
     end of its last callback attempt, when every attempt failed; its expiry from the
     callback list (``referral + expire_after_minutes``); or the end of the run, when it is
-    still waiting then. A person who left and was lost (outcome ``left``) has no leaving
+    still waiting then. A person who left and was lost (end state ``left``) has no leaving
     time in the records, so a run with such cases is rejected.
     """
     cases = run.cases
-    if np.any(cases.outcome == Outcome.LEFT):
+    if np.any(cases.state == EndState.LEFT):
         raise ValueError("cases that left and were lost have no leaving time in the records")
     exits = np.full(len(cases), np.nan)
     contacted = ~np.isnan(cases.first_contact)
     exits[contacted] = cases.first_contact[contacted]
-    failed = cases.outcome == Outcome.CALLBACK_FAILED
+    failed = cases.state == EndState.CALLBACK_FAILED
     if failed.any():
         attempts = run.workers.activity == WorkerActivity.CALLBACK_ATTEMPT
         ids, ends = run.workers.case_id[attempts], run.workers.end[attempts]
@@ -100,9 +100,9 @@ def waiting_exits(run: RunRecords, expire_after_minutes: float) -> FloatArray:
         last = np.flatnonzero(np.r_[ids[1:] != ids[:-1], True])  # last attempt of each case
         position = np.searchsorted(ids[last], cases.case_id[failed])
         exits[failed] = ends[last][position]
-    expired = cases.outcome == Outcome.CALLBACK_EXPIRED
+    expired = cases.state == EndState.CALLBACK_EXPIRED
     exits[expired] = cases.referral[expired] + expire_after_minutes
-    waiting = cases.outcome == Outcome.WAITING_AT_END
+    waiting = cases.state == EndState.IN_SYSTEM
     exits[waiting] = run.end_time
     return exits
 

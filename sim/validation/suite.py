@@ -3,8 +3,9 @@ check-theory``.
 
 Every replication of every case is one task: the model runs the case's scenario
 (``sim.model.simulate``, the engine's own code path), and the case reads its statistics
-off the records. Tasks run one after another, or in a local process pool (results are
-identical: each replication has its own random streams). The statistics are then judged
+off the records of its measurement window. Tasks run on a backend of
+:mod:`sim.pipeline.backends` (results are identical on any: each replication has its
+own random streams). The statistics are then judged
 against the exact values at the level that keeps the whole table's chance of failing a
 correct engine at ``FAMILY_ALPHA`` (see ``sim.validation.verdict``).
 """
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from sim import model
+from sim.outcomes import measured
+from sim.pipeline.backends import Backend, LocalBackend, run_all
 from sim.validation.cases import ValidationCase, all_cases
 from sim.validation.verdict import FAMILY_ALPHA, Observation, ValidationRow, judge
 
@@ -51,41 +53,32 @@ def observe_replication(case: ValidationCase, replication: int) -> Observation:
     scenario = case.scenario()
     # Looked up on the module at call time, so that a test can swap in a faulty engine.
     run = model.simulate(scenario, replication)
-    return case.observe(run, scenario)
+    return case.observe(measured(run), scenario)
+
+
+def _observe(task: tuple[ValidationCase, int]) -> Observation:
+    return observe_replication(*task)
 
 
 def run_cases(
     cases: Sequence[ValidationCase],
-    jobs: int = 1,
+    backend: Backend | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> list[list[Observation]]:
     """Every replication's observation, case by case, in replication order.
 
-    With ``jobs > 1`` the replications run in a process pool, the costliest cases first
-    so that the pool stays busy to the end; ``on_done`` is called after each one.
+    The costliest cases go first, so that a pool stays busy to the end; ``on_done`` is
+    called after each replication.
     """
-    results: list[list[Observation | None]] = [[None] * case.replications for case in cases]
+    cost = [case.expected_cases() / case.replications for case in cases]
     tasks = [(c, r) for c, case in enumerate(cases) for r in range(case.replications)]
-    if jobs <= 1 or len(tasks) <= 1:
-        for c, r in tasks:
-            results[c][r] = observe_replication(cases[c], r)
-            if on_done is not None:
-                on_done()
-    else:
-        cost = [case.expected_cases() / case.replications for case in cases]
-        tasks.sort(key=lambda task: -cost[task[0]])
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(observe_replication, cases[c], r): (c, r) for c, r in tasks}
-            try:
-                for future in as_completed(futures):
-                    c, r = futures[future]
-                    results[c][r] = future.result()
-                    if on_done is not None:
-                        on_done()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+    tasks.sort(key=lambda task: -cost[task[0]])
+    observed = run_all(
+        backend or LocalBackend(1), [(cases[c], r) for c, r in tasks], _observe, on_done
+    )
+    results: list[list[Observation | None]] = [[None] * case.replications for case in cases]
+    for (c, r), observation in zip(tasks, observed, strict=True):
+        results[c][r] = observation
     return [[o for o in per_case if o is not None] for per_case in results]
 
 
@@ -103,11 +96,11 @@ def judge_case(
 
 def check_theory(
     cases: Sequence[ValidationCase],
-    jobs: int = 1,
+    backend: Backend | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> list[ValidationRow]:
     """Run the cases and judge them: the rows of the validation table."""
-    observations = run_cases(cases, jobs, on_done)
+    observations = run_cases(cases, backend, on_done)
     return [row for case, o in zip(cases, observations, strict=True) for row in judge_case(case, o)]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import sim.model
 from sim.cli import main
-from sim.records import Outcome
+from sim.records import EndState
 
 CHEAP_CASE = "conservation/france_office_hours"
 
@@ -28,7 +28,7 @@ def test_check_theory_exits_one_when_a_row_fails(capsys, monkeypatch):
 
     def losing_met_cases(self: Any) -> Any:
         records = intact(self)
-        keep = records.cases.outcome != Outcome.MET
+        keep = records.cases.state != EndState.CONTACTED
         columns = {name: column[keep] for name, column in records.cases.columns().items()}
         return dataclasses.replace(records, cases=type(records.cases)(**columns))
 

@@ -22,7 +22,7 @@ import pytest
 import sim.demand
 import sim.model
 import sim.theory
-from sim.records import Outcome
+from sim.records import EndState
 from sim.roster import build_plan
 from sim.validation.cases import (
     SHIPPED_CONFIGS,
@@ -40,7 +40,7 @@ from sim.week import MINUTES_PER_HOUR
 
 
 def _verdicts(case: ValidationCase) -> dict[str, ValidationRow]:
-    observations = run_cases([case], jobs=1)[0]
+    observations = run_cases([case])[0]
     rows = judge_case(case, observations)
     return {statistic.key: row for statistic, row in zip(case.statistics, rows, strict=True)}
 
@@ -195,7 +195,7 @@ def test_records_that_lose_the_expired_cases_fail_conservation(monkeypatch):
 
     def losing_expired(self: Any) -> Any:
         records = intact(self)
-        keep = records.cases.outcome != Outcome.CALLBACK_EXPIRED
+        keep = records.cases.state != EndState.CALLBACK_EXPIRED
         assert not keep.all(), "the scenario must have expired cases to lose"
         columns = {name: column[keep] for name, column in records.cases.columns().items()}
         return dataclasses.replace(records, cases=type(records.cases)(**columns))

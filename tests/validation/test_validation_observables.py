@@ -8,7 +8,8 @@ import pytest
 
 from sim.config import load_scenario
 from sim.model import simulate
-from sim.records import Outcome, WorkerActivity
+from sim.outcomes import measured
+from sim.records import EndState, WorkerActivity
 from sim.validation.cases import SHIPPED_CONFIGS
 from sim.validation.observables import (
     cumulative_intensity,
@@ -96,20 +97,20 @@ def test_waiting_exits_follow_each_outcome():
         SHIPPED_CONFIGS / "visiting_twice_weekly.yaml",
         {"simulation.run_days": 56, "simulation.drain_days": 0},
     )
-    run = simulate(sc, 0)
+    run = measured(simulate(sc, 0))
     cases = run.cases
     expiry = sc.callbacks.expire_after_days * 24 * 60
     exits = waiting_exits(run, expiry)
-    outcome = cases.outcome
+    outcome = cases.state
     referred = ~np.isnan(cases.referral)
     np.testing.assert_array_equal(np.isnan(exits), ~referred)
-    met = np.isin(outcome, (Outcome.MET, Outcome.MET_LATE))
+    met = outcome == EndState.CONTACTED
     np.testing.assert_array_equal(exits[met], cases.first_contact[met])
-    expired = outcome == Outcome.CALLBACK_EXPIRED
+    expired = outcome == EndState.CALLBACK_EXPIRED
     np.testing.assert_allclose(exits[expired], cases.referral[expired] + expiry)
-    waiting = outcome == Outcome.WAITING_AT_END
+    waiting = outcome == EndState.IN_SYSTEM
     assert np.all(exits[waiting] == run.end_time)
-    failed = np.flatnonzero(outcome == Outcome.CALLBACK_FAILED)
+    failed = np.flatnonzero(outcome == EndState.CALLBACK_FAILED)
     # Each outcome this test is about occurs in the run.
     assert met.any() and expired.any() and waiting.any() and failed.size
     attempts = run.workers.activity == WorkerActivity.CALLBACK_ATTEMPT

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.runner import default_jobs
+from sim.pipeline.backends import LocalBackend, default_jobs
 from sim.validation import ValidationCase, ValidationRow, all_cases, format_table
 from sim.validation.suite import judge_case, run_cases
 
@@ -19,7 +19,7 @@ SLOW = [case for case in all_cases() if not case.quick]
 
 
 def _judged(cases: list[ValidationCase]) -> dict[str, list[ValidationRow]]:
-    observations = run_cases(cases, jobs=default_jobs())
+    observations = run_cases(cases, LocalBackend(default_jobs()))
     return {case.name: judge_case(case, o) for case, o in zip(cases, observations, strict=True)}
 
 

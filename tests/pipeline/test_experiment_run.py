@@ -17,15 +17,14 @@ import pyarrow.parquet as pq
 import pytest
 from experiment_specs import CONFIGS, SHORT, write_spec
 
-import sim.experiment.tasks
+import sim
+import sim.pipeline.tasks
 from sim.cli import main
-from sim.config import ConfigError, load_scenario
-from sim.experiment.backends import LocalBackend
-from sim.experiment.execute import run_experiment
-from sim.experiment.spec import load_plan
-from sim.experiment.tables import TABLES
-from sim.runner import run_replications
-from sim.summary import summarise
+from sim.errors import ConfigError
+from sim.pipeline.backends import LocalBackend
+from sim.pipeline.execute import run_experiment
+from sim.pipeline.plan import load_plan
+from sim.pipeline.tables import TABLES
 
 
 def _tables(folder):
@@ -57,24 +56,21 @@ def reference_run(tmp_path_factory):
 
 
 def test_summary_equals_station_sim_run_of_the_same_scenario(reference_run):
+    # The design point (2 workers, demand x 1) resolved by the experiment is the scenario
+    # a user gets by setting the same values on the command line.
     _, out = reference_run
-    scenario = load_scenario(
-        CONFIGS / "belgium_24_7.yaml",
-        {**SHORT, "simulation.seed": 11, "staffing.workers[0].count": 2},
-    )
-    rows = [m for r in run_replications(scenario, range(2)) for m in r.measures]
-    expected = {(s.population, s.metric): s for s in summarise(rows)}
+    overrides = {**SHORT, "staffing.workers[0].count": 2}
+    expected = sim.run(CONFIGS / "belgium_24_7.yaml", replications=2, seed=11, set=overrides)
     summary = pq.read_table(out / "tables" / "summary.parquet")
     mask = pc.and_(
         pc.and_(pc.equal(summary["scenario"], "belgium_24_7"), pc.equal(summary["workers"], 2)),
         pc.equal(summary["demand"], 1.0),
     )
-    got = summary.filter(mask).to_pylist()
-    assert len(got) == len(expected)
-    for row in got:
-        want = expected[(row["population"], row["metric"])]
-        for field in ("n", "mean", "sd", "half_width"):
-            np.testing.assert_equal(row[field], getattr(want, field))
+    got = summary.filter(mask).to_pandas()
+    want = expected.summary
+    assert len(got) == len(want) > 100
+    for field in ("population", "metric", "n", "mean", "sd", "half_width"):
+        np.testing.assert_array_equal(got[field].to_numpy(), want[field].to_numpy(), field)
 
 
 def test_comparison_is_the_paired_difference_by_replication(reference_run):
@@ -189,7 +185,7 @@ def test_a_killed_run_resumes_from_the_command_line(reference_run, tmp_path):
     plan, expected = reference_run
     out = tmp_path / "out"
     command = [sys.executable, "-m", "sim", "experiment", str(plan.spec_path), "--out", str(out)]
-    process = subprocess.Popen([*command, "--workers", "1", "--no-figures"],
+    process = subprocess.Popen([*command, "--jobs", "1", "--no-figures"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + 60
     while len(list((out / "tasks").glob("p*"))) < 3 and process.poll() is None:
@@ -201,25 +197,25 @@ def test_a_killed_run_resumes_from_the_command_line(reference_run, tmp_path):
     if stored == 16:
         pytest.skip("the run finished before it could be killed")
     assert main(["experiment", str(plan.spec_path), "--out", str(out), "--resume",
-                 "--workers", "2", "--no-figures"]) == 0  # fmt: skip
+                 "--jobs", "2", "--no-figures"]) == 0  # fmt: skip
     _assert_same_tables(out, expected)
 
 
 def test_a_failed_task_is_reported_and_retried_on_resume(reference_run, tmp_path, monkeypatch):
     plan, expected = reference_run
-    intact = sim.experiment.tasks.run_task
+    intact = sim.pipeline.tasks.run_task
 
     def fragile(task):
         if task.task_id == "p0002-belgium_24_7-r0001":
             raise RuntimeError("worker lost its disk")
         return intact(task)
 
-    monkeypatch.setattr(sim.experiment.tasks, "run_task", fragile)
+    monkeypatch.setattr(sim.pipeline.tasks, "run_task", fragile)
     outcome = run_experiment(plan, tmp_path / "out", LocalBackend(1), figures=False)
     assert outcome.status == "failed" and list(outcome.failed) == ["p0002-belgium_24_7-r0001"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert "worker lost its disk" in manifest["tasks"]["p0002-belgium_24_7-r0001"]["error"]
-    monkeypatch.setattr(sim.experiment.tasks, "run_task", intact)
+    monkeypatch.setattr(sim.pipeline.tasks, "run_task", intact)
     outcome = run_experiment(plan, tmp_path / "out", LocalBackend(1), resume=True, figures=False)
     assert (outcome.status, outcome.computed) == ("complete", 1)
     _assert_same_tables(tmp_path / "out", expected)
@@ -228,11 +224,11 @@ def test_a_failed_task_is_reported_and_retried_on_resume(reference_run, tmp_path
 def test_resume_refuses_results_of_another_plan(reference_run, tmp_path):
     _, out = reference_run
     other = load_plan(write_spec(tmp_path, seed=12))
-    with pytest.raises(ConfigError, match="holds a run of another plan"):
+    with pytest.raises(ConfigError, match="holds results of another plan"):
         run_experiment(other, out, LocalBackend(1), resume=True, figures=False)
 
 
-_INTACT_RUN_TASK = sim.experiment.tasks.run_task
+_INTACT_RUN_TASK = sim.pipeline.tasks.run_task
 
 
 def _crash_on_one_task(task):
@@ -244,8 +240,8 @@ def _crash_on_one_task(task):
 
 def test_a_crashed_worker_keeps_the_finished_runs(reference_run, tmp_path, monkeypatch):
     plan, expected = reference_run
-    monkeypatch.setattr(sim.experiment.tasks, "run_task", _crash_on_one_task)
-    with pytest.raises(RuntimeError, match="worker process of the local pool died"):
+    monkeypatch.setattr(sim.pipeline.tasks, "run_task", _crash_on_one_task)
+    with pytest.raises(RuntimeError, match="a process of the local pool died"):
         run_experiment(plan, tmp_path / "out", LocalBackend(2), figures=False)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
@@ -255,9 +251,11 @@ def test_a_crashed_worker_keeps_the_finished_runs(reference_run, tmp_path, monke
     _assert_same_tables(tmp_path / "out", expected)
 
 
-def test_workers_and_a_scheduler_do_not_mix(reference_run, tmp_path, capsys):
+def test_jobs_and_a_scheduler_do_not_mix(reference_run, tmp_path, capsys):
     plan, _ = reference_run
     args = ["experiment", str(plan.spec_path), "--out", str(tmp_path / "out")]
-    assert main([*args, "--workers", "2", "--scheduler", "tcp://localhost:1"]) == 2
-    assert "--workers applies to the local pool" in capsys.readouterr().err
+    assert main([*args, "--jobs", "2", "--scheduler", "tcp://localhost:1"]) == 2
+    assert "--jobs sets the processes of the local pool" in capsys.readouterr().err
+    assert main([*args, "--scheduler", "not-an-address"]) == 2
+    assert "not a scheduler address" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -7,8 +7,9 @@ import pyarrow.csv as pacsv
 import pytest
 from experiment_specs import ALL_FIGURES, write_spec
 
-import sim.experiment.tasks
+import sim.pipeline.tasks
 from sim.cli import main
+from sim.pipeline.results import StoredResults
 
 FIGURE_STEMS = ("wait_ecdf", "hour_of_week_heatmap", "staffing_response", "cost_frontier")
 
@@ -21,7 +22,7 @@ def finished(tmp_path_factory):
     folder = tmp_path_factory.mktemp("figures")
     spec = write_spec(folder, figures=ALL_FIGURES)
     out = folder / "out"
-    args = ["experiment", str(spec), "--out", str(out), "--workers", "1", "--no-figures"]
+    args = ["experiment", str(spec), "--out", str(out), "--jobs", "1", "--no-figures"]
     assert main(args) == 0
     assert not (out / "figures").exists()
 
@@ -29,7 +30,7 @@ def finished(tmp_path_factory):
         raise AssertionError("plot must not run the model")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sim.experiment.tasks, "run_replication", no_simulation)
+        patch.setattr(sim.pipeline.tasks, "simulate", no_simulation)
         assert main(["plot", str(out)]) == 0
     return out
 
@@ -67,7 +68,7 @@ def test_figures_select_a_point_by_a_factor_that_is_not_a_number(tmp_path):
         figures=figures,
     )
     out = tmp_path / "out"
-    assert main(["experiment", str(spec), "--out", str(out), "--workers", "1"]) == 0
+    assert main(["experiment", str(spec), "--out", str(out), "--jobs", "1"]) == 0
     frontier = pacsv.read_csv(out / "figures" / "cost_frontier.csv")
     assert frontier.num_rows == 1  # the one point `at` selects, not none
     assert (out / "figures" / "wait_ecdf.png").is_file()
@@ -75,7 +76,7 @@ def test_figures_select_a_point_by_a_factor_that_is_not_a_number(tmp_path):
 
 def test_plot_refuses_a_folder_without_results(tmp_path, capsys):
     assert main(["plot", str(tmp_path)]) == 2
-    assert "not an experiment results folder" in capsys.readouterr().err
+    assert "not a station-sim results folder" in capsys.readouterr().err
 
 
 def test_reproduce_checks_the_tables_against_the_reference(tmp_path, capsys):
@@ -84,7 +85,7 @@ def test_reproduce_checks_the_tables_against_the_reference(tmp_path, capsys):
     write_spec(experiments, name="tiny_a", replications=2)
     results = tmp_path / "results"
     args = ["reproduce", "--experiments", str(experiments), "--results", str(results)]
-    args += ["--workers", "1"]
+    args += ["--jobs", "1"]
 
     assert main([*args, "--update-reference"]) == 0
     reference = results / "reference" / "tiny_a"
@@ -119,5 +120,30 @@ def test_reproduce_fails_without_a_reference(tmp_path, capsys):
     experiments.mkdir()
     write_spec(experiments, name="tiny_b", replications=1, comparison=None)
     args = ["reproduce", "--experiments", str(experiments), "--results", str(tmp_path / "r")]
-    assert main([*args, "--workers", "1"]) == 1
+    assert main([*args, "--jobs", "1"]) == 1
     assert "--update-reference" in capsys.readouterr().out
+
+
+def test_the_thresholds_of_the_configs_reach_every_table_and_figure(tmp_path, capsys):
+    overrides = {
+        "simulation.run_days": 28,
+        "simulation.warm_up_days": 7,
+        "simulation.drain_days": 7,
+        "measures.thresholds_hours": [4],
+    }
+    spec = write_spec(
+        tmp_path, design=None, overrides=overrides, figures=["wait_ecdf"], replications=2
+    )
+    out = tmp_path / "out"
+    assert main(["experiment", str(spec), "--out", str(out), "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "<=4h %" in printed and "<=24h" not in printed
+    results = StoredResults(out)
+    assert results.measures.thresholds_hours == (4.0,)
+    metrics = set(results.table("summary")["metric"].to_pylist())
+    assert "within_4h_share" in metrics and "within_24h_share" not in metrics
+    hours = set(results.table("wait_ecdf")["hours"].to_pylist())
+    assert 4.0 in hours and 24.0 not in hours
+    assert (
+        "## Contacted within 4 h (% of referred)" in (out / "figures" / "comparison.md").read_text()
+    )

@@ -1,5 +1,6 @@
-"""Running an experiment: cut the plan into tasks, run those not yet stored on the chosen
-backend, store each as it finishes, then build the final tables and the figures.
+"""Running a plan: cut it into tasks, run those not yet stored on the chosen backend,
+store each as it finishes, then build the final tables, the records, the figures and,
+for a plan of one scenario at one point, the printed summary.
 
 An interrupted run (Ctrl-C, a killed process, a crashed worker) keeps every finished
 task; running again with ``resume=True`` computes only the missing ones, and the final
@@ -16,16 +17,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sim.experiment import tasks as task_module
-from sim.experiment.figures import draw_figures
-from sim.experiment.spec import ExperimentPlan
-from sim.experiment.store import ResultsFolder, run_and_store
-from sim.experiment.tables import build_tables
-from sim.experiment.tasks import Task, plan_tasks
+from sim.pipeline import tasks as task_module
+from sim.pipeline.backends import Backend
+from sim.pipeline.figures import draw_figures
+from sim.pipeline.plan import ExperimentPlan
+from sim.pipeline.results import StoredResults
+from sim.pipeline.store import ResultsFolder, run_and_store
+from sim.pipeline.tables import build_tables
+from sim.pipeline.tasks import Task, plan_tasks
 from sim.progress import Progress
+from sim.report import format_report
 
-__all__ = ["ExperimentOutcome", "run_experiment"]
+__all__ = ["SUMMARY_TEXT", "ExperimentOutcome", "run_experiment"]
 
+SUMMARY_TEXT = "summary.txt"
 _MANIFEST_EVERY_S = 5.0
 
 
@@ -46,20 +51,21 @@ class ExperimentOutcome:
 def run_experiment(
     plan: ExperimentPlan,
     out: Path,
-    backend: Any,
+    backend: Backend,
     resume: bool = False,
     fresh: bool = False,
     show_progress: bool = True,
     figures: bool = True,
+    csv_records: bool = False,
     command: Sequence[str] = (),
     on_task_done: Callable[[Task], None] | None = None,
 ) -> ExperimentOutcome:
-    """Run (or finish) an experiment into ``out``.
+    """Run (or finish) a plan into ``out``.
 
-    ``backend`` is a :class:`~sim.experiment.backends.LocalBackend` or
-    :class:`~sim.experiment.backends.DaskBackend`.  ``on_task_done`` is called after
-    each task is stored (progress reporting, tests).  An exception or interruption
-    leaves the finished tasks stored and the manifest saved, then propagates.
+    ``on_task_done`` is called after each task is stored (progress reporting, tests).
+    ``csv_records`` writes the records as CSV beside the Parquet files.  An exception or
+    interruption leaves the finished tasks stored and the manifest saved, then
+    propagates.
     """
     started = time.monotonic()
     folder = ResultsFolder(out, plan)
@@ -70,7 +76,8 @@ def run_experiment(
     outcome = ExperimentOutcome(folder.path, "running", len(tasks), len(tasks) - len(pending))
     progress = Progress(
         len(pending),
-        f"{plan.spec.name}: runs (design point x scenario x replication)",
+        plan.spec.name,
+        unit="runs done",
         delay_s=1.0 if show_progress else float("inf"),
     )
     last_saved = time.monotonic()
@@ -103,22 +110,30 @@ def run_experiment(
         progress.close()
         folder.close_session("interrupted", tasks)
         raise
-    progress.close()
     if outcome.failed:
+        progress.close()
         folder.close_session("failed", tasks)
         outcome.status = "failed"
         outcome.seconds = time.monotonic() - started
         return outcome
     try:
-        build_tables(folder, tasks)
-        if figures:
-            outcome.figures = draw_figures(folder.path)
+        build_tables(folder, tasks, csv_records=csv_records, on_step=progress.note)
+        if figures and (plan.spec.figures or len(plan.labels) > 1):
+            outcome.figures = draw_figures(
+                folder.path, on_figure=lambda name: progress.note(f"drawing {name}")
+            )
+        if len(plan.scenarios) == 1:
+            progress.note("writing the summary")
+            text = format_report(StoredResults(folder.path), plan.labels[0])
+            (folder.path / SUMMARY_TEXT).write_text(text + "\n", encoding="utf-8")
     except BaseException:
         # Every task is stored: the manifest must say the session ended, so that the
         # tables can be built again (--resume computes nothing) or the figures redrawn
         # (station-sim plot).
+        progress.close()
         folder.close_session("failed", tasks)
         raise
+    progress.close()
     folder.close_session("complete", tasks)
     outcome.status = "complete"
     outcome.seconds = time.monotonic() - started

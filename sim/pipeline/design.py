@@ -7,13 +7,12 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
 
-if TYPE_CHECKING:
-    from sim.experiment.spec import Design
+from sim.pipeline.spec import Design
 
 __all__ = ["design_points"]
 

@@ -10,9 +10,8 @@ and white.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
-from pydantic import ValidationError
 
-from sim.config import ConfigError
-from sim.experiment.compare import comparison_markdown
-from sim.experiment.presentation import display
-from sim.experiment.spec import ExperimentSpec, Factor, FigureRequest, same_factor_value
-from sim.experiment.store import read_manifest
-from sim.store import atomic_folder
-from sim.summary import ALL
+from sim.measures import ALL
+from sim.pipeline.compare import comparison_markdown
+from sim.pipeline.results import StoredResults, factor_title, same_stored, show_number
+from sim.pipeline.spec import FigureRequest
+from sim.pipeline.store import atomic_folder
 from sim.week import DAY_NAMES
 
 __all__ = ["draw_figures"]
@@ -41,7 +36,6 @@ __all__ = ["draw_figures"]
 _COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 _DASHES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 3)))
 _MARKERS = ("o", "s", "^", "D", "v", "x", "P")
-_THRESHOLDS_H = (1.0, 24.0, 72.0)
 _HEATMAP = "cividis"  # lightness rises monotonically: readable in grey
 
 
@@ -53,96 +47,27 @@ def _style(i: int) -> dict[str, Any]:
     }
 
 
-class _Results:
-    """The stored tables and spec of one results folder."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        manifest = read_manifest(self.folder)
-        try:
-            self.spec = ExperimentSpec.model_validate(manifest.get("spec"))
-        except ValidationError as error:
-            raise ConfigError(
-                f"{self.folder}/manifest.json: its spec is not a valid experiment spec for "
-                f"this version of station-sim ({error.error_count()} error(s), first at "
-                f"{'.'.join(map(str, error.errors()[0]['loc'])) or 'the top level'}: "
-                f"{error.errors()[0]['msg']}); rerun the experiment"
-            ) from None
-        self.labels: list[str] = list(manifest["scenarios"])  # in the spec's order
-        tables = self.folder / "tables"
-        if not (tables / "summary.parquet").is_file():
-            raise ConfigError(
-                f"{self.folder}: has no tables yet (tables/summary.parquet); the experiment "
-                "has not finished: run it again with --resume"
-            )
-        self._tables_dir = tables
-        self._cache: dict[str, pa.Table | None] = {}
-        self.factors: dict[str, Factor] = (
-            {f.name: f for f in self.spec.design.factors} if self.spec.design else {}
-        )
-        self.design = self.table("design").to_pylist()
-
-    def table(self, name: str) -> pa.Table:
-        """A stored table (read once)."""
-        found = self.optional_table(name)
-        if found is None:
-            raise ConfigError(f"{self.folder}: tables/{name}.parquet is missing")
-        return found
-
-    def optional_table(self, name: str) -> pa.Table | None:
-        """A stored table, or None for one the experiment has not (``comparison``)."""
-        if name not in self._cache:
-            path = self._tables_dir / f"{name}.parquet"
-            self._cache[name] = pq.read_table(path) if path.is_file() else None
-        return self._cache[name]
-
-    def point_at(self, at: dict[str, Any], what: str) -> dict[str, Any]:
-        """The row of the design table that ``at`` selects."""
-        matches = [
-            row for row in self.design if all(_same(row[name], value) for name, value in at.items())
-        ]
-        if len(matches) != 1:
-            raise ConfigError(f"{self.folder}: {what}: at = {at} selects {len(matches)} points")
-        return matches[0]
-
-    def describe(self, row: dict[str, Any]) -> str:
-        parts = [
-            f"{_factor_title(self.factors[k])} = {_number(v)}"
-            for k, v in row.items()
-            if k != "point"
-        ]
-        return ", ".join(parts)
-
-
-def _same(stored: Any, wanted: Any) -> bool:
-    """Whether a factor value read from a stored table (a number, or JSON text for any
-    other value: ``sim.experiment.tables.factor_columns``) is the one a spec gives."""
-    if isinstance(stored, str):
-        stored = json.loads(stored)
-    return same_factor_value(stored, wanted)
-
-
-def _factor_title(factor: Factor) -> str:
-    return factor.title or factor.name.replace("_", " ")
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def draw_figures(folder: Path) -> list[Path]:
+def draw_figures(folder: Path, on_figure: Callable[[str], None] | None = None) -> list[Path]:
     """Draw every figure the experiment's spec asks for, and the comparison table, into
-    ``folder/figures/`` (replaced whole).  Returns the files written."""
-    results = _Results(folder)
+    ``folder/figures/`` (replaced whole); ``on_figure`` is told of each before it is
+    drawn.  Returns the files written."""
+    results = StoredResults(folder)
     target = results.folder / "figures"
+    step = on_figure or (lambda _: None)
     with atomic_folder(target) as staging:
         for request in results.spec.figures:
+            step(request.stem)
             _DRAWERS[request.kind](results, request, staging)
         if results.optional_table("comparison") is not None:
+            step("comparison")
             _comparison_table(results, staging)
     return sorted(target.iterdir())
+
+
+def figure_count(folder: Path) -> int:
+    """How many steps :func:`draw_figures` takes for a results folder."""
+    results = StoredResults(folder)
+    return len(results.spec.figures) + (results.optional_table("comparison") is not None)
 
 
 def _save(figure: Figure, data: pa.Table, folder: Path, stem: str) -> None:
@@ -164,7 +89,7 @@ def _filter(table: pa.Table, **equal: Any) -> pa.Table:
 # Time to first contact
 
 
-def _wait_ecdf(results: _Results, request: FigureRequest, folder: Path) -> None:
+def _wait_ecdf(results: StoredResults, request: FigureRequest, folder: Path) -> None:
     point = results.point_at(request.at, request.stem)
     data = _filter(results.table("wait_ecdf"), point=point["point"])
     populations = [p for p in dict.fromkeys(data["population"].to_pylist()) if p != ALL] + [ALL]
@@ -196,7 +121,7 @@ def _wait_ecdf(results: _Results, request: FigureRequest, folder: Path) -> None:
                 alpha=0.12,
                 linewidth=0,
             )
-        for threshold in _THRESHOLDS_H:
+        for threshold in results.measures.thresholds_hours:
             ax.axvline(threshold, color="0.45", linewidth=0.8, linestyle=(0, (2, 2)))
             ax.text(
                 threshold * 1.08,
@@ -238,7 +163,7 @@ WAIT_X_LIMITS = (0.01, 1000.0)
 # Hour of the week
 
 
-def _hour_of_week_heatmap(results: _Results, request: FigureRequest, folder: Path) -> None:
+def _hour_of_week_heatmap(results: StoredResults, request: FigureRequest, folder: Path) -> None:
     point = results.point_at(request.at, request.stem)
     data = _filter(results.table("hour_of_week"), point=point["point"])
     labels = results.labels
@@ -304,12 +229,14 @@ def _heatmap_scale(values: np.ndarray, logarithmic: bool) -> Normalize:
 # Staffing response
 
 
-def _staffing_response(results: _Results, request: FigureRequest, folder: Path) -> None:
+def _staffing_response(results: StoredResults, request: FigureRequest, folder: Path) -> None:
     summary = _filter(results.table("summary"), population=request.population)
     summary = summary.filter(pc.is_in(summary["metric"], pa.array(list(request.metrics))))
     if request.at:
         for name, value in request.at.items():
-            summary = summary.filter(pa.array([_same(v, value) for v in summary[name].to_pylist()]))
+            summary = summary.filter(
+                pa.array([same_stored(v, value) for v in summary[name].to_pylist()])
+            )
     many = len(results.labels) > 1
     lines = request.lines or ("scenario" if many and request.panels != "scenario" else None)
     panels = request.panels or (
@@ -326,7 +253,7 @@ def _staffing_response(results: _Results, request: FigureRequest, folder: Path) 
         figure.subplots(len(metrics), len(panel_values), sharex=True, sharey="row", squeeze=False)
     )
     for r, metric in enumerate(metrics):
-        shown = display(metric)
+        shown = results.measures.named(metric)
         for c, panel in enumerate(panel_values):
             ax = axes[r, c]
             for i, line in enumerate(line_values):
@@ -355,7 +282,7 @@ def _staffing_response(results: _Results, request: FigureRequest, folder: Path) 
                 # Ticks at the design's own values, written plainly (not 3x10^2).
                 ax.set_xscale("log")
                 levels = sorted(set(summary[request.x].to_pylist()))
-                ax.set_xticks(levels, [_number(v) for v in levels], rotation=45, fontsize=8)
+                ax.set_xticks(levels, [show_number(v) for v in levels], rotation=45, fontsize=8)
                 ax.xaxis.set_minor_locator(NullLocator())
             elif request.x != "scenario" and pa.types.is_integer(summary[request.x].type):
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -402,7 +329,7 @@ def _spans_decades(table: pa.Table, column: str) -> bool:
     return bool(len(values) and values.min() > 0 and values.max() / values.min() > 10)
 
 
-def _levels(results: _Results, table: pa.Table, column: str | None) -> list[Any]:
+def _levels(results: StoredResults, table: pa.Table, column: str | None) -> list[Any]:
     """The values a column takes, in order: scenarios as the spec lists them (so each
     keeps its line style in every figure), factor values ascending."""
     if column is None:
@@ -421,13 +348,13 @@ def _select(table: pa.Table, column: str, value: Any) -> pa.Table:
     return table.filter(pc.equal(table[column], pa.scalar(value, type=table[column].type)))
 
 
-def _axis_label(results: _Results, column: str) -> str:
+def _axis_label(results: StoredResults, column: str) -> str:
     if column == "scenario":
         return "coverage model"
     return results.factors[column].axis_label
 
 
-def _level_name(results: _Results, column: str | None, value: Any, short: bool = False) -> str:
+def _level_name(results: StoredResults, column: str | None, value: Any, short: bool = False) -> str:
     """A factor level as a panel title (``demand = 1.5 x base``) or, ``short``, as a
     legend entry under a title that names the factor (``1.5 x base``)."""
     if column is None:
@@ -435,15 +362,15 @@ def _level_name(results: _Results, column: str | None, value: Any, short: bool =
     if column == "scenario":
         return str(value)
     factor = results.factors[column]
-    text = f"{_number(value)} {factor.unit}".strip()
-    return text if short else f"{_factor_title(factor)} = {text}"
+    text = f"{show_number(value)} {factor.unit}".strip()
+    return text if short else f"{factor_title(factor)} = {text}"
 
 
 # ---------------------------------------------------------------------------------------
 # Cost-effectiveness
 
 
-def _cost_frontier(results: _Results, request: FigureRequest, folder: Path) -> None:
+def _cost_frontier(results: StoredResults, request: FigureRequest, folder: Path) -> None:
     summary = _filter(results.table("summary"), population=ALL)
     catchment_posts = {
         (r["point"], r["scenario"]): r["posts"] for r in results.table("scenarios").to_pylist()
@@ -453,7 +380,7 @@ def _cost_frontier(results: _Results, request: FigureRequest, folder: Path) -> N
     chosen = [
         row
         for row in results.design
-        if all(_same(row[name], value) for name, value in request.at.items())
+        if all(same_stored(row[name], value) for name, value in request.at.items())
     ]
     for label in results.labels:
         for row in chosen:
@@ -542,7 +469,7 @@ def _cost_frontier(results: _Results, request: FigureRequest, folder: Path) -> N
         if request.label is not None:
             for xi, yi, r in zip(x, y, mine, strict=True):
                 ax.annotate(
-                    _number(r[request.label]),
+                    show_number(r[request.label]),
                     (xi, yi),
                     textcoords="offset points",
                     xytext=(6, 4),
@@ -576,7 +503,7 @@ def _cost_frontier(results: _Results, request: FigureRequest, folder: Path) -> N
     ax.set_xlim(left=0)
     ax.grid(True, color="0.9", linewidth=0.6)
     legend_title = "coverage model" + (
-        f" (labels: {_factor_title(results.factors[request.label])})" if request.label else ""
+        f" (labels: {factor_title(results.factors[request.label])})" if request.label else ""
     )
     handles, names = ax.get_legend_handles_labels()
     figure.legend(
@@ -616,15 +543,17 @@ def _non_dominated(points: Sequence[tuple[float, float]]) -> list[bool]:
 # Comparison table
 
 
-def _comparison_table(results: _Results, folder: Path) -> None:
+def _comparison_table(results: StoredResults, folder: Path) -> None:
     comparison = results.table("comparison")
     options = results.spec.comparison
-    metrics = list(options.metrics) if options else None
+    chosen_metrics = options.metrics if options is not None else None
+    shown = (
+        [results.measures.named(m) for m in chosen_metrics]
+        if chosen_metrics
+        else list(results.measures.in_list("comparison"))
+    )
+    metrics = [m.name for m in shown]
     populations = list(options.populations) if options else [ALL]
-    if metrics is None:
-        from sim.experiment.spec import DEFAULT_COMPARISON_METRICS
-
-        metrics = list(DEFAULT_COMPARISON_METRICS)
     baseline = comparison["baseline"][0].as_py() if len(comparison) else ""
     chosen = comparison.filter(
         pc.and_(
@@ -651,7 +580,7 @@ def _comparison_table(results: _Results, folder: Path) -> None:
                 rows,
                 [label for label in results.labels if label != baseline],
                 baseline,
-                metrics,
+                shown,
                 populations,
                 title,
                 notes,

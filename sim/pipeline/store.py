@@ -1,21 +1,26 @@
-"""The results folder of an experiment run, written so that a run can be interrupted at
-any moment and resumed.
+"""The results folder of a run or an experiment, written so that it can be interrupted at
+any moment and resumed, and never replaces anything it did not write.
 
-Layout of ``OUT/``:
+Layout of ``OUT/`` (the same for ``station-sim run`` and ``station-sim experiment``):
 
-- ``manifest.json``: the spec, the plan digest, seeds, versions, start and end of each
-  session, the backend, and the status of every task;
-- ``spec.yaml``: the spec file as it was given; ``configs/``: the resolved scenario of
-  every (design point, scenario) pair; ``design.csv``: the design points;
-- ``tasks/TASK_ID/``: the compact tables of each finished task (Arrow IPC files) and its
-  ``task.json``.  Each task folder is written under a temporary name and renamed when
-  complete, so a folder that exists is whole: a killed process leaves at most a
-  temporary folder, removed on resume;
+- ``manifest.json``: the format marker, the spec, the plan digest, seeds, versions,
+  start and end of each session, the backend, and the status of every task;
+- ``spec.yaml``: the spec as given (for a run: the spec of its one scenario);
+  ``configs/``: the resolved scenario of every (design point, scenario) pair;
+- ``tasks/TASK_ID/``: the tables of each finished task (Arrow IPC files) and its
+  ``task.json``.  Each task folder is written under a hidden name and renamed when
+  complete, so a folder that exists is whole: a killed process leaves at most a hidden
+  folder, removed at the next open;
 - ``tables/``: the final tidy tables (Parquet and CSV), written whole once every task
-  is done (:mod:`sim.experiment.tables`); ``figures/``: the figures drawn from them.
+  is done (:mod:`sim.pipeline.tables`); ``records/``: the per-case and per-worker
+  records when the experiment keeps them (Parquet, CSV on request); ``figures/``: the
+  figures drawn from the tables; ``summary.txt``: the table ``station-sim run`` prints.
 
-``--resume`` reuses the task folders of a run made from the same plan (same digest) and
-the same library versions, and computes only the missing tasks.
+A command uses an existing folder only when it can tell that station-sim wrote it: its
+manifest carries :data:`sim.provenance.MARKER` and it holds nothing but the entries
+above.  ``resume`` reuses the tasks of a folder made from the same plan (same digest)
+with the same library versions and computes only the missing ones; ``fresh`` replaces
+such a folder; anything else is refused with a message naming the folder.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import platform
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,18 +41,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.feather as feather
+import pyarrow.parquet as pq
 import yaml
 
-from sim.config import ConfigError
-from sim.experiment import tasks as task_module
-from sim.experiment.spec import ExperimentPlan
-from sim.experiment.tasks import Task, TaskOutput
-from sim.store import current_umask, environment_versions
+from sim.errors import ConfigError
+from sim.pipeline import tasks as task_module
+from sim.pipeline.plan import ExperimentPlan
+from sim.pipeline.tasks import Task, TaskOutput
+from sim.provenance import MARKER, NUMERIC_VERSIONS, environment_versions
 
 __all__ = [
     "MANIFEST",
-    "NUMERIC_VERSIONS",
+    "OWN_ENTRIES",
     "ResultsFolder",
+    "atomic_folder",
     "read_manifest",
     "run_and_store",
     "write_json_atomic",
@@ -55,88 +63,167 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
+OWN_ENTRIES = frozenset(
+    {MANIFEST, "spec.yaml", "configs", "tasks", "tables", "records", "figures", "summary.txt"}
+)
+"""What a results folder may hold (besides hidden staging folders of its own)."""
+_STAGING_PREFIXES = tuple(f".{name}." for name in OWN_ENTRIES)
+
 # libyaml's emitter, where PyYAML has it, writes the same text several times faster: a
 # sweep of many design points writes one resolved config per point and scenario.
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-TASK_TABLES = ("measures", "hour_of_week", "wait_ecdf")
-NUMERIC_VERSIONS = ("station-sim", "numpy", "scipy", "simpy", "pydantic")
-"""Versions whose change could move the numbers: a resumed run must not mix them, and
-the workers of a cluster must match the client in them."""
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def current_umask() -> int:
+    """This process's umask: the permission bits new files and folders go without."""
+    # The umask can only be read by setting it; set it straight back.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, content: Any) -> None:
     """Write a JSON file under a temporary name and rename it: readers see the old file
     or the new one, never half of one."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private; not so here
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(content, stream, indent=2, default=str)
-        stream.write("\n")
-    os.replace(temporary, path)
+    try:
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it private
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(content, stream, indent=2, default=str)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
-def write_table(table: pa.Table, folder: Path, stem: str) -> None:
-    """A final table as ``STEM.parquet`` and ``STEM.csv``."""
-    import pyarrow.parquet as pq
+@contextmanager
+def atomic_folder(target: Path) -> Iterator[Path]:
+    """Yield a fresh hidden folder beside ``target`` that replaces it when the block
+    succeeds, and is removed when it fails or is interrupted.  ``target`` must be a
+    folder this process may replace (its own tables or figures)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    # mkdtemp makes the folder private (0700); the output is for the team to read, so
+    # give it the mode a plain mkdir would have under the user's umask.
+    staging.chmod(0o777 & ~current_umask())
+    try:
+        yield staging
+        previous = target.with_name(f".{target.name}.previous-{os.getpid()}")
+        if target.exists():
+            target.rename(previous)
+        staging.rename(target)
+        if previous.exists():
+            shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
+
+def write_table(table: pa.Table, folder: Path, stem: str, csv: bool = True) -> None:
+    """A table as ``STEM.parquet`` and, unless told otherwise, ``STEM.csv``."""
     pq.write_table(table, folder / f"{stem}.parquet")
-    pacsv.write_csv(table, folder / f"{stem}.csv")
+    if csv:
+        pacsv.write_csv(table, folder / f"{stem}.csv")
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of a results folder written by station-sim."""
     path = Path(folder) / MANIFEST
     if not path.is_file():
-        raise ConfigError(f"{folder}: not an experiment results folder (no {MANIFEST})")
+        raise ConfigError(f"{folder}: not a station-sim results folder (no {MANIFEST})")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MARKER:
+        raise ConfigError(
+            f"{folder}: its {MANIFEST} was not written by this version of station-sim "
+            f"(no format marker '{MARKER}')"
+        )
+    return manifest
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """Entries of ``folder`` that a results folder never holds."""
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.name not in OWN_ENTRIES and not p.name.startswith(_STAGING_PREFIXES)
+    )
 
 
 class ResultsFolder:
-    """The results folder of one experiment plan; see the module docstring."""
+    """The results folder of one plan; see the module docstring."""
 
     def __init__(self, path: Path, plan: ExperimentPlan) -> None:
         self.path = Path(path)
         self.plan = plan
         self.tasks_dir = self.path / "tasks"
         self.tables_dir = self.path / "tables"
-        self.figures_dir = self.path / "figures"
+        self.records_dir = self.path / "records"
         self.manifest: dict[str, Any] = {}
 
     # -- opening ------------------------------------------------------------------------
 
-    def open(self, resume: bool, fresh: bool, backend: str, command: Sequence[str]) -> None:
-        """Create the folder, or reopen it to resume; refuse to mix two plans.
+    def check_target(self, resume: bool, fresh: bool) -> bool:
+        """Whether the folder already holds results to reuse (``resume``) or replace
+        (``fresh``); refuse anything else, before any simulation runs."""
+        path = self.path
+        if resume and fresh:
+            raise ConfigError("--resume and --fresh contradict each other; choose one")
+        if path.name in ("", ".", "..") or path.resolve() == Path(path.anchor):
+            raise ConfigError(
+                f"--out {path}: name a folder for the results (e.g. results/mine), not "
+                "the current, parent or root folder"
+            )
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"--out {path}: exists and is not a folder")
+        if not path.exists() or not any(path.iterdir()):
+            return False  # nothing there: --resume starts from nothing
+        foreign = foreign_entries(path)
+        try:
+            manifest = read_manifest(path)
+        except ConfigError:
+            manifest = None
+        if manifest is None or foreign:
+            shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+            what = (
+                f"holds files station-sim did not write ({shown})"
+                if foreign
+                else ("is not a station-sim results folder (no manifest of its own)")
+            )
+            raise ConfigError(
+                f"--out {path}: {what}; nothing was changed there. Choose another --out"
+            )
+        if not resume and not fresh:
+            raise ConfigError(
+                f"--out {path}: already holds results; pass --resume to finish or reuse "
+                "them (only missing runs are computed) or --fresh to replace them, or "
+                "choose another --out"
+            )
+        if resume:
+            self._check_resumable(manifest)
+        return True
 
-        Without ``resume`` or ``fresh`` an existing experiment folder is an error, so
-        that hours of finished tasks are never thrown away by accident.
-        """
-        if self.path.exists() and not self.path.is_dir():
-            raise ConfigError(f"--out {self.path}: exists and is not a folder")
-        exists = self.path.exists() and any(self.path.iterdir())
+    def open(self, resume: bool, fresh: bool, backend: str, command: Sequence[str]) -> None:
+        """Create the folder, or reopen it to resume; see :meth:`check_target`."""
+        exists = self.check_target(resume, fresh)
         if exists and fresh:
-            self._check_is_experiment_folder()
+            # Proven ours by check_target: a manifest with the marker, nothing foreign.
             shutil.rmtree(self.path)
             exists = False
-        if exists and not resume:
-            raise ConfigError(
-                f"--out {self.path}: already holds results; pass --resume to finish that run "
-                "(only missing tasks are computed) or --fresh to discard it, or choose "
-                "another --out"
-            )
-        if exists:
-            self._check_resumable()
         self.path.mkdir(parents=True, exist_ok=True)
         self.tasks_dir.mkdir(exist_ok=True)
-        for leftover in self.tasks_dir.glob(".*"):
-            # A task folder whose writing was interrupted: incomplete by construction.
-            shutil.rmtree(leftover, ignore_errors=True)
-        if not exists:
+        self._remove_staging()
+        if exists:
+            self.manifest = read_manifest(self.path)
+        else:
             self._write_inputs()
             self.manifest = self._new_manifest()
         session = {"started": now(), "finished": None, "backend": backend, "command": list(command)}
@@ -145,21 +232,22 @@ class ResultsFolder:
         self.manifest["finished"] = None
         self.save_manifest()
 
-    def _check_is_experiment_folder(self) -> None:
-        if not (self.path / MANIFEST).is_file():
-            raise ConfigError(
-                f"--out {self.path}: exists and is not an experiment results folder; "
-                "--fresh only replaces experiment results, choose another --out"
-            )
+    def _remove_staging(self) -> None:
+        # Hidden folders of a write that was interrupted (a killed process has no chance
+        # to remove them): incomplete by construction, and ours.
+        for parent in (self.path, self.tasks_dir):
+            for leftover in parent.glob(".*"):
+                if leftover.is_dir() and (
+                    parent == self.tasks_dir or leftover.name.startswith(_STAGING_PREFIXES)
+                ):
+                    shutil.rmtree(leftover, ignore_errors=True)
 
-    def _check_resumable(self) -> None:
-        self._check_is_experiment_folder()
-        manifest = read_manifest(self.path)
+    def _check_resumable(self, manifest: dict[str, Any]) -> None:
         if manifest.get("plan_sha256") != self.plan.digest():
             raise ConfigError(
-                f"--resume: {self.path} holds a run of another plan (experiment "
-                f"'{manifest.get('experiment')}'; the spec or a scenario changed since); "
-                "use --fresh to start again or another --out"
+                f"--resume: {self.path} holds results of another plan ('{manifest.get('name')}'"
+                "; the spec, a scenario or an override changed since); use --fresh to "
+                "start again or another --out"
             )
         theirs = manifest.get("versions", {})
         ours = environment_versions()
@@ -171,9 +259,8 @@ class ResultsFolder:
         if changed:
             raise ConfigError(
                 f"--resume: {self.path} was computed with other library versions "
-                f"({', '.join(changed)}); its tasks could differ from new ones. Use --fresh"
+                f"({', '.join(changed)}); its runs could differ from new ones. Use --fresh"
             )
-        self.manifest = manifest
 
     def _write_inputs(self) -> None:
         plan = self.plan
@@ -191,9 +278,11 @@ class ResultsFolder:
         plan = self.plan
         spec = plan.spec
         return {
-            "experiment": spec.name,
+            "format": MARKER,
+            "kind": "run" if plan.spec_path is None else "experiment",
+            "name": spec.name,
             "description": spec.description,
-            "spec_path": str(plan.spec_path),
+            "spec_path": None if plan.spec_path is None else str(plan.spec_path),
             "spec": spec.model_dump(mode="json", exclude_unset=True),
             "plan_sha256": plan.digest(),
             "seed": spec.seed,
@@ -269,14 +358,13 @@ class ResultsFolder:
 def write_task_folder(tasks_dir: Path, task: Task, output: TaskOutput) -> dict[str, Any]:
     """Store one finished task atomically in ``tasks_dir`` (written aside, then renamed
     into place) and return its manifest entry.  Any process that sees the results
-    folder may call it: the local pool's workers store their own tasks."""
+    folder may call it: the local pool's processes store their own tasks."""
     # A hidden name unique to this writer; mkdir (unlike mkdtemp) keeps the umask's
     # permissions, so that a group sharing the results folder can read it.
     staging = tasks_dir / f".{task.task_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        for name in TASK_TABLES:
-            columns = getattr(output, name)
+        for name, columns in output.tables().items():
             feather.write_feather(
                 pa.table({k: _arrow(v) for k, v in columns.items()}),
                 staging / f"{name}.arrow",
@@ -297,15 +385,15 @@ def write_task_folder(tasks_dir: Path, task: Task, output: TaskOutput) -> dict[s
         if target.exists():  # computed twice (e.g. a retried Dask task): same numbers
             shutil.rmtree(target)
         os.rename(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     return {"status": "done", "seconds": record["seconds"], "worker": output.worker}
 
 
 def run_and_store(tasks_dir: Path, task: Task) -> dict[str, Any]:
     """Run a task and store it where it ran, returning its manifest entry: the job of a
-    local pool's worker, so that the parent process only keeps the books."""
+    local pool's process, so that the parent process only keeps the books."""
     return write_task_folder(tasks_dir, task, task_module.run_task(task))
 
 

@@ -10,36 +10,42 @@ and an uninterrupted one write identical tables:
   fixed cost and the digest of its resolved config (``configs/`` holds the config);
 - ``replications``: one row per design point x scenario x replication x measure;
 - ``summary``: mean and Student-t 95 % CI of each measure over the replications
-  (:func:`sim.summary.summarise`, as ``station-sim run`` prints them);
+  (:func:`sim.stats.intervals`; ``station-sim run`` prints it);
 - ``comparison``: each scenario minus the baseline, paired by replication
-  (:mod:`sim.experiment.compare`), when the experiment has two scenarios or more;
+  (:mod:`sim.pipeline.compare`), when the experiment has two scenarios or more;
 - ``hour_of_week``: counts by hour of the week of arrival pooled over the
   replications, with the mean wait (pooled waits over pooled contacted cases) and the
   unmet share (pooled unmet over pooled servable cases);
 - ``wait_ecdf``: mean and 95 % CI over the replications of the share of referred cases
-  contacted within each time of the grid, by population.
+  contacted within each time of the grid, by population;
+- ``measures``: the definition of every measure of the tables (title, unit, scale,
+  digits, lists: :mod:`sim.measures`), so that figures and reports read them from the
+  folder.
+
+When the experiment keeps records, ``records/cases.parquet`` and
+``records/workers.parquet`` hold every run's records (with the point, factors and
+scenario), in plan order.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from scipy import stats
+import pyarrow.parquet as pq
 
-from sim.experiment.compare import CONFIDENCE, paired_difference
-from sim.experiment.spec import ExperimentPlan, posts
-from sim.experiment.store import ResultsFolder, write_table
-from sim.experiment.tasks import Task
-from sim.store import atomic_folder
-from sim.summary import MeasureRow, annual_fixed_cost, summarise
+from sim.costs import fixed_cost_eur_per_year
+from sim.pipeline.plan import ExperimentPlan
+from sim.pipeline.store import ResultsFolder, atomic_folder, write_table
+from sim.pipeline.tasks import Task
+from sim.stats import PairedDifference, intervals, paired_difference
 from sim.week import DAY_NAMES
 
-__all__ = ["TABLES", "build_tables", "factor_columns"]
+__all__ = ["RECORDS", "TABLES", "build_tables", "factor_columns"]
 
 TABLES = (
     "design",
@@ -49,7 +55,10 @@ TABLES = (
     "comparison",
     "hour_of_week",
     "wait_ecdf",
+    "measures",
 )
+RECORDS = ("cases", "workers")
+_SUMMARY_FIELDS = ("n", "mean", "sd", "half_width", "ci_low", "ci_high")
 
 
 def factor_columns(plan: ExperimentPlan) -> dict[str, pa.Array]:
@@ -70,26 +79,42 @@ def factor_columns(plan: ExperimentPlan) -> dict[str, pa.Array]:
     return columns
 
 
-def build_tables(folder: ResultsFolder, tasks: Sequence[Task]) -> None:
-    """Read every task file and write the final tables into ``tables/``, whole."""
+def build_tables(
+    folder: ResultsFolder,
+    tasks: Sequence[Task],
+    csv_records: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> None:
+    """Read every task file and write the final tables into ``tables/`` (and the
+    records into ``records/``), each folder whole; ``on_step`` is told of each step."""
     plan = folder.plan
+    step = on_step or (lambda _: None)
     factors = factor_columns(plan)
     groups = _group_tasks(tasks)
 
+    step("reading the runs' measures")
     measures = {t.task_id: folder.read_task_table(t.task_id, "measures") for t in tasks}
+    step("summarising over the replications")
     tables = {
         "design": pa.table({"point": pa.array([p.index for p in plan.points]), **factors}),
         "scenarios": _scenarios(plan, factors),
         "replications": _replications(tasks, measures, factors),
         "summary": _summary(groups, measures, factors),
-        "hour_of_week": _hour_of_week(folder, groups, factors),
-        "wait_ecdf": _wait_ecdf(folder, groups, factors),
     }
     if len(plan.labels) > 1:
+        step("pairing the scenarios")
         tables["comparison"] = _comparison(plan, groups, measures, factors)
+    step("pooling the hour-of-week counts and wait distributions")
+    tables["hour_of_week"] = _hour_of_week(folder, groups, factors)
+    tables["wait_ecdf"] = _wait_ecdf(folder, groups, factors)
+    tables["measures"] = pa.Table.from_pylist(plan.measures.records())
+    step("writing the tables")
     with atomic_folder(folder.tables_dir) as staging:
         for name, table in tables.items():
             write_table(table, staging, name)
+    if plan.spec.records:
+        step("writing the records" + (" (Parquet and CSV)" if csv_records else ""))
+        _write_records(folder, tasks, factors, csv_records)
 
 
 def _group_tasks(tasks: Sequence[Task]) -> dict[tuple[int, str], list[Task]]:
@@ -116,8 +141,8 @@ def _scenarios(plan: ExperimentPlan, factors: dict[str, pa.Array]) -> pa.Table:
     parts = []
     for resolved in plan.scenarios:
         body = {
-            "posts": [posts(resolved.scenario.model_dump(mode="json"))],
-            "fixed_cost_eur_per_year": [annual_fixed_cost(resolved.scenario)],
+            "posts": [resolved.scenario.posts],
+            "fixed_cost_eur_per_year": [fixed_cost_eur_per_year(resolved.scenario)],
             "config_sha256": [resolved.digest],
         }
         parts.append(pa.table({**_keys(factors, resolved.point, resolved.label, 1), **body}))
@@ -142,17 +167,18 @@ def _summary(
 ) -> pa.Table:
     parts = []
     for (point, label), tasks in groups.items():
-        rows = []
-        for task in tasks:
-            table = measures[task.task_id].to_pydict()
-            columns = (table["population"], table["metric"], table["value"])
-            rows += [
-                MeasureRow(task.replication, p, m, v) for p, m, v in zip(*columns, strict=True)
-            ]
-        summary = summarise(rows)
-        fields = ("population", "metric", "n", "mean", "sd", "half_width", "ci_low", "ci_high")
-        body = {f: [getattr(r, f) for r in summary] for f in fields}
-        parts.append(pa.table({**_keys(factors, point, label, len(summary)), **body}))
+        # Every run of one scenario has the same measures in the same order: one row of
+        # values per replication.
+        first = measures[tasks[0].task_id]
+        values = np.vstack([measures[t.task_id]["value"].to_numpy() for t in tasks])
+        summary = intervals(values)
+        body: dict[str, Any] = {
+            "population": first["population"],
+            "metric": first["metric"],
+        }
+        for name in _SUMMARY_FIELDS:
+            body[name] = getattr(summary, name)
+        parts.append(pa.table({**_keys(factors, point, label, len(first)), **body}))
     return pa.concat_tables(parts)
 
 
@@ -187,8 +213,8 @@ def _comparison(
                 "population": pa.array([k[0] for k in keys], type=pa.string()),
                 "metric": pa.array([k[1] for k in keys], type=pa.string()),
             }
-            for field in diffs[0].__dataclass_fields__ if diffs else ():
-                body[field] = [getattr(d, field) for d in diffs]
+            for field in fields(PairedDifference):
+                body[field.name] = [getattr(d, field.name) for d in diffs]
             parts.append(pa.table({**_keys(factors, point.index, label, len(keys)), **body}))
     return pa.concat_tables(parts)
 
@@ -234,34 +260,46 @@ def _wait_ecdf(
     for (point, label), tasks in groups.items():
         tables = [folder.read_task_table(t.task_id, "wait_ecdf") for t in tasks]
         shares = np.vstack([t["share"].to_numpy() for t in tables])  # replications x rows
-        n, mean, sd, half = _mean_and_interval(shares)
+        summary = intervals(shares)
         rows = len(tables[0])
-        body = {
+        body: dict[str, Any] = {
             "population": tables[0]["population"],
             "hours": tables[0]["hours"],
-            "n": n,
-            "mean": mean,
-            "sd": sd,
-            "half_width": half,
-            "ci_low": mean - half,
-            "ci_high": mean + half,
         }
+        for name in _SUMMARY_FIELDS:
+            body[name] = getattr(summary, name)
         parts.append(pa.table({**_keys(factors, point, label, rows), **body}))
     return pa.concat_tables(parts)
 
 
-def _mean_and_interval(
-    values: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per column: count of defined values, mean, sd and Student-t CI half-width, each
-    column over its defined (non-nan) values, as :func:`sim.summary.summarise` does."""
-    defined = ~np.isnan(values)
-    n = defined.sum(axis=0)
-    filled = np.where(defined, values, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n > 0, filled.sum(axis=0) / n, math.nan)
-        squares = np.where(defined, (values - mean) ** 2, 0.0).sum(axis=0)
-        sd = np.where(n > 1, np.sqrt(squares / (n - 1)), math.nan)
-        t = stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(n - 1, 1))
-        half = np.where(n > 1, t * sd / np.sqrt(n), math.nan)
-    return n.astype(np.int64), mean, sd, half
+def _write_records(
+    folder: ResultsFolder, tasks: Sequence[Task], factors: dict[str, pa.Array], csv: bool
+) -> None:
+    """Every run's records, one task after another (so that memory holds one run's),
+    each row led by the point, its factors and the scenario."""
+    import pyarrow.csv as pacsv
+
+    with atomic_folder(folder.records_dir) as staging:
+        for name in RECORDS:
+            parquet: pq.ParquetWriter | None = None
+            text: pacsv.CSVWriter | None = None
+            schema: pa.Schema | None = None
+            try:
+                for task in tasks:
+                    part = folder.read_task_table(task.task_id, name)
+                    keys = _keys(factors, task.point, task.label, len(part))
+                    table = pa.table({**keys, **{c: part[c] for c in part.column_names}})
+                    if parquet is None:
+                        schema = table.schema
+                        parquet = pq.ParquetWriter(staging / f"{name}.parquet", schema)
+                        if csv:
+                            text = pacsv.CSVWriter(staging / f"{name}.csv", table.schema)
+                    table = table.cast(schema)
+                    parquet.write_table(table)
+                    if text is not None:
+                        text.write_table(table)
+            finally:
+                if parquet is not None:
+                    parquet.close()
+                if text is not None:
+                    text.close()

@@ -2,12 +2,12 @@
 under ``results/``, and check the tables against the committed reference tables.
 
 The reference tables (``results/reference/NAME/*.csv``) are small on purpose: the
-summary rows of the headline measures for all populations together, and the matching
-rows of the paired comparison.  The numbers are deterministic (same spec and seed, same
-numbers), so the check allows only floating-point noise: a relative difference of
-``RELATIVE_TOLERANCE``.  A deliberate change of the model changes the numbers; the
-reference is then rewritten with ``station-sim reproduce --update-reference`` and the
-change reviewed in the diff.
+summary rows of the measures of the ``reference`` list (:mod:`sim.measures`) for all
+populations together, and the matching rows of the paired comparison.  The numbers
+are deterministic (same spec and seed, same numbers), so the check allows only
+floating-point noise: a relative difference of ``RELATIVE_TOLERANCE``.  A deliberate
+change of the model changes the numbers; the reference is then rewritten with
+``station-sim reproduce --update-reference`` and the change reviewed in the diff.
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from sim.config import ConfigError
-from sim.experiment.execute import run_experiment
-from sim.experiment.spec import ExperimentPlan, load_plan
-from sim.experiment.tasks import plan_tasks
-from sim.summary import ALL
+from sim.errors import ConfigError
+from sim.measures import ALL, MeasureList
+from sim.pipeline.execute import run_experiment
+from sim.pipeline.plan import ExperimentPlan, load_plan
 
 __all__ = [
-    "REFERENCE_METRICS",
     "RELATIVE_TOLERANCE",
     "ReproductionCheck",
     "compare_with_reference",
@@ -42,25 +40,6 @@ __all__ = [
 
 RELATIVE_TOLERANCE = 1e-9
 ABSOLUTE_TOLERANCE = 1e-12  # for values that should be zero
-
-REFERENCE_METRICS: tuple[str, ...] = (
-    "cases_per_year",
-    "referred",
-    "unmet_share",
-    "met_late_share",
-    "wait_referral_mean_h",
-    "wait_referral_median_h",
-    "wait_referral_p90_h",
-    "wait_referral_p95_h",
-    "within_1h_share",
-    "within_24h_share",
-    "within_72h_share",
-    "utilisation",
-    "callouts_per_week",
-    "cost_eur_per_year",
-    "cost_per_case_met_eur",
-)
-"""Measures kept in the reference tables (population ``all``)."""
 
 # Columns holding numbers to compare; every other column identifies the row.
 _VALUE_COLUMNS = frozenset(
@@ -96,6 +75,8 @@ class ReproductionCheck:
 
 def reference_tables(tables_dir: Path) -> dict[str, pa.Table]:
     """The rows of an experiment's tables that the reference keeps."""
+    measures = MeasureList.from_records(pq.read_table(tables_dir / "measures.parquet").to_pylist())
+    kept = pa.array([m.name for m in measures.in_list("reference")])
     chosen: dict[str, pa.Table] = {}
     for name in ("summary", "comparison"):
         path = tables_dir / f"{name}.parquet"
@@ -104,7 +85,7 @@ def reference_tables(tables_dir: Path) -> dict[str, pa.Table]:
         table = pq.read_table(path)
         mask = pc.and_(
             pc.equal(table["population"], ALL),
-            pc.is_in(table["metric"], pa.array(list(REFERENCE_METRICS))),
+            pc.is_in(table["metric"], kept),
         )
         chosen[name] = table.filter(mask)
     return chosen
@@ -231,7 +212,7 @@ def reproduce(
         outcome = run_experiment(
             plan, out, backend, fresh=True, show_progress=show_progress, command=command
         )
-        check = ReproductionCheck(plan.spec.name, len(plan_tasks(plan)), time.monotonic() - started)
+        check = ReproductionCheck(plan.spec.name, plan.runs, time.monotonic() - started)
         if outcome.status != "complete":
             check.differences.append(
                 f"{len(outcome.failed)} run(s) failed; see {out}/manifest.json"

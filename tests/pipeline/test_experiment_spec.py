@@ -11,9 +11,10 @@ import pytest
 from experiment_specs import EXPERIMENTS, TINY, write_spec
 
 from sim.cli import main
-from sim.config import ConfigError
-from sim.experiment.design import design_points
-from sim.experiment.spec import Design, load_plan
+from sim.errors import ConfigError
+from sim.pipeline.design import design_points
+from sim.pipeline.plan import load_plan
+from sim.pipeline.spec import Design
 
 
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda p: p.stem)
@@ -155,7 +156,7 @@ BAD_SPECS = {
 def test_a_bad_spec_gets_one_clear_message_and_nothing_runs(tmp_path, capsys, changes, message):
     spec = write_spec(tmp_path, **changes)
     out = tmp_path / "out"
-    assert main(["experiment", str(spec), "--out", str(out), "--workers", "1"]) == 2
+    assert main(["experiment", str(spec), "--out", str(out), "--jobs", "1"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("station-sim: error: ")
     assert message in error

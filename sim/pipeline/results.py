@@ -1,0 +1,116 @@
+"""A results folder read back: its manifest, spec, measures and stored tables.
+
+Figures, reports, the reproduction check and the Python API (``sim.load``) read results
+through :class:`StoredResults`, never by running the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from sim.errors import ConfigError
+from sim.measures import MeasureList
+from sim.pipeline.spec import ExperimentSpec, Factor, same_factor_value
+from sim.pipeline.store import read_manifest
+
+__all__ = ["StoredResults", "factor_title", "same_stored", "show_number"]
+
+
+class StoredResults:
+    """The stored tables, spec and measures of one results folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        manifest = read_manifest(self.folder)
+        try:
+            self.spec = ExperimentSpec.model_validate(manifest.get("spec"))
+        except ValidationError as error:
+            raise ConfigError(
+                f"{self.folder}/manifest.json: its spec is not a valid experiment spec for "
+                f"this version of station-sim ({error.error_count()} error(s), first at "
+                f"{'.'.join(map(str, error.errors()[0]['loc'])) or 'the top level'}: "
+                f"{error.errors()[0]['msg']}); rerun the experiment"
+            ) from None
+        self.manifest = manifest
+        self.labels: list[str] = list(manifest["scenarios"])  # in the spec's order
+        tables = self.folder / "tables"
+        if not (tables / "summary.parquet").is_file():
+            raise ConfigError(
+                f"{self.folder}: has no tables yet (tables/summary.parquet); the experiment "
+                "has not finished: run it again with --resume"
+            )
+        self._tables_dir = tables
+        self._cache: dict[str, pa.Table | None] = {}
+        self.factors: dict[str, Factor] = (
+            {f.name: f for f in self.spec.design.factors} if self.spec.design else {}
+        )
+        self.design = self.table("design").to_pylist()
+        self.measures = MeasureList.from_records(self.table("measures").to_pylist())
+
+    def table(self, name: str) -> pa.Table:
+        """A stored table (read once)."""
+        found = self.optional_table(name)
+        if found is None:
+            raise ConfigError(f"{self.folder}: tables/{name}.parquet is missing")
+        return found
+
+    def optional_table(self, name: str) -> pa.Table | None:
+        """A stored table, or None for one the experiment has not (``comparison``)."""
+        if name not in self._cache:
+            path = self._tables_dir / f"{name}.parquet"
+            self._cache[name] = pq.read_table(path) if path.is_file() else None
+        return self._cache[name]
+
+    def records(self, name: str) -> pa.Table:
+        """The stored per-case (``cases``) or per-worker (``workers``) records."""
+        path = self.folder / "records" / f"{name}.parquet"
+        if not path.is_file():
+            raise ConfigError(
+                f"{self.folder}: holds no {name} records (records/{name}.parquet); "
+                "run with records kept (station-sim run keeps them unless --no-records; "
+                "an experiment spec keeps them with records: true)"
+            )
+        return pq.read_table(path)
+
+    def point_at(self, at: dict[str, Any], what: str) -> dict[str, Any]:
+        """The row of the design table that ``at`` selects."""
+        matches = [
+            row
+            for row in self.design
+            if all(same_stored(row[name], value) for name, value in at.items())
+        ]
+        if len(matches) != 1:
+            raise ConfigError(f"{self.folder}: {what}: at = {at} selects {len(matches)} points")
+        return matches[0]
+
+    def describe(self, row: dict[str, Any]) -> str:
+        parts = [
+            f"{factor_title(self.factors[k])} = {show_number(v)}"
+            for k, v in row.items()
+            if k != "point"
+        ]
+        return ", ".join(parts)
+
+
+def same_stored(stored: Any, wanted: Any) -> bool:
+    """Whether a factor value read from a stored table (a number, or JSON text for any
+    other value: ``sim.pipeline.tables.factor_columns``) is the one a spec gives."""
+    if isinstance(stored, str):
+        stored = json.loads(stored)
+    return same_factor_value(stored, wanted)
+
+
+def factor_title(factor: Factor) -> str:
+    return factor.title or factor.name.replace("_", " ")
+
+
+def show_number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
