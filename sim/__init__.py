@@ -1,10 +1,32 @@
-"""station-sim: discrete-event simulation of social intake at police and gendarmerie stations."""
+"""station-sim: discrete-event simulation of social intake at police and gendarmerie stations.
+
+The Python API (:mod:`sim.api`)::
+
+    import sim
+    result = sim.run("configs/belgium_24_7.yaml", replications=20)
+    result.summary                      # a pandas DataFrame
+    sim.experiment("experiments/france_vs_belgium.yaml", out="results/fvb")
+    sim.load("results/fvb").comparison
+"""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("station-sim")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["Result", "RunFailed", "__version__", "experiment", "load", "run"]
+
+_API = frozenset({"Result", "RunFailed", "experiment", "load", "run"})
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the command line imports this package for its version and
+    # should not pay for pandas on every `station-sim validate`.
+    if name in _API:
+        from sim import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'sim' has no attribute '{name}'")
