@@ -1,5 +1,5 @@
 """Benchmark suite: the M/M/c contenders (the model's reduction, Ciw, SimPy two ways, the
-heapq event-loop floor, the Lindley bound), the golden-record guard and the runner.
+heapq event-loop floor, the Lindley bound), the golden-record guard and the suite's runner.
 
 Not part of the default test run.  ``python benchmarks/run.py`` runs the whole suite
 and writes ``benchmarks/results/latest.json``; each contender also runs alone, e.g.

@@ -33,8 +33,8 @@ except ModuleNotFoundError:  # run as a script: python benchmarks/golden.py
     from model_mmc import mmc_reduction  # type: ignore[no-redef]
 
 from sim.config import Scenario, load_scenario
+from sim.pipeline.tasks import run_replication
 from sim.records import RunRecords
-from sim.runner import run_replication
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = {"simulation.run_days": 56}
@@ -94,7 +94,7 @@ def golden_runs() -> Iterator[tuple[str, Scenario, int]]:
     yield "mm3/r0", mmc_scenario(), 0
 
 
-def digest(records: RunRecords, measures: tuple[Any, ...]) -> str:
+def digest(records: RunRecords, measures: dict[str, np.ndarray]) -> str:
     """SHA-256 of every case and worker column (name, dtype, bytes) and every measure."""
     h = hashlib.sha256()
     for table in (records.cases, records.workers):
@@ -103,7 +103,8 @@ def digest(records: RunRecords, measures: tuple[Any, ...]) -> str:
             h.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
             h.update(array.tobytes())
     h.update(np.ascontiguousarray(records.on_call_windows, dtype=float).tobytes())
-    h.update(repr([(m.population, m.metric, m.value) for m in measures]).encode())
+    rows = zip(measures["population"], measures["metric"], measures["value"].tolist(), strict=True)
+    h.update(repr(list(rows)).encode())
     return h.hexdigest()
 
 
@@ -112,7 +113,6 @@ def digests() -> dict[str, str]:
     out = {}
     for label, scenario, replication in golden_runs():
         result = run_replication(scenario, replication)
-        assert result.records is not None
         out[label] = digest(result.records, result.measures)
     return out
 

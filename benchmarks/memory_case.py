@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.config import load_scenario
-from sim.runner import ReplicationResult, run_replication, run_replications
+from sim.pipeline.tasks import run_replication
 
 BELGIUM = Path(__file__).resolve().parents[1] / "configs" / "belgium_24_7.yaml"
 MiB = 2**20
@@ -29,7 +29,7 @@ CASES: dict[str, tuple[str, int, str]] = {
     "1 run x 100 years, records kept": ("horizon", 100, "kept"),
     "1 run x 100 years, summary only": ("horizon", 100, "summary"),
     "1000 replications x 1 year, records kept": ("replications", 1000, "kept"),
-    "1000 replications x 1 year, records streamed to disk": ("replications", 1000, "streamed"),
+    "1000 replications x 1 year, records stored by the pipeline": ("replications", 1000, "stored"),
     "1000 replications x 1 year, summary only": ("replications", 1000, "summary"),
     "1 run x 1000 years, summary only": ("horizon", 1000, "summary"),
 }
@@ -50,21 +50,25 @@ def measure(name: str) -> dict[str, Any]:
     layout, years, records = CASES[name]
     baseline = _peak_bytes()
     t0 = time.perf_counter()
-    results: list[ReplicationResult]
+    in_memory = 0
     if layout == "replications":
-        scenario = load_scenario(BELGIUM, {"simulation.replications": years})
-        if records == "streamed":
-            from sim.store import RecordsStream  # pyarrow: imported only when used
+        if records == "stored":
+            import sim  # the pipeline: pandas and pyarrow, imported only when used
 
-            with tempfile.TemporaryDirectory() as folder, RecordsStream(Path(folder)) as sink:
-                results = run_replications(
-                    scenario, range(years), keep_records=False, records_sink=sink
-                )
+            with tempfile.TemporaryDirectory() as folder:
+                sim.run(BELGIUM, replications=years, jobs=1, out=Path(folder) / "run")
         else:
-            results = run_replications(scenario, range(years), keep_records=records == "kept")
+            scenario = load_scenario(BELGIUM, {"simulation.replications": years})
+            kept = []
+            for replication in range(years):
+                result = run_replication(scenario, replication)
+                kept.append(result if records == "kept" else result.measures)
+            in_memory = sum(len(r.records.cases) for r in kept if records == "kept")
     else:
         scenario = load_scenario(BELGIUM, {"simulation.run_days": 364 * years})
-        results = [run_replication(scenario, 0, keep_records=records == "kept")]
+        result = run_replication(scenario, 0)
+        in_memory = len(result.records.cases) if records == "kept" else 0
+        del result
     elapsed = time.perf_counter() - t0
     return {
         "layout": layout,
@@ -73,7 +77,7 @@ def measure(name: str) -> dict[str, Any]:
         "peak_rss_mib": _peak_bytes() / MiB,
         "imports_rss_mib": baseline / MiB,
         "seconds": elapsed,
-        "cases_in_memory": sum(len(r.records.cases) for r in results if r.records is not None),
+        "cases_in_memory": in_memory,
     }
 
 

@@ -1,6 +1,6 @@
 """The station model reduced to an M/M/c queue, run through the code path of a real
-scenario (``sim.runner.run_replication``: demand, coverage plan, SimPy engine, records
-and measures), for comparison with the reference engines of the benchmark suite.
+scenario (``sim.pipeline.tasks.run_replication``: demand, coverage plan, SimPy
+engine, records and measures), for comparison with the reference engines of the benchmark suite.
 
 The reduction: one population arriving as a Poisson process, ``c`` workers on site
 around the clock (no absences, no travel), exponential interviews, every case referred
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import Scenario, scenario_from_dict
-from sim.runner import run_replication
+from sim.pipeline.tasks import run_replication
 from sim.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
 
 try:
@@ -82,9 +82,7 @@ def simulate_mmc(
     result is the number that arrived.
     """
     scenario = mmc_scenario(c, arrival_rate, service_rate, n_customers, seed)
-    result = run_replication(scenario, 0)
-    assert result.records is not None
-    cases = result.records.cases
+    cases = run_replication(scenario, 0).window.cases
     waits = (cases.first_contact - cases.referral)[~np.isnan(cases.first_contact)]
     return MMcResult(
         customers=len(cases),

@@ -19,8 +19,8 @@ reporting medians of at least 5 runs after a warm-up:
    station-years, as replications and as one long run, with and without the per-case
    records kept in memory;
 4. two sweeps on 1, 2 and all cores, speed-up and parallel efficiency: Belgian 24/7
-   replications through ``run_replications``' process pool, and the staffing-sweep
-   experiment end to end through ``station-sim experiment``'s local backend.
+   replications as ``station-sim run --no-records`` runs them, and the staffing-sweep
+   experiment end to end, both through the pipeline's local backend.
 
 Before each timed run the garbage collector is run, so that no contender pays for the
 garbage another left.  It writes ``benchmarks/results/latest.json`` (every timing, not
@@ -56,10 +56,11 @@ from benchmarks.memory_case import CASES as MEMORY_CASES  # noqa: E402
 from benchmarks.mmc_result import MMcResult  # noqa: E402
 from sim.config import load_scenario  # noqa: E402
 from sim.demand import draw_demand  # noqa: E402
+from sim.measures import measure_run  # noqa: E402
 from sim.model import StationModel  # noqa: E402
+from sim.pipeline.backends import default_jobs  # noqa: E402
+from sim.pipeline.tasks import run_replication  # noqa: E402
 from sim.roster import build_plan  # noqa: E402
-from sim.runner import default_jobs, run_replication, run_replications  # noqa: E402
-from sim.summary import measure_run  # noqa: E402
 from sim.theory import erlang_c  # noqa: E402
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -182,7 +183,7 @@ def bench_configs(batch: int, rounds: int, runs: int) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 results = [run_replication(scenarios[name], r) for r in range(first, first + batch)]
                 elapsed = time.perf_counter() - t0
-                cases = sum(len(r.records.cases) for r in results if r.records is not None)
+                cases = sum(len(r.window.cases) for r in results)
                 timings[name].append((elapsed, cases))
             slot += 1
     out: dict[str, Any] = {
@@ -291,18 +292,26 @@ def _ceiling_throughput(jobs: int, tasks_per_job: int) -> float:
 
 
 def _replication_sweep(replications: int) -> Callable[..., None]:
-    scenario = load_scenario(BELGIUM)
+    from sim.pipeline.backends import LocalBackend
+    from sim.pipeline.execute import run_experiment
+    from sim.pipeline.plan import plan_for_scenario
 
     def run(jobs: int, scale: int = 1) -> None:
-        run_replications(scenario, range(replications * scale), jobs=jobs, keep_records=False)
+        # What `station-sim run configs/belgium_24_7.yaml --replications N --no-records`
+        # runs: one scenario's replications through the pipeline, each stored.
+        overrides = {"simulation.replications": replications * scale}
+        plan = plan_for_scenario(BELGIUM, overrides, records=False)
+        with tempfile.TemporaryDirectory(prefix="bench-replications-") as scratch:
+            out = Path(scratch) / plan.spec.name
+            run_experiment(plan, out, LocalBackend(jobs), show_progress=False, figures=False)
 
     return run
 
 
 def _experiment_sweep(spec: Path) -> Callable[[int], None]:
-    from sim.experiment import load_plan
-    from sim.experiment.backends import LocalBackend
-    from sim.experiment.execute import run_experiment
+    from sim.pipeline.backends import LocalBackend
+    from sim.pipeline.execute import run_experiment
+    from sim.pipeline.plan import load_plan
 
     plan = load_plan(spec)
 
