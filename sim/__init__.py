@@ -17,9 +17,12 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Result", "RunFailed", "__version__", "experiment", "load", "run"]
+__all__ = ["ConfigError", "Result", "RunFailed", "__version__", "experiment", "load", "run"]
 
 _API = frozenset({"Result", "RunFailed", "experiment", "load", "run"})
+
+
+from sim.errors import ConfigError  # noqa: E402 - light: the command line needs it anyway
 
 
 def __getattr__(name: str) -> Any:

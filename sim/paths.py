@@ -77,6 +77,11 @@ def check_path(path: str, resolved: dict[str, Any], where: str, scenario: str) -
                     f"{prefix}: {so_far} is not set in scenario '{scenario}', so '{part}' "
                     f"does not exist there; set {so_far} itself"
                 )
+            if isinstance(node, list):
+                raise ConfigError(
+                    f"{prefix}: {so_far} is a list in scenario '{scenario}'; name an item, "
+                    f"e.g. {so_far}[0].{part}"
+                )
             if not isinstance(node, dict):
                 raise ConfigError(
                     f"{prefix}: {so_far} is a value, not a section, in scenario '{scenario}'"
@@ -98,23 +103,35 @@ def check_path(path: str, resolved: dict[str, Any], where: str, scenario: str) -
     return parts
 
 
-def apply_overrides(document: dict[str, Any], overrides: dict[str, Any], where: str) -> dict:
+def apply_overrides(
+    document: dict[str, Any],
+    overrides: dict[str, Any],
+    where: str,
+    defaults: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A copy of ``document`` with each dotted path set to its value.
 
     Mapping keys that the document leaves to their defaults are created on the way (the
-    paths are checked with :func:`check_path` first, so they exist in the schema); list
-    items must exist.
+    paths are checked with :func:`check_path` first, so they exist in the schema).  A
+    list the document leaves to its default is copied from ``defaults`` (the resolved
+    scenario) when a path indexes into it; otherwise list items must exist.
     """
     result = copy.deepcopy(document)
     for path, value in overrides.items():
         parts = parse_path(path)
         node: Any = result
+        default: Any = defaults
         for depth, part in enumerate(parts[:-1]):
+            following = parts[depth + 1]
+            wanted: type = list if isinstance(following, int) else dict
+            default = lookup(default, [part]) if default is not None else None
+            if default is ABSENT:
+                default = None
             if isinstance(part, int) and isinstance(node, list) and part < len(node):
                 node = node[part]
             elif isinstance(part, str) and isinstance(node, dict):
-                if not isinstance(node.get(part), dict | list):
-                    node[part] = {}
+                if not isinstance(node.get(part), wanted):
+                    node[part] = copy.deepcopy(default) if isinstance(default, wanted) else wanted()
                 node = node[part]
             else:
                 raise ConfigError(

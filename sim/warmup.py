@@ -42,10 +42,16 @@ class WarmupProfile:
             f"steady level (second half of the run): {self.steady_mean_h:.1f} "
             f"± {self.steady_half_width_h:.1f} h"
         )
-        lines.append(
-            f"weekly means reach the steady band at week {self.settled_week}: "
-            f"a warm-up of at least {7 * self.settled_week} days"
-        )
+        if self.settled_week >= len(self.weekly_mean_h) - 1:
+            lines.append(
+                "the weekly means never settled into the steady band: run more --weeks "
+                "(or more replications) before choosing a warm-up"
+            )
+        else:
+            lines.append(
+                f"weekly means reach the steady band at week {self.settled_week}: "
+                f"a warm-up of at least {7 * self.settled_week} days"
+            )
         return "\n".join(lines)
 
 

@@ -210,7 +210,7 @@ def test_an_interrupted_run_keeps_its_finished_replications_and_resumes(
     out = tmp_path / "out"
     assert main([*args, "--out", str(out)]) == 130
     err = capsys.readouterr().err
-    assert "interrupted; the finished runs are kept" in err and "--resume" in err
+    assert "interrupted; 2 finished run(s) are kept" in err and "--resume" in err
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
     done = sorted(k for k, t in manifest["tasks"].items() if t["status"] == "done")
@@ -228,3 +228,33 @@ def test_config_keys_lists_every_setting_and_matches_the_committed_reference(cap
         assert key in printed
     committed = (CONFIGS.parent / "docs" / "config.md").read_text(encoding="utf-8")
     assert printed == committed, "docs/config.md is stale: station-sim config-keys > docs/config.md"
+
+
+def test_plot_of_a_run_says_there_is_nothing_to_draw(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["run", str(CONFIGS / "france_office_hours.yaml"), "--replications", "2", *SHORT]
+    assert main([*args, "--out", str(out), "--no-records"]) == 0
+    capsys.readouterr()
+    assert main(["plot", str(out)]) == 0
+    assert "nothing to draw" in capsys.readouterr().out
+    assert not (out / "figures").exists()
+
+
+def test_an_override_into_a_list_left_to_its_default_is_applied(tmp_path):
+    config = tmp_path / "plain.yaml"
+    config.write_text(
+        "name: plain\n"
+        "populations: {victim: {arrivals: {per_hour: 1}, interview: {dist: fixed, value: 30}}}\n"
+        "staffing: {workers: [{name: w, roster: [{days: all, start: '09:00', end: '17:00'}]}]}\n"
+    )
+    from sim.config import load_scenario
+
+    scenario = load_scenario(config, {"measures.thresholds_hours[0]": 2})
+    assert scenario.measures.thresholds_hours == (2.0, 24.0, 72.0)
+
+
+def test_a_spec_given_to_run_and_a_config_given_to_experiment_say_so(capsys):
+    assert main(["run", str(CONFIGS.parent / "experiments" / "france_vs_belgium.yaml")]) == 2
+    assert "this is an experiment spec" in capsys.readouterr().err
+    assert main(["experiment", str(CONFIGS / "belgium_24_7.yaml")]) == 2
+    assert "this is a scenario config" in capsys.readouterr().err

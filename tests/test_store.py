@@ -104,3 +104,13 @@ def test_staging_left_by_a_killed_write_is_removed_at_the_next_open(plan, tmp_pa
         (leftover / "half.arrow").write_bytes(b"x")
     run_experiment(plan, out, LocalBackend(1), resume=True)
     assert not any(p.exists() for p in leftovers)
+
+
+def test_a_file_of_the_user_inside_a_results_subfolder_is_never_replaced(plan, tmp_path):
+    out = tmp_path / "out"
+    run_experiment(plan, out, LocalBackend(1))
+    (out / "tables" / "my_analysis.csv").write_text("mine")
+    for options in ({"fresh": True}, {"resume": True}):
+        with pytest.raises(ConfigError, match=r"did not write \(tables/my_analysis.csv\)"):
+            run_experiment(plan, out, LocalBackend(1), **options)
+    assert (out / "tables" / "my_analysis.csv").read_text() == "mine"

@@ -4,6 +4,7 @@ mistake is reported before anything runs, not after hours of simulation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import ConfigError, did_you_mean
@@ -22,6 +23,16 @@ def check_outputs(plan: ExperimentPlan, source: str) -> None:
     spec = plan.spec
     factor_names = [f.name for f in plan.factors]
     populations = [*plan.population_names, ALL]
+
+    def system_only(metrics: Sequence[str], chosen: Sequence[str], where: str) -> None:
+        # A system measure (utilisation, cost) exists for all populations together only.
+        system = [m for m in metrics if plan.measures.named(m).scope == "system"]
+        others = [p for p in chosen if p != ALL]
+        if system and others:
+            raise ConfigError(
+                f"{source}: {where}: {system} are measures of the system, given for "
+                f"population '{ALL}' only, not for {others}"
+            )
 
     def known_metric(metric: str, where: str) -> None:
         if metric not in plan.measures:
@@ -42,6 +53,7 @@ def check_outputs(plan: ExperimentPlan, source: str) -> None:
             )
         for k, metric in enumerate(spec.comparison.metrics or ()):
             known_metric(metric, f"comparison.metrics[{k}]")
+        system_only(spec.comparison.metrics or (), spec.comparison.populations, "comparison")
         for k, population in enumerate(spec.comparison.populations):
             if population not in populations:
                 raise ConfigError(
@@ -81,6 +93,7 @@ def check_outputs(plan: ExperimentPlan, source: str) -> None:
             _check_fixed(plan, figure, chosen, f"{source}: {where}")
             for k, metric in enumerate(figure.metrics):
                 known_metric(metric, f"{where}.metrics[{k}]")
+            system_only(figure.metrics, [figure.population], where)
             if figure.population not in populations:
                 raise ConfigError(
                     f"{source}: {where}.population = '{figure.population}': not a "

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,20 +121,31 @@ def execute_plan(
     plan: Any,
     args: argparse.Namespace,
     out: Path,
-    resume_command: str,
+    resume_command: Sequence[str],
     figures: bool = True,
     csv_records: bool = False,
+    header: str | None = None,
 ) -> Any:
     """Run a plan as the command line asks (backend, folder rule), with the messages of
-    an interruption or a failure; returns the outcome, or an exit status."""
+    an interruption or a failure; returns the outcome, or an exit status.  ``header``
+    is printed, with the backend, once the folder and the backend are checked."""
     from sim.pipeline.backends import make_backend
     from sim.pipeline.execute import run_experiment
     from sim.pipeline.store import ResultsFolder
 
     # The folder and the backend are checked before anything runs.
-    ResultsFolder(out, plan).check_target(resume=args.resume, fresh=args.fresh)
+    folder = ResultsFolder(out, plan)
+    folder.check_target(resume=args.resume, fresh=args.fresh)
     backend = make_backend(args.jobs, args.scheduler)
-    hint = f"Finish with:\n  {resume_command} --resume"
+    if header is not None:
+        print(f"{header}, on {backend.description}")
+    again = shlex.join([*resume_command, "--resume"])
+    hint = f"Finish with:\n  {again}"
+
+    def kept() -> str:
+        done = len(folder.finished_task_ids())
+        return f"{done} finished run(s) are kept in {out}/" if done else "no run had finished"
+
     try:
         outcome = run_experiment(
             plan,
@@ -145,13 +158,10 @@ def execute_plan(
             command=["station-sim", *sys.argv[1:]],
         )
     except KeyboardInterrupt:
-        print(
-            f"\nstation-sim: interrupted; the finished runs are kept in {out}/. {hint}",
-            file=sys.stderr,
-        )
+        print(f"\nstation-sim: interrupted; {kept()}. {hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except RuntimeError as error:
-        print(f"station-sim: {error}; the finished runs are kept. {hint}", file=sys.stderr)
+        print(f"station-sim: {error}; {kept()}. {hint}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         backend.close()
@@ -160,7 +170,7 @@ def execute_plan(
         print(
             f"station-sim: {len(outcome.failed)} of {outcome.tasks} runs failed (errors in "
             f"{out}/manifest.json); the first, {first_id}:\n{first_error}\n"
-            f"The other runs are kept; after a fix, finish with:\n  {resume_command} --resume",
+            f"The other runs are kept; after a fix, finish with:\n  {again}",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -189,18 +199,22 @@ def _experiment(args: argparse.Namespace) -> int:
 
     plan = load_plan(args.spec)
     out = Path(args.out) if args.out else Path("results") / plan.spec.name
-    where = "a Dask cluster" if args.scheduler else f"{args.jobs or 'all'} local process(es)"
-    print(
+    header = (
         f"Experiment {plan.spec.name}: {len(plan.points)} design point(s) x "
         f"{len(plan.labels)} scenario(s) x {plan.spec.replications} replications = "
-        f"{plan.runs} runs, seed {plan.spec.seed} (common random numbers), on {where}"
+        f"{plan.runs} runs, seed {plan.spec.seed} (common random numbers)"
     )
-    command = f"station-sim experiment {args.spec} --out {out}"
-    outcome = execute_plan(plan, args, out, command, figures=not args.no_figures)
+    command = ["station-sim", "experiment", args.spec, "--out", str(out)]
+    if args.no_figures:
+        command.append("--no-figures")
+    outcome = execute_plan(plan, args, out, command, figures=not args.no_figures, header=header)
     if isinstance(outcome, int):
         return outcome
     reused = f", {outcome.reused} reused from the earlier run" if outcome.reused else ""
-    print(f"{outcome.computed} runs computed{reused} in {outcome.seconds:.1f} s")
+    print(
+        f"{outcome.computed} runs computed{reused}; {outcome.seconds:.1f} s with the tables"
+        + (" and figures" if not args.no_figures else "")
+    )
     print_overview(out)
     print(f"\nWritten to {out}/: {folder_contents(out)}")
     if args.no_figures:
@@ -221,6 +235,10 @@ def print_overview(out: Path) -> None:
     rows = [r for r in results.table("summary").to_pylist() if r["population"] == ALL]
     pairs = list(dict.fromkeys((r["point"], r["scenario"]) for r in rows))
     if len(pairs) > 12:
+        print(
+            f"\n{len(pairs)} point x scenario pairs: too many to print; every measure's mean "
+            f"and CI is in {out}/tables/summary.csv"
+        )
         return
     cells = {(r["point"], r["scenario"], r["metric"]): r for r in rows}
     several = len({p for p, _ in pairs}) > 1
@@ -239,7 +257,10 @@ def print_overview(out: Path) -> None:
             row.append(text)
         body.append(row)
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    print("\nAll populations, mean over replications ± 95 % CI half-width:")
+    print(
+        "\nAll populations, mean over replications ± 95 % CI half-width "
+        "(waits over the cases contacted):"
+    )
     for row in [header, *body]:
         print(
             "  "
@@ -257,6 +278,12 @@ def _plot(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise ConfigError(f"{folder}: no such results folder")
     total = figure_count(folder)
+    if total == 0:
+        print(
+            f"{folder}: nothing to draw (its spec asks for no figures, and with one "
+            "scenario there is no comparison)"
+        )
+        return 0
     done = 0
 
     def drawing(name: str) -> None:

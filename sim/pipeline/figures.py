@@ -23,11 +23,12 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
 
+from sim.errors import ConfigError
 from sim.measures import ALL
 from sim.pipeline.compare import comparison_markdown
 from sim.pipeline.results import StoredResults, factor_title, same_stored, show_number
 from sim.pipeline.spec import FigureRequest
-from sim.pipeline.store import atomic_folder
+from sim.pipeline.store import atomic_folder, foreign_entries
 from sim.week import DAY_NAMES
 
 __all__ = ["draw_figures"]
@@ -53,6 +54,14 @@ def draw_figures(folder: Path, on_figure: Callable[[str], None] | None = None) -
     drawn.  Returns the files written."""
     results = StoredResults(folder)
     target = results.folder / "figures"
+    foreign = [
+        p for p in foreign_entries(results.folder, results.manifest) if p.startswith("figures/")
+    ]
+    if foreign:
+        raise ConfigError(
+            f"{target}: holds files station-sim did not write ({', '.join(foreign[:5])}); "
+            "the figures replace that folder whole, so nothing was drawn. Move them away"
+        )
     step = on_figure or (lambda _: None)
     with atomic_folder(target) as staging:
         for request in results.spec.figures:

@@ -122,6 +122,11 @@ def load_plan(path: str | Path) -> ExperimentPlan:
     """Read a spec file and check it whole, against every scenario and design point."""
     path = Path(path)
     document = read_mapping(path, "experiment spec")
+    if "scenarios" not in document and ("populations" in document or "base" in document):
+        raise ConfigError(
+            f"{path}: this is a scenario config, not an experiment spec; run it with "
+            "station-sim run"
+        )
     _reject_empty_design(document, path)
     try:
         spec = ExperimentSpec.model_validate(document)
@@ -182,7 +187,9 @@ def _resolve(
         for key in overrides:
             where = "overrides" if key in spec.overrides else f"scenarios[{i}].overrides"
             check_path(key, resolved_base, f"{source}: {where}", label)
-        document = apply_overrides(raw, overrides, f"{source}: scenario '{label}'")
+        document = apply_overrides(
+            raw, overrides, f"{source}: scenario '{label}'", defaults=resolved_base
+        )
         bases.append((label, str(config_path), document))
     labels = [b[0] for b in bases]
     if len(set(labels)) != len(labels):
@@ -213,7 +220,9 @@ def _resolve(
                 "simulation.seed": spec.seed,
                 "simulation.replications": spec.replications,
             }
-            scenario = scenario_from_dict(apply_overrides(document, overrides, where), where)
+            scenario = scenario_from_dict(
+                apply_overrides(document, overrides, where, defaults=base_values), where
+            )
             resolved.append(ResolvedScenario(point.index, label, scenario, config_digest(scenario)))
     # Order: point, then scenario in the spec's order (the task and table order).
     resolved.sort(key=lambda r: (r.point, labels.index(r.label)))

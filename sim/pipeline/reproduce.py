@@ -147,12 +147,15 @@ def _key(value: Any) -> Any:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
+def _missing(value: Any) -> bool:
+    # An undefined value is nan in Parquet and an empty cell, read back as None, in CSV.
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _close(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
+    if _missing(a) or _missing(b):
+        return _missing(a) and _missing(b)
     x, y = float(a), float(b)
-    if math.isnan(x) or math.isnan(y):
-        return math.isnan(x) and math.isnan(y)
     return math.isclose(x, y, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
 
 

@@ -149,13 +149,61 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def foreign_entries(folder: Path) -> list[str]:
-    """Entries of ``folder`` that a results folder never holds."""
-    return sorted(
-        p.name
-        for p in folder.iterdir()
-        if p.name not in OWN_ENTRIES and not p.name.startswith(_STAGING_PREFIXES)
-    )
+def _own_files(manifest: dict[str, Any] | None) -> dict[str, set[str]]:
+    """The file names each subfolder of a results folder may hold."""
+    from sim.pipeline.tables import RECORDS, TABLES
+
+    figures = []
+    for figure in (manifest or {}).get("spec", {}).get("figures", ()):
+        figure = {"kind": figure} if isinstance(figure, str) else figure
+        figures.append(figure.get("name") or figure.get("kind"))
+    return {
+        "tables": {f"{t}.{suffix}" for t in TABLES for suffix in ("parquet", "csv")},
+        "records": {f"{r}.{suffix}" for r in RECORDS for suffix in ("parquet", "csv")},
+        "figures": {f"{stem}.{suffix}" for stem in figures for suffix in ("png", "pdf", "csv")}
+        | {"comparison.md", "comparison.csv"},
+    }
+
+
+def foreign_entries(folder: Path, manifest: dict[str, Any] | None = None) -> list[str]:
+    """Paths in ``folder`` (relative to it) that station-sim never writes there: a
+    command that would replace the folder, or a part of it, refuses while any exists.
+    ``manifest`` (the folder's) names the figures its spec draws."""
+    own = _own_files(manifest)
+    foreign = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.startswith("."):
+            if not name.startswith(_STAGING_PREFIXES):
+                foreign.append(name)
+            continue
+        if name not in OWN_ENTRIES:
+            foreign.append(name)
+        elif name in ("configs", "tasks", *own):
+            if not entry.is_dir():
+                foreign.append(name)
+                continue
+            for inner in entry.iterdir():
+                foreign += [f"{name}/{p}" for p in _foreign_inside(name, inner, own)]
+        elif entry.is_dir():
+            foreign.append(name)
+    return sorted(foreign)
+
+
+def _foreign_inside(part: str, entry: Path, own: dict[str, set[str]]) -> list[str]:
+    if entry.name.startswith("."):
+        return []  # a write of ours that was interrupted: removed at the next open
+    if part == "tasks":
+        if not entry.is_dir():
+            return [entry.name]
+        return [
+            f"{entry.name}/{f.name}"
+            for f in entry.iterdir()
+            if not (f.is_file() and (f.suffix == ".arrow" or f.name == "task.json"))
+        ]
+    if part == "configs":
+        return [] if entry.is_file() and entry.match("p*.yaml") else [entry.name]
+    return [] if entry.is_file() and entry.name in own[part] else [entry.name]
 
 
 class ResultsFolder:
@@ -186,11 +234,11 @@ class ResultsFolder:
             raise ConfigError(f"--out {path}: exists and is not a folder")
         if not path.exists() or not any(path.iterdir()):
             return False  # nothing there: --resume starts from nothing
-        foreign = foreign_entries(path)
         try:
             manifest = read_manifest(path)
         except ConfigError:
             manifest = None
+        foreign = foreign_entries(path, manifest)
         if manifest is None or foreign:
             shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
             what = (
