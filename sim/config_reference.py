@@ -13,6 +13,7 @@ from pydantic_core import PydanticUndefined
 
 from sim.config import Scenario
 from sim.distributions import Distribution
+from sim.limits import LIMITS
 
 __all__ = ["config_reference"]
 
@@ -41,7 +42,9 @@ def config_reference() -> str:
             continue
         seen.add(model)
         lines += _section(path, model, queue)
-    lines += ["## Distributions", ""]
+    lines += ["## Limits", "", "Every input is checked against these bounds (`sim/limits.py`):", ""]
+    lines += [f"- {what}: {bound}" for what, bound in LIMITS]
+    lines += ["", "## Distributions", ""]
     for name in sorted(_DISTRIBUTIONS):
         model = next(m for m in typing.get_args(typing.get_args(Distribution)[0])
                      if m.__name__ == name)  # fmt: skip

@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.limits import MAX_MAGNITUDE, MAX_SPREAD, MIN_DURATION
+
 __all__ = [
     "Distribution",
     "Empirical",
@@ -28,6 +30,18 @@ __all__ = [
 ]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
+Scale = Annotated[float, Field(ge=MIN_DURATION, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+"""A mean or a standard deviation (minutes, or the unit the field says)."""
+Bound = Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+"""An end or a value of a distribution."""
+
+
+def _check_spread(mean: float, sd: float) -> None:
+    if sd > MAX_SPREAD * mean:
+        raise ValueError(
+            f"sd {sd:g} is more than {MAX_SPREAD:g} times the mean {mean:g}: a spread that "
+            "wide overflows the arithmetic"
+        )
 
 
 class Exponential(BaseModel):
@@ -35,7 +49,7 @@ class Exponential(BaseModel):
 
     model_config = _FROZEN
     dist: Literal["exponential"]
-    mean: float = Field(gt=0, allow_inf_nan=False)
+    mean: Scale
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.exponential(self.mean, size)
@@ -51,8 +65,13 @@ class Lognormal(BaseModel):
 
     model_config = _FROZEN
     dist: Literal["lognormal"]
-    mean: float = Field(gt=0, allow_inf_nan=False)
-    sd: float = Field(gt=0, allow_inf_nan=False)
+    mean: Scale
+    sd: Scale
+
+    @model_validator(mode="after")
+    def _spread(self) -> Lognormal:
+        _check_spread(self.mean, self.sd)
+        return self
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         sigma2 = math.log1p((self.sd / self.mean) ** 2)
@@ -69,8 +88,13 @@ class Gamma(BaseModel):
 
     model_config = _FROZEN
     dist: Literal["gamma"]
-    mean: float = Field(gt=0, allow_inf_nan=False)
-    sd: float = Field(gt=0, allow_inf_nan=False)
+    mean: Scale
+    sd: Scale
+
+    @model_validator(mode="after")
+    def _spread(self) -> Gamma:
+        _check_spread(self.mean, self.sd)
+        return self
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         shape = (self.mean / self.sd) ** 2
@@ -86,8 +110,8 @@ class Uniform(BaseModel):
 
     model_config = _FROZEN
     dist: Literal["uniform"]
-    low: float = Field(ge=0, allow_inf_nan=False)
-    high: float = Field(ge=0, allow_inf_nan=False)
+    low: Bound
+    high: Bound
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -108,9 +132,9 @@ class Triangular(BaseModel):
 
     model_config = _FROZEN
     dist: Literal["triangular"]
-    low: float = Field(ge=0, allow_inf_nan=False)
-    mode: float = Field(ge=0, allow_inf_nan=False)
-    high: float = Field(ge=0, allow_inf_nan=False)
+    low: Bound
+    mode: Bound
+    high: Bound
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -134,7 +158,7 @@ class Fixed(BaseModel):
 
     model_config = _FROZEN
     dist: Literal["fixed"]
-    value: float = Field(ge=0, allow_inf_nan=False)
+    value: Bound
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         # Consume nothing from the stream: a fixed value must not shift later draws.
@@ -151,8 +175,8 @@ class Empirical(BaseModel):
 
     model_config = _FROZEN
     dist: Literal["empirical"]
-    values: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] = Field(min_length=1)
-    weights: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] | None = None
+    values: tuple[Bound, ...] = Field(min_length=1, max_length=10_000)
+    weights: tuple[Bound, ...] | None = None
 
     @model_validator(mode="after")
     def _weights_match(self) -> Empirical:

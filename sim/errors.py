@@ -175,7 +175,7 @@ def format_validation_error(
                     '; a time of day must be quoted ("17:00"), or YAML reads 17:00 as a '
                     "number of minutes"
                 )
-            value = _lookup(document, item["loc"])
+            value = _lookup(document, item["loc"]) if loc else _MISSING  # not the whole file
             shown = "" if value is _MISSING else f" = {short_repr(value)}"
             line = f"  {location}{shown}: {message}"
         if line not in seen:

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS
 from sim.measures import ALL
 from sim.paths import parse_path
 
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
-Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=MAX_NAME_LENGTH)]
 
 # Columns of the tidy tables: a factor may not take one of these names.
 RESERVED_COLUMNS = frozenset(
@@ -163,7 +164,7 @@ class Design(BaseModel):
     model_config = _FROZEN
     kind: Literal["grid", "latin_hypercube", "sobol"] = "grid"
     factors: tuple[Factor, ...] = Field(min_length=1)
-    points: Annotated[int, Field(ge=1)] | None = None
+    points: Annotated[int, Field(ge=1, le=MAX_DESIGN_POINTS)] | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
@@ -183,6 +184,13 @@ class Design(BaseModel):
                 raise ValueError(
                     f"factor '{f.name}': a {self.kind} design needs range: [low, high] "
                     "and no values"
+                )
+        if self.kind == "grid":
+            size = math.prod(len(f.values or ()) for f in self.factors)
+            if size > MAX_DESIGN_POINTS:
+                raise ValueError(
+                    f"the grid has {size:,} points (the product of its factors' values); "
+                    f"a design may have at most {MAX_DESIGN_POINTS:,}"
                 )
         if self.kind == "grid" and self.points is not None:
             raise ValueError("points applies to latin_hypercube and sobol designs, not grid")
@@ -297,8 +305,8 @@ class ExperimentSpec(BaseModel):
     scenarios: tuple[ScenarioEntry, ...] = Field(min_length=1)
     overrides: dict[str, Any] = Field(default_factory=dict)
     design: Design | None = None
-    replications: Annotated[int, Field(ge=1)]
-    seed: Annotated[int, Field(ge=0)]
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)]
+    seed: Annotated[int, Field(ge=0, lt=2**63)]
     comparison: Comparison | None = None
     figures: tuple[FigureRequest, ...] = ()
     records: bool = False

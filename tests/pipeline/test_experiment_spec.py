@@ -8,9 +8,10 @@ import copy
 
 import numpy as np
 import pytest
-from experiment_specs import EXPERIMENTS, TINY, write_spec
+from experiment_specs import CONFIGS, EXPERIMENTS, TINY, write_spec
 
 from sim.cli import main
+from sim.config import load_scenario
 from sim.errors import ConfigError
 from sim.pipeline.design import design_points
 from sim.pipeline.plan import load_plan
@@ -41,6 +42,10 @@ def test_france_vs_belgium_covers_every_coverage_model_of_configs():
     assert set(plan.labels) == configs
 
 
+# The configs' victims a year, which the factors scale.
+VICTIMS = load_scenario(CONFIGS / "belgium_24_7.yaml").populations["victim"].arrivals.per_year
+
+
 def test_factors_set_their_paths_at_each_point(tmp_path):
     plan = load_plan(write_spec(tmp_path))
     assert [p.values for p in plan.points] == [
@@ -52,7 +57,7 @@ def test_factors_set_their_paths_at_each_point(tmp_path):
     scenario = plan.scenario_at(3, "belgium_24_7")
     assert scenario.name == "belgium_24_7"
     assert scenario.staffing.workers[0].count == 2
-    assert scenario.populations["victim"].arrivals.per_year == 900 * 1.5
+    assert scenario.populations["victim"].arrivals.per_year == VICTIMS * 1.5
     assert scenario.simulation.run_days == 28 and scenario.simulation.seed == 11
 
 
@@ -67,8 +72,8 @@ def test_national_share_gives_each_catchment_its_posts_share(tmp_path):
     plan = load_plan(write_spec(tmp_path, design={"kind": "grid", "factors": [factor]}))
     one_post = plan.scenario_at(1, "france_office_hours")  # 1 worker
     two_posts = plan.scenario_at(1, "belgium_24_7")  # 2 workers
-    assert one_post.populations["victim"].arrivals.per_year == 900 * 175 / 350
-    assert two_posts.populations["victim"].arrivals.per_year == 900 * 175 * 2 / 350
+    assert one_post.populations["victim"].arrivals.per_year == VICTIMS * 175 / 350
+    assert two_posts.populations["victim"].arrivals.per_year == VICTIMS * 175 * 2 / 350
 
 
 def test_national_share_counts_the_posts_another_factor_sets(tmp_path):
@@ -87,7 +92,7 @@ def test_national_share_counts_the_posts_another_factor_sets(tmp_path):
         scenario = plan.scenario_at(point, "france_office_hours")
         assert scenario.staffing.workers[0].count == workers
         # Demand per post: three posts of 350 meet three times what one post meets.
-        assert scenario.populations["victim"].arrivals.per_year == 900 * 175 * workers / 350
+        assert scenario.populations["victim"].arrivals.per_year == VICTIMS * 175 * workers / 350
 
 
 def test_a_spec_edited_in_its_figures_only_keeps_its_digest(tmp_path):
@@ -121,6 +126,10 @@ BAD_SPECS = {
         "staffing.workers has 1 item(s) in scenario 'france_office_hours'",
     ),
     "empty design": ({"design": {"kind": "grid", "factors": []}}, "the design has no factors"),
+    "a system measure for one population": (
+        {"comparison": {"metrics": ["utilisation"], "populations": ["victim"]}},
+        "['utilisation'] are measures of the system, given for population 'all' only",
+    ),
     "empty values": ({"design": _bad_factor(values=[])}, "values is empty"),
     "point that does not validate": (
         {"design": _bad_factor(values=[1, 0])},

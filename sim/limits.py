@@ -1,0 +1,64 @@
+"""The bounds every input is checked against, stated once.
+
+A scenario, a spec or an option outside them is refused with a message naming the
+field, the value and the bound, before anything runs: no setting may ask for a run that
+could not finish, exhaust memory or overflow the arithmetic.  The bounds are far beyond
+any real use (a station simulated for ten years, a worker's interview of a year), and
+``docs/config.md`` lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+__all__ = [
+    "LIMITS",
+    "MAX_DAYS",
+    "MAX_DESIGN_POINTS",
+    "MAX_MAGNITUDE",
+    "MAX_NAME_LENGTH",
+    "MAX_REPLICATIONS",
+    "MAX_SPREAD",
+    "MIN_DURATION",
+    "Magnitude",
+    "PositiveMagnitude",
+]
+
+MAX_DAYS = 3650.0
+"""Longest warm-up, measurement window or drain: ten years each."""
+MAX_REPLICATIONS = 10_000
+"""Most replications of a scenario or an experiment."""
+MAX_NAME_LENGTH = 64
+"""Longest name of a scenario, station, population, worker or experiment (names become
+file names)."""
+MAX_MAGNITUDE = 1e7
+"""Largest rate, duration (minutes, about 19 years), count or weight a setting may hold."""
+MIN_DURATION = 1e-6
+"""Smallest mean or spread of a distribution that must be positive (minutes)."""
+MAX_SPREAD = 100.0
+"""Largest ratio of a distribution's standard deviation to its mean."""
+MAX_DESIGN_POINTS = 100_000
+"""Most points of an experiment's design."""
+
+Magnitude = Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+"""A non-negative number at most :data:`MAX_MAGNITUDE`."""
+PositiveMagnitude = Annotated[float, Field(gt=0, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+"""A positive number at most :data:`MAX_MAGNITUDE`."""
+
+LIMITS: tuple[tuple[str, str], ...] = (
+    ("warm-up, window and drain", f"at most {MAX_DAYS:g} days each"),
+    ("replications", f"at most {MAX_REPLICATIONS:,}"),
+    ("names", f"at most {MAX_NAME_LENGTH} characters: a letter, then letters, digits, _ or -"),
+    ("rates, durations, counts and weights", f"at most {MAX_MAGNITUDE:g}"),
+    (
+        "distributions",
+        f"means and spreads of at least {MIN_DURATION:g} minutes, sd at most "
+        f"{MAX_SPREAD:g} times the mean",
+    ),
+    ("design points of an experiment", f"at most {MAX_DESIGN_POINTS:,}"),
+    ("a YAML file", "at most 4 MiB, 40 levels deep, 200,000 values once aliases are expanded"),
+    ("base files", "at most 16 in a chain"),
+)
+"""The bounds as ``docs/config.md`` lists them."""
