@@ -30,6 +30,7 @@ from pydantic import (
 from sim.distributions import Distribution, Fixed
 from sim.documents import read_scenario_document
 from sim.errors import ConfigError, format_validation_error
+from sim.limits import MAX_DAYS, MAX_NAME_LENGTH, MAX_REPLICATIONS, Magnitude, PositiveMagnitude
 from sim.paths import apply_overrides, check_path
 from sim.week import DAY_NAMES, DAYS_PER_YEAR, HOURS_PER_WEEK, MINUTES_PER_HOUR, parse_clock
 
@@ -43,9 +44,10 @@ __all__ = [
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
+NonNegative = Magnitude
+Positive = PositiveMagnitude
+Days = Annotated[float, Field(ge=0, le=MAX_DAYS, allow_inf_nan=False)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=MAX_NAME_LENGTH)]
 
 _DAY_GROUPS: dict[str, tuple[str, ...]] = {
     "weekdays": DAY_NAMES[:5],
@@ -215,9 +217,9 @@ class Arrivals(BaseModel):
 
 class Referral(BaseModel):
     """How police officers refer a case to the social worker: with ``probability`` when a
-    worker is reachable (on site at the station, or on call for it), with
-    ``probability_when_no_worker`` (not higher) when nobody is, after ``delay`` minutes
-    from the person's first police contact."""
+    worker is reachable (the scenario's ``referral_rule`` says what reachable means),
+    with ``probability_when_no_worker`` (not higher) when nobody is, after ``delay``
+    minutes from the person's first police contact."""
 
     model_config = _FROZEN
     probability: Probability = 1.0
@@ -242,18 +244,39 @@ class Referral(BaseModel):
 
 class OnwardReferral(BaseModel):
     """Referral to a partner (shelter, hospital, victim support, perpetrator programme)
-    after the interview: with ``probability``, ``delay`` minutes after it ends."""
+    after the first interview: with ``probability``, ``delay`` minutes after it ends.
+    Arranging it takes the worker ``work_minutes`` right after the interview (phoning
+    the partner, writing the referral)."""
 
     model_config = _FROZEN
     probability: Probability = 0.0
     delay: Distribution = Fixed(dist="fixed", value=0.0)
+    work_minutes: Distribution = Fixed(dist="fixed", value=0.0)
+
+
+class Followups(BaseModel):
+    """Follow-up appointments after a first contact.  A person met wants ``count``
+    further appointments (a draw, rounded down to a whole number, at most
+    ``max_count``); each is booked with the same worker, in that worker's diary, at
+    the first free slot at least ``gap_days`` after the previous appointment (see
+    ``Diary``); it lasts ``duration`` minutes, and the person does not come with
+    probability ``no_show``."""
+
+    model_config = _FROZEN
+    count: Distribution
+    max_count: Annotated[int, Field(ge=1, le=50)] = 12
+    gap_days: Distribution
+    duration: Distribution
+    no_show: Probability = 0.0
 
 
 class Population(BaseModel):
     """One population reaching the station (victims, perpetrators, third parties).
     ``patience`` is how long a person present at the station waits for a busy worker,
     in minutes from referral (omitted: waits until seen); ``interview`` is the first
-    interview's duration in minutes."""
+    interview's duration in minutes; ``followups`` the appointments that follow it
+    (omitted: none); ``couple_violence_share`` the share of its cases that concern
+    couple violence (for the measures compared with published caseloads)."""
 
     model_config = _FROZEN
     arrivals: Arrivals
@@ -262,18 +285,51 @@ class Population(BaseModel):
     patience: Distribution | None = None
     interview: Distribution
     onward_referral: OnwardReferral = OnwardReferral()
+    followups: Followups | None = None
+    couple_violence_share: Probability = 0.0
+
+
+class Absence(BaseModel):
+    """A worker's absences.  ``leave_weeks`` are the blocks of leave a year, in whole
+    weeks (Monday to Sunday), known in advance: the first block starts in a week of
+    ``main_leave_season`` (ISO weeks, the first week of the run being week 1), the
+    others anywhere in the year, never overlapping.  Sickness takes whole days, each
+    independently with probability ``sickness_rate``, unforeseen.  When
+    ``replacement_after_days`` is set, a replacement takes over (the same roster and
+    diary) from the next rostered day once an absence has lasted that many rostered
+    days; otherwise nobody replaces the worker."""
+
+    model_config = _FROZEN
+    sickness_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    leave_weeks: tuple[Annotated[int, Field(ge=1, le=8)], ...] = ()
+    main_leave_season: tuple[Annotated[int, Field(ge=1, le=52)], ...] | None = None
+    replacement_after_days: Annotated[int, Field(ge=1, le=365)] | None = None
+
+    @model_validator(mode="after")
+    def _season(self) -> Absence:
+        if sum(self.leave_weeks) > 20:
+            raise ValueError(f"leave_weeks {list(self.leave_weeks)}: more than 20 weeks a year")
+        season = self.main_leave_season
+        if season is not None and (len(season) != 2 or season[0] > season[1]):
+            raise ValueError(
+                f"main_leave_season {list(season)}: give [first week, last week], in order"
+            )
+        return self
 
 
 class Worker(BaseModel):
     """A social worker (or ``count`` identical ones): the weekly on-site roster, the
-    daily absence probability (whole days, independent, nobody replaces an absent
-    worker) and the FTE paid (by default, rostered hours over a full-time week)."""
+    absences, the share of each shift's on-site time spent on other duties
+    (partnership meetings, reports, training: the last ``other_duties_share`` of each
+    shift, during which the worker takes no new case) and the FTE paid (by default,
+    rostered hours over a full-time week)."""
 
     model_config = _FROZEN
     name: Name
-    count: Annotated[int, Field(ge=1)] = 1
+    count: Annotated[int, Field(ge=1, le=1000)] = 1
     roster: tuple[Shift, ...] = Field(min_length=1)
-    absence_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    absence: Absence = Absence()
+    other_duties_share: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
     fte: Positive | None = None
 
     @model_validator(mode="after")
@@ -291,22 +347,46 @@ class Staffing(BaseModel):
 
 
 class OnCall(BaseModel):
-    """An on-call rota reachable by officers in ``windows`` when nobody is on site.
-    ``responders`` people are on call at once; a call-out reaches the person by phone
-    (share ``phone_share``, after ``phone_delay`` minutes) or by travelling in (after
-    ``travel_delay`` minutes, and the same time to return); ``eligible`` says which
-    referrals are passed to on call; ``max_callouts_per_window`` caps call-outs in
-    each rostered window (omitted: no cap)."""
+    """An on-call rota reachable by officers in ``windows`` when nobody is on site, for
+    the ``stations`` it covers (default: all; a rota may be shared by several stations
+    or zones).  ``responders`` people are on call at once.  ``staffed_by: staff``: the
+    scenario's own workers (those named in ``rota``, default all) take the rota in
+    weekly turns, a member absent that day being skipped; a call-out that starts between
+    ``night_start`` and ``night_end`` gives its responder ``rest_hours`` of rest from
+    its end, which delays the start of their next shift.  ``staffed_by: external``: an
+    outside rota (e.g. trained officers) with its own costs.  A call-out reaches the
+    person by phone (share ``phone_share``, after ``phone_delay`` minutes) or by
+    travelling in (after ``travel_delay`` minutes, and the same time to return);
+    ``eligible`` says which referrals are passed to on call;
+    ``max_callouts_per_window`` caps call-outs in each rostered window (omitted: no
+    cap)."""
 
     model_config = _FROZEN
     windows: tuple[WeeklyWindow, ...] = Field(min_length=1)
     stations: tuple[str, ...] | None = None
-    responders: Annotated[int, Field(ge=1)] = 1
+    responders: Annotated[int, Field(ge=1, le=100)] = 1
+    staffed_by: Literal["staff", "external"] = "staff"
+    rota: tuple[Name, ...] | None = None
+    rest_hours: NonNegative = 0.0
+    night_start: str = "22:00"
+    night_end: str = "06:00"
     eligible: Literal["urgent", "all"] = "urgent"
     phone_share: Probability = 1.0
     phone_delay: Distribution = Fixed(dist="fixed", value=0.0)
     travel_delay: Distribution = Fixed(dist="fixed", value=0.0)
     max_callouts_per_window: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("night_start", "night_end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        parse_clock(value)
+        return value
+
+    @property
+    def night(self) -> tuple[int, int]:
+        """The night window as minutes after midnight (start, end; end may be before
+        start: the window then spans midnight)."""
+        return parse_clock(self.night_start), parse_clock(self.night_end)
 
     @model_validator(mode="after")
     def _windows_disjoint(self) -> OnCall:
@@ -350,17 +430,34 @@ class Callbacks(BaseModel):
     left_before_seen: Literal["callback", "lost"] = "callback"
 
 
+class Diary(BaseModel):
+    """How follow-up appointments are booked.  A slot lies within one of the worker's
+    planned on-site shifts at the person's station (its case time: before other
+    duties; leave is known in advance, sickness is not), overlaps no other
+    appointment, and keeps each shift's booked time within ``bookable_share`` of its
+    case time (the rest stays free for walk-ins and callbacks).  A follow-up with no
+    such slot within ``horizon_days`` of its earliest date is not booked: the
+    diary is full, and that follow-up and the rest of the series are unmet.  An
+    appointment the worker cannot hold (absent, resting) is rebooked, at most
+    ``max_rebookings`` times, then counted unmet (cancelled)."""
+
+    model_config = _FROZEN
+    horizon_days: Positive = 42.0
+    bookable_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
+    max_rebookings: Annotated[int, Field(ge=0, le=20)] = 2
+
+
 class Simulation(BaseModel):
     """Run length and seeding.  Statistics cover cases arriving after ``warm_up_days``
     and within the next ``run_days``; the run continues ``drain_days`` longer (with
     arrivals) so that those cases can reach an outcome."""
 
     model_config = _FROZEN
-    warm_up_days: NonNegative = 14.0
-    run_days: Positive = 364.0
-    drain_days: NonNegative = 14.0
-    replications: Annotated[int, Field(ge=1)] = 10
-    seed: Annotated[int, Field(ge=0)] = 0
+    warm_up_days: Days = 14.0
+    run_days: Annotated[float, Field(gt=0, le=MAX_DAYS, allow_inf_nan=False)] = 364.0
+    drain_days: Days = 14.0
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 10
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
 
     @property
     def window_minutes(self) -> tuple[float, float]:
@@ -375,9 +472,13 @@ class Simulation(BaseModel):
 
 class Measures(BaseModel):
     """Thresholds of the measures: shares contacted within ``thresholds_hours`` of
-    referral, and first contacts later than ``late_after_hours`` count as met late."""
+    referral, and first contacts later than ``late_after_hours`` count as met late.
+    The follow-up measures count the persons first contacted at least
+    ``followup_observation_days`` before the run ends, so that their series can run
+    its course within the run."""
 
     model_config = _FROZEN
+    followup_observation_days: NonNegative = 150.0
     thresholds_hours: tuple[Positive, ...] = Field((1.0, 24.0, 72.0), min_length=1, max_length=12)
     late_after_hours: Positive = 72.0
 
@@ -393,13 +494,19 @@ class Measures(BaseModel):
 
 class Costs(BaseModel):
     """Cost rates in euros.  The FTE cost default (39,000 EUR a year) is the seed's
-    6.8 M EUR for 175 posts; the others are assumptions that each config states."""
+    6.8 M EUR for 175 posts; the others are assumptions that each config states.  A
+    replacement costs an FTE's pay for each day it covers (``fte_eur_per_year`` over
+    ``working_days_per_fte_year``); an external on-call rota costs its premium per hour
+    on call and its rate per hour of call-out."""
 
     model_config = _FROZEN
     fte_eur_per_year: NonNegative = 39_000.0
     hours_per_fte_week: Positive = 35.0
+    working_days_per_fte_year: Positive = 226.0
     on_call_eur_per_hour: NonNegative = 0.0
     overtime_eur_per_hour: NonNegative = 0.0
+    external_on_call_eur_per_hour: NonNegative = 0.0
+    external_callout_eur_per_hour: NonNegative = 0.0
 
 
 RESERVED_POPULATION = "all"
@@ -407,7 +514,11 @@ RESERVED_POPULATION = "all"
 
 
 class Scenario(BaseModel):
-    """A whole scenario, validated: what the model runs."""
+    """A whole scenario, validated: what the model runs.  ``referral_rule`` says when an
+    officer sees a worker as reachable (and refers with the higher probability):
+    ``can_take_now``, a worker is on site for cases, or the on-call rota covers the
+    station now and this case is eligible for it; ``on_duty``, a worker is on site or
+    any on-call window covering the station is open, whatever the case."""
 
     model_config = _FROZEN
     name: Name
@@ -417,7 +528,9 @@ class Scenario(BaseModel):
     populations: dict[Name, Population] = Field(min_length=1)
     staffing: Staffing
     on_call: OnCall | None = None
+    referral_rule: Literal["can_take_now", "on_duty"] = "can_take_now"
     callbacks: Callbacks = Callbacks()
+    diary: Diary = Diary()
     measures: Measures = Measures()
     costs: Costs = Costs()
 
@@ -449,7 +562,33 @@ class Scenario(BaseModel):
                     raise ValueError(
                         f"on_call.stations: '{station}' is not a station; known: {names}"
                     )
+        if self.on_call is not None and self.on_call.staffed_by == "staff":
+            self._check_staff_rota(worker_names)
         return self
+
+    def _check_staff_rota(self, worker_names: list[str]) -> None:
+        on_call = self.on_call
+        assert on_call is not None
+        for name in on_call.rota or ():
+            if name not in worker_names:
+                raise ValueError(f"on_call.rota: '{name}' is not a worker; known: {worker_names}")
+        members = [w for w in self.staffing.workers if w.name in (on_call.rota or worker_names)]
+        if sum(w.count for w in members) < on_call.responders:
+            raise ValueError(
+                f"on_call.responders = {on_call.responders}: the rota has fewer members "
+                f"({sum(w.count for w in members)}); name more workers in on_call.rota or "
+                "use staffed_by: external"
+            )
+        for worker in members:
+            try:
+                _check_disjoint((*worker.roster, *on_call.windows), "windows")
+            except ValueError:
+                raise ValueError(
+                    f"on_call: with staffed_by: staff, the on-call windows must lie outside "
+                    f"the shifts of the rota's members, and worker '{worker.name}' is on "
+                    "site during one; change the windows or the rota, or use staffed_by: "
+                    "external"
+                ) from None
 
     def station_index(self, name: str | None) -> int:
         """Index of a station by name (``None``: the only station)."""
@@ -503,7 +642,7 @@ def override_document(
         name = str(resolved.get("name", source))
         for path in overrides:
             check_path(path, resolved, f"{source}: override", name)
-    return apply_overrides(document, overrides, source)
+    return apply_overrides(document, overrides, source, defaults=resolved)
 
 
 def scenario_from_dict(document: dict[str, Any], source: str = "scenario") -> Scenario:
@@ -511,4 +650,9 @@ def scenario_from_dict(document: dict[str, Any], source: str = "scenario") -> Sc
     try:
         return Scenario.model_validate(document)
     except ValidationError as error:
+        if "scenarios" in document and "populations" not in document:
+            raise ConfigError(
+                f"{source}: this is an experiment spec (it lists scenarios), not a scenario; "
+                "run it with station-sim experiment"
+            ) from None
         raise ConfigError(format_validation_error(error, document, source, Scenario)) from None

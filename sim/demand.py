@@ -9,13 +9,15 @@ in blocks is also what keeps the model's event loop free of random-number calls.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.arrivals import poisson_arrivals
-from sim.config import Scenario
+from sim.config import Population, Scenario
 from sim.streams import stream
+from sim.week import MINUTES_PER_DAY
 
 __all__ = ["Demand", "draw_demand"]
 
@@ -37,9 +39,45 @@ class Demand:
     on_call_by_phone: np.ndarray  # bool: an on-call response would be by phone
     on_call_delay: np.ndarray  # response delay of an on-call response, by its mode
     callback_uniform: np.ndarray  # (n, max_attempts): compared with reach probabilities
+    onward_work: np.ndarray  # minutes of work arranging the onward referral
+    couple_violence: np.ndarray  # bool
+    followups: np.ndarray  # int: further appointments wanted after the first contact
+    followup_gap: np.ndarray  # (n, k): minutes from an appointment to the earliest next
+    followup_duration: np.ndarray  # (n, k): minutes
+    followup_no_show: np.ndarray  # (n, k): compared with the no-show probability
 
     def __len__(self) -> int:
         return len(self.arrival)
+
+
+def _followups(
+    population: Population, n: int, depth: int, rng: Callable[[str], np.random.Generator]
+) -> dict[str, np.ndarray]:
+    """The follow-up needs of ``n`` cases: how many further appointments each wants,
+    and for the k-th the gap before it, its duration and the no-show draw.  Each kind
+    comes from one stream drawn in blocks of ``n``, the k-th block for the k-th
+    appointment, so that a deeper series appends draws without moving the earlier
+    ones (as one stream per callback attempt does)."""
+    plan = population.followups
+    if plan is None or depth == 0:
+        return {
+            "followups": np.zeros(n, dtype=np.int64),
+            "followup_gap": np.zeros((n, depth)),
+            "followup_duration": np.zeros((n, depth)),
+            "followup_no_show": np.ones((n, depth)),
+        }
+    count = np.clip(np.floor(plan.count.sample(rng("followups"), n)), 0, plan.max_count)
+
+    def blocks(values: np.ndarray) -> np.ndarray:
+        return values.reshape(depth, n).T
+
+    return {
+        "followups": count.astype(np.int64),
+        "followup_gap": blocks(plan.gap_days.sample(rng("followup_gap"), depth * n))
+        * MINUTES_PER_DAY,
+        "followup_duration": blocks(plan.duration.sample(rng("followup_duration"), depth * n)),
+        "followup_no_show": blocks(rng("followup_no_show").random(depth * n)),
+    }
 
 
 def draw_demand(scenario: Scenario, replication: int) -> Demand:
@@ -49,6 +87,11 @@ def draw_demand(scenario: Scenario, replication: int) -> Demand:
     shares = np.asarray([s.demand_share for s in scenario.stations], dtype=float)
     shares = shares / shares.sum()
     attempts = scenario.callbacks.max_attempts
+    # Every population draws the same number of follow-up columns, so that the columns
+    # can be stacked; a population's own cap keeps the surplus unused.
+    depth = max(
+        (p.followups.max_count for p in scenario.populations.values() if p.followups), default=0
+    )
     on_call = scenario.on_call
     parts: list[dict[str, np.ndarray]] = []
     for p, (name, population) in enumerate(scenario.populations.items()):
@@ -96,6 +139,10 @@ def draw_demand(scenario: Scenario, replication: int) -> Demand:
                 "callback_uniform": np.column_stack(
                     [rng(f"callback_attempt_{k + 1}").random(n) for k in range(attempts)]
                 ).reshape(n, attempts),
+                "onward_work": onward.work_minutes.sample(rng("onward_work"), n),
+                "couple_violence": rng("couple_violence").random(n)
+                < population.couple_violence_share,
+                **_followups(population, n, depth, rng),
             }
         )
     # Stable sort: simultaneous arrivals keep population order, then draw order.

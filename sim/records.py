@@ -15,7 +15,16 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["CaseRecords", "Channel", "EndState", "RunRecords", "WorkerActivity", "WorkerRecords"]
+__all__ = [
+    "AppointmentRecords",
+    "CaseRecords",
+    "Channel",
+    "EndState",
+    "FollowupStatus",
+    "RunRecords",
+    "WorkerActivity",
+    "WorkerRecords",
+]
 
 
 class EndState(IntEnum):
@@ -52,16 +61,37 @@ class Channel(IntEnum):
 
 
 class WorkerActivity(IntEnum):
-    """What a block of worker time was spent on."""
+    """What a block of worker time was spent on (codes appended, never renumbered)."""
 
     SHIFT = 0  # paid on-site shift, travel included
     TRAVEL = 1
-    INTERVIEW = 2
+    INTERVIEW = 2  # a first interview
     CALLBACK_ATTEMPT = 3  # a failed attempt; a successful one is the interview's start
-    OVERTIME = 4  # interview time after the shift's end
+    OVERTIME = 4  # work after the shift's end
     ON_CALL_WINDOW = 5
     CALLOUT = 6  # on-call response (phone or travel in) and interview
-    ABSENCE = 7
+    ABSENCE = 7  # a sick day nobody covers
+    FOLLOWUP = 8  # a follow-up appointment
+    ONWARD_WORK = 9  # arranging an onward referral, after the first interview
+    DUTIES = 10  # other duties at the end of a shift (meetings, reports, training)
+    REST = 11  # compensatory rest after a night call-out, within a shift
+    LEAVE = 12  # a day of leave
+    REPLACED = 13  # a sick day a replacement covers
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class FollowupStatus(IntEnum):
+    """How a wanted follow-up appointment ended (codes appended, never renumbered)."""
+
+    HELD = 0
+    NO_SHOW = 1  # booked, and the person did not come
+    DIARY_FULL = 2  # no slot within the booking horizon: this one and the rest unmet
+    CANCELLED = 3  # the worker could not hold it, too many times
+    NO_WORKER = 4  # nobody is rostered at the person's station to book it with
+    PENDING = 5  # not yet held (or not yet booked) when the run ended
 
     @property
     def label(self) -> str:
@@ -88,6 +118,9 @@ class CaseRecords:
     state: np.ndarray  # EndState codes
     left_station: np.ndarray  # left before being seen (then perhaps called back)
     callback_attempts: np.ndarray
+    couple_violence: np.ndarray  # bool: the case concerns couple violence
+    followups_wanted: np.ndarray  # further appointments the person wanted (0 if not met)
+    series_end: np.ndarray  # when the person's series of appointments ended (nan: open)
 
     def __len__(self) -> int:
         return len(self.case_id)
@@ -117,6 +150,31 @@ class WorkerRecords:
 
 
 @dataclass(frozen=True)
+class AppointmentRecords:
+    """One row per follow-up appointment a person met wanted (columns of equal length):
+    its number in the person's series (1, 2, ...), the worker and station it was booked
+    with (-1: none), when it was booked, when it was due and when it was held (minutes;
+    ``nan`` where a thing never happened), its status and how often it was rebooked."""
+
+    case_id: np.ndarray
+    number: np.ndarray
+    worker: np.ndarray
+    station: np.ndarray
+    booked_at: np.ndarray
+    due: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    status: np.ndarray  # FollowupStatus codes
+    rebookings: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.case_id)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class RunRecords:
     """Everything one run (one scenario, one replication, one seed) recorded, and the
     run's measurement window (minutes), which the measures apply."""
@@ -132,4 +190,5 @@ class RunRecords:
     worker_names: tuple[str, ...]
     cases: CaseRecords
     workers: WorkerRecords
+    appointments: AppointmentRecords
     on_call_windows: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))

@@ -50,7 +50,9 @@ def test_every_shipped_config_is_valid(path):
         ),
         ({"staffing.workers[0].roster[0].start": "25:00"}, "not a time of day"),
         ({"staffing.workers[0].roster[0].days": ["monday"]}, "'monday' is not a day"),
-        ({"staffing.workers[0].absence_rate": 1.0}, "absence_rate = 1.0"),
+        ({"staffing.workers[0].absence.sickness_rate": 1.0}, "sickness_rate = 1.0"),
+        ({"staffing.workers[0].absence.leave_weeks": [9]}, "leave_weeks[0] = 9"),
+        ({"measures.thresholds_hours": [24, 24]}, "lists a threshold twice"),
         ({"populations.victim.urgent_share": 1.5}, "urgent_share = 1.5"),
         (
             {

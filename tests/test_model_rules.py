@@ -112,14 +112,14 @@ def test_absent_days_have_no_shift_and_nobody_replaces_the_worker():
                 {
                     "name": "w",
                     "roster": [{"days": "all", "start": "08:00", "end": "20:00"}],
-                    "absence_rate": 0.3,
+                    "absence": {"sickness_rate": 0.3},
                 }
             ]
         },
         simulation={"warm_up_days": 0, "run_days": 200, "drain_days": 0, "seed": 5},
     )
     plan = build_plan(sc, 0)
-    absent = set(plan.absent_days[0].tolist())
+    absent = set(plan.sick_days[0].tolist())
     worked = {int(s.start // MINUTES_PER_DAY) for s in plan.shifts}
     assert absent and not (absent & worked)
     assert absent | worked == set(range(200))
@@ -349,20 +349,30 @@ def test_expired_callbacks_are_dropped_unreached():
     assert wait.max() <= 2 * MINUTES_PER_DAY
 
 
-def test_an_open_on_call_window_counts_as_a_worker_for_referral():
+def test_who_an_officer_sees_as_reachable_follows_the_referral_rule():
     populations = {
         "victim": {
             "arrivals": {"per_hour": 1.0},
             "interview": {"dist": "exponential", "mean": 30},
+            "urgent_share": 0.3,
             "referral": {"probability": 1.0, "probability_when_no_worker": 0.0},
         }
     }
     night = {"windows": [{"days": "all", "start": "00:00", "end": "06:00"}]}
-    cases = simulate(scenario(staffing=OFFICE, populations=populations, on_call=night)).cases
-    hour = (cases.arrival % MINUTES_PER_DAY) // MINUTES_PER_HOUR
-    day = (cases.arrival // MINUTES_PER_DAY) % 7
-    office = (day < 5) & (hour >= 9) & (hour < 17)
-    reachable = office | (hour < 6)
-    referred = ~np.isnan(cases.referral)
-    np.testing.assert_array_equal(referred, reachable)
-    np.testing.assert_array_equal(cases.state == EndState.NOT_REFERRED_NO_WORKER, ~reachable)
+    for rule in ("can_take_now", "on_duty"):
+        sc = scenario(staffing=OFFICE, populations=populations, on_call=night, referral_rule=rule)
+        cases = simulate(sc).cases
+        hour = (cases.arrival % MINUTES_PER_DAY) // MINUTES_PER_HOUR
+        day = (cases.arrival // MINUTES_PER_DAY) % 7
+        # Case time ends before the duties of the shift's end; none are set here.
+        office = (day < 5) & (hour >= 9) & (hour < 17)
+        at_night = hour < 6
+        # can_take_now: the rota takes urgent cases only, so only they count as reachable
+        # at night; on_duty: any open window counts, whatever the case.
+        night_reachable = at_night & (cases.urgent if rule == "can_take_now" else True)
+        reachable = office | night_reachable
+        referred = ~np.isnan(cases.referral)
+        np.testing.assert_array_equal(referred, reachable, err_msg=rule)
+        no_worker = cases.state == EndState.NOT_REFERRED_NO_WORKER
+        np.testing.assert_array_equal(no_worker, ~reachable, err_msg=rule)
+        assert (at_night & ~cases.urgent & referred).any() == (rule == "on_duty")

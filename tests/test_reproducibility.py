@@ -93,6 +93,7 @@ def test_adding_a_worker_leaves_the_first_workers_absences_alone():
 
     one = load_scenario(CONFIGS / "france_office_hours.yaml", SHORT)
     two = load_scenario(CONFIGS / "france_350.yaml", SHORT)
-    np.testing.assert_array_equal(
-        build_plan(one, 0).absent_days[0], build_plan(two, 0).absent_days[0]
-    )
+    for part in ("sick_days", "leave_days"):
+        np.testing.assert_array_equal(
+            getattr(build_plan(one, 0), part)[0], getattr(build_plan(two, 0), part)[0]
+        )

@@ -35,13 +35,14 @@ from sim.measures import ALL, measure_window
 from sim.model import simulate
 from sim.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
 from sim.pipeline.plan import ExperimentPlan
-from sim.records import Channel, EndState, RunRecords, WorkerActivity
+from sim.records import Channel, EndState, FollowupStatus, RunRecords, WorkerActivity
 from sim.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, hour_of_week
 
 __all__ = [
     "Replication",
     "Task",
     "TaskOutput",
+    "appointment_columns",
     "case_columns",
     "plan_tasks",
     "run_replication",
@@ -87,13 +88,16 @@ class TaskOutput:
     worker: str
     cases: Columns | None = None
     workers: Columns | None = None
+    appointments: Columns | None = None
 
     def tables(self) -> dict[str, Columns]:
         """The tables to store, by name."""
         out = {"measures": self.measures, "hour_of_week": self.hour_of_week}
         out["wait_ecdf"] = self.wait_ecdf
-        if self.cases is not None and self.workers is not None:
-            out |= {"cases": self.cases, "workers": self.workers}
+        for name in ("cases", "workers", "appointments"):
+            columns = getattr(self, name)
+            if columns is not None:
+                out[name] = columns
         return out
 
 
@@ -146,6 +150,7 @@ def run_task(task: Task) -> TaskOutput:
         worker=f"{socket.gethostname()}:{os.getpid()}",
         cases=case_columns(run.records, scenario) if task.records else None,
         workers=worker_columns(run.records) if task.records else None,
+        appointments=appointment_columns(run.records) if task.records else None,
     )
 
 
@@ -208,6 +213,7 @@ for _state in EndState:
 _OUTCOME_LABELS = [o.label for o in Outcome]
 _CHANNEL_LABELS = [c.label for c in Channel]
 _ACTIVITY_LABELS = [a.label for a in WorkerActivity]
+_FOLLOWUP_LABELS = [s.label for s in FollowupStatus]
 
 
 def case_columns(run: RunRecords, scenario: Scenario) -> Columns:
@@ -237,6 +243,9 @@ def case_columns(run: RunRecords, scenario: Scenario) -> Columns:
         "outcome": _labels(_OUTCOME_LABELS, outcome),
         "left_station": c.left_station,
         "callback_attempts": c.callback_attempts,
+        "couple_violence": c.couple_violence,
+        "followups_wanted": c.followups_wanted,
+        "series_end_min": c.series_end,
     }
 
 
@@ -251,4 +260,22 @@ def worker_columns(run: RunRecords) -> Columns:
         "start_min": w.start,
         "end_min": w.end,
         "case_id": w.case_id,
+    }
+
+
+def appointment_columns(run: RunRecords) -> Columns:
+    """The follow-up appointments of a run, with labels (times in minutes)."""
+    a = run.appointments
+    return {
+        "replication": np.full(len(a), run.replication, dtype=np.int64),
+        "case_id": a.case_id,
+        "number": a.number,
+        "worker": _labels([*run.worker_names, ""], a.worker),  # -1 (none) maps to ""
+        "station": _labels(run.station_names, a.station),
+        "booked_at_min": a.booked_at,
+        "due_min": a.due,
+        "start_min": a.start,
+        "end_min": a.end,
+        "status": _labels(_FOLLOWUP_LABELS, a.status),
+        "rebookings": a.rebookings,
     }
