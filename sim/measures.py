@@ -34,7 +34,7 @@ import numpy as np
 from sim.config import RESERVED_POPULATION, Scenario
 from sim.costs import fixed_cost_eur_per_year, variable_cost_eur_per_year
 from sim.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
-from sim.records import Channel, RunRecords, WorkerActivity
+from sim.records import Channel, EndState, FollowupStatus, RunRecords, WorkerActivity
 from sim.week import DAYS_PER_YEAR, MINUTES_PER_DAY, MINUTES_PER_HOUR, MINUTES_PER_WEEK
 
 __all__ = [
@@ -60,11 +60,11 @@ class Measure:
     """One measure.
 
     ``scale`` and ``digits`` say how a value is shown (a share of 0.25 with scale 100
-    is shown as 25.0); ``per_year`` marks a count over the measurement window, shown
-    per year.  ``aggregate`` says how the measure of a whole combines the measures of
-    its parts (of the populations into ``all``, of catchments into a country):
-    ``sum``, ``ratio`` of two other measures (``ratio_of``: numerator, denominator),
-    or ``none`` (a percentile, say, must be computed from the whole).
+    is shown as 25.0); counts of cases are per year of the measurement window.
+    ``aggregate`` says how the measure of a whole combines the measures of its parts
+    (of the populations into ``all``, of catchments into a country): ``sum``, ``ratio``
+    of two other measures (``ratio_of``: numerator, denominator), or ``none`` (a
+    percentile, say, must be computed from the whole).
     ``threshold_hours`` is set on the measures built from a threshold.
     """
 
@@ -74,7 +74,6 @@ class Measure:
     scale: float = 1.0
     digits: int = 1
     scope: Scope = "population"
-    per_year: bool = False
     aggregate: Aggregate = "none"
     ratio_of: tuple[str, str] | None = None
     lists: frozenset[str] = frozenset()
@@ -194,6 +193,54 @@ def _measures_with(thresholds: tuple[float, ...]) -> MeasureList:
 # The measures of the cases of one population (or of all of them)
 
 
+_UNMET_FOLLOWUPS = (
+    FollowupStatus.NO_SHOW,
+    FollowupStatus.DIARY_FULL,
+    FollowupStatus.CANCELLED,
+    FollowupStatus.NO_WORKER,
+)
+"""Follow-up outcomes counted as unmet follow-up."""
+
+
+class _Series:
+    """Per measured case, what its follow-up appointments came to: counts by status, the
+    end of the last one held, and whether the series is observed whole (the cohort:
+    first contacted at least ``measures.followup_observation_days`` before the run
+    ended)."""
+
+    def __init__(self, run: RunRecords, scenario: Scenario) -> None:
+        cases = run.cases
+        n = len(cases)
+        rows = run.appointments
+        position = np.searchsorted(cases.case_id, rows.case_id)
+        inside = position < n
+        inside[inside] = cases.case_id[position[inside]] == rows.case_id[inside]
+        position, status = position[inside], rows.status[inside]
+        self.by_status = {
+            s: np.bincount(position[status == s], minlength=n) for s in FollowupStatus
+        }
+        held = status == FollowupStatus.HELD
+        self.last_held = np.full(n, np.nan)
+        order = np.argsort(rows.end[inside][held], kind="stable")
+        self.last_held[position[held][order]] = rows.end[inside][held][order]
+        observed = run.end_time - scenario.measures.followup_observation_days * MINUTES_PER_DAY
+        contacted = cases.state == EndState.CONTACTED
+        with np.errstate(invalid="ignore"):
+            self.cohort = contacted & (cases.first_contact <= observed)
+        self.persons_met = int(np.count_nonzero(contacted))
+        self.open_minutes = _open_minutes(run, contacted)
+
+
+def _open_minutes(run: RunRecords, contacted: np.ndarray) -> float:
+    """Person-minutes in the window of series open: from a person's first contact to the
+    end of their last appointment (or the end of the run, if still open)."""
+    cases = run.cases
+    start = cases.first_contact[contacted]
+    end = np.where(np.isnan(cases.series_end[contacted]), run.end_time, cases.series_end[contacted])
+    lo, hi = run.window_start, run.window_end
+    return float((np.clip(end, lo, hi) - np.clip(start, lo, hi)).clip(min=0).sum())
+
+
 class _Cases:
     """The measured cases of one population (or all), and what several measures share.
 
@@ -201,12 +248,46 @@ class _Cases:
     never contacted as not within any time.
     """
 
-    def __init__(self, run: RunRecords, outcome: np.ndarray, mask: np.ndarray) -> None:
+    def __init__(
+        self, run: RunRecords, outcome: np.ndarray, mask: np.ndarray, series: _Series
+    ) -> None:
         self.cases = run.cases
         self.mask = mask
         self.outcome = outcome[mask]
         self.years = (run.window_end - run.window_start) / (DAYS_PER_YEAR * MINUTES_PER_DAY)
         self.n = len(self.outcome)
+        self.series = series
+
+    @cached_property
+    def met(self) -> int:
+        return int(self.counts[Outcome.MET] + self.counts[Outcome.MET_LATE])
+
+    @cached_property
+    def cohort(self) -> np.ndarray:
+        """The persons of this group whose follow-up series is observed whole."""
+        return self.series.cohort[self.mask]
+
+    def followups(self, status: FollowupStatus) -> int:
+        """Follow-ups of the cohort that ended with ``status``."""
+        return int(self.series.by_status[status][self.mask][self.cohort].sum())
+
+    @cached_property
+    def followups_settled(self) -> int:
+        """Follow-ups of the cohort that were held or definitely unmet (not pending)."""
+        wanted = int(self.cases.followups_wanted[self.mask][self.cohort].sum())
+        return wanted - self.followups(FollowupStatus.PENDING)
+
+    @cached_property
+    def followup_days(self) -> np.ndarray:
+        """Days from first contact to the end of the last appointment held, for the
+        cohort's persons with one held at least."""
+        last = self.series.last_held[self.mask]
+        chosen = self.cohort & ~np.isnan(last)
+        return (last - self._contact)[chosen] / MINUTES_PER_DAY
+
+    @cached_property
+    def followups_unmet(self) -> int:
+        return sum(self.followups(s) for s in _UNMET_FOLLOWUPS)
 
     @cached_property
     def counts(self) -> np.ndarray:
@@ -270,12 +351,17 @@ def _mean(x: np.ndarray) -> float:
 _OUTCOME_TITLES = {
     Outcome.MET: "Met",
     Outcome.MET_LATE: "Met late",
-    Outcome.LEFT: "Left before being seen",
+    Outcome.LEFT: "Left before being seen and lost",
     Outcome.CALLBACK_FAILED: "Callback failed",
     Outcome.WAITING_AT_END: "Waiting at the end of the run",
     Outcome.NOT_REFERRED_NO_WORKER: "Not referred: no worker reachable",
     Outcome.NOT_REFERRED: "Not referred",
     Outcome.CALLBACK_EXPIRED: "Callback expired",
+}
+
+_OUTCOME_HEADINGS = {
+    Outcome.NOT_REFERRED_NO_WORKER: "not referred: no worker",
+    Outcome.MET_LATE: "met late (met)",
 }
 
 _STATISTICS = (
@@ -289,45 +375,43 @@ _CHANNELS = (
     (Channel.ON_CALL, "on call"),
     (Channel.CALLBACK, "by callback"),
 )
-_COUNT = {"unit": "cases", "digits": 0, "per_year": True, "aggregate": "sum"}
+_COUNT = {"unit": "cases a year", "digits": 0, "aggregate": "sum"}
 _PERCENT = {"scale": 100.0, "digits": 1}
 _COMPARED = frozenset({"comparison", "reference"})
 
 
 def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
-    yield Measure("cases", "Cases", compute=lambda c: float(c.n), **_COUNT)
+    # Counts are per year of the measurement window, so that runs of any length compare.
     yield Measure(
-        "cases_per_year",
+        "cases",
         "Cases",
-        "a year",
-        digits=0,
-        aggregate="sum",
         lists=frozenset({"reference"}),
         compute=lambda c: c.n / c.years,
+        **_COUNT,
     )
     yield Measure(
         "referred",
         "Referred",
         lists=frozenset({"reference"}),
         heading="referred/yr",
-        compute=lambda c: float(c.referred),
+        compute=lambda c: c.referred / c.years,
         **_COUNT,
     )
     yield Measure(
         "servable",
         "Cases coverage could serve",
-        compute=lambda c: float(c.servable),
+        compute=lambda c: c.servable / c.years,
         **_COUNT,
     )
     for outcome in Outcome:
         yield Measure(
             outcome.label,
             _OUTCOME_TITLES[outcome],
-            heading=outcome.label.replace("_", " ").replace("referred no", "referred: no"),
-            compute=lambda c, code=int(outcome): float(c.counts[code]),
+            heading=_OUTCOME_HEADINGS.get(outcome, outcome.label.replace("_", " ")),
+            compute=lambda c, code=int(outcome): c.counts[code] / c.years,
             **_COUNT,
         )
-    yield Measure("unmet", "Unmet cases", compute=lambda c: float(c.unmet), **_COUNT)
+    yield Measure("unmet", "Unmet cases", compute=lambda c: c.unmet / c.years, **_COUNT)
     yield Measure(
         "unmet_share",
         "Unmet demand",
@@ -351,8 +435,8 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
     )
     yield Measure(
         "left_station",
-        "Left the station before being seen",
-        compute=lambda c: float(np.count_nonzero(c.cases.left_station[c.mask])),
+        "Left before being seen, then called back or lost",
+        compute=lambda c: np.count_nonzero(c.cases.left_station[c.mask]) / c.years,
         **_COUNT,
     )
     for origin, described in _ORIGINS:
@@ -387,6 +471,7 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
             compute=lambda c, h=hours: _share(np.count_nonzero(c.wait_referral <= h), c.referred),
             **_PERCENT,
         )
+    yield from _followup_measures()
     for channel, described in _CHANNELS:
         yield Measure(
             f"{channel.label}_share",
@@ -397,6 +482,95 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
         )
 
 
+_FOLLOWUP_COUNT = {"unit": "follow-ups of the cohort", "digits": 0, "aggregate": "sum"}
+
+
+def _followup_measures() -> Iterator[Measure]:
+    yield Measure(
+        "persons_met_per_year",
+        "Persons met",
+        "a year",
+        digits=0,
+        aggregate="sum",
+        lists=frozenset({"reference"}),
+        compute=lambda c: c.met / c.years,
+    )
+    yield Measure(
+        "couple_violence_met_per_year",
+        "Persons met for couple violence",
+        "a year",
+        digits=0,
+        aggregate="sum",
+        compute=lambda c: (
+            np.count_nonzero(c.cases.couple_violence[c.mask] & c._contacted) / c.years
+        ),
+    )
+    yield Measure(
+        "share_of_persons_met",
+        "Share of the persons met",
+        "% of all persons met",
+        compute=lambda c: _share(c.met, c.series.persons_met),
+        **_PERCENT,
+    )
+    yield Measure(
+        "appointments_per_person",
+        "Appointments per person met",
+        "first contact and follow-ups held",
+        digits=2,
+        lists=frozenset({"reference"}),
+        compute=lambda c: _share(c.cohort.sum() + c.followups(FollowupStatus.HELD), c.cohort.sum()),
+    )
+    yield Measure(
+        "followup_days",
+        "Follow-up duration",
+        "days from first contact to the last appointment",
+        digits=0,
+        compute=lambda c: _mean(
+            (
+                (c.series.last_held[c.mask] - c._contact)[
+                    c.cohort & ~np.isnan(c.series.last_held[c.mask])
+                ]
+            )
+            / MINUTES_PER_DAY
+        ),
+    )
+    yield Measure(
+        "followups_wanted",
+        "Follow-ups wanted",
+        compute=lambda c: float(c.followups_settled + c.followups(FollowupStatus.PENDING)),
+        **_FOLLOWUP_COUNT,
+    )
+    for status in FollowupStatus:
+        yield Measure(
+            f"followups_{status.label}",
+            f"Follow-ups: {status.label.replace('_', ' ')}",
+            compute=lambda c, s=status: float(c.followups(s)),
+            **_FOLLOWUP_COUNT,
+        )
+    yield Measure(
+        "followups_unmet_share",
+        "Unmet follow-ups",
+        "% of follow-ups wanted and settled",
+        aggregate="ratio",
+        ratio_of=("followups_unmet", "followups_settled"),
+        lists=frozenset({"reference", "comparison"}),
+        compute=lambda c: _share(c.followups_unmet, c.followups_settled),
+        **_PERCENT,
+    )
+    yield Measure(
+        "followups_unmet",
+        "Unmet follow-ups",
+        compute=lambda c: float(c.followups_unmet),
+        **_FOLLOWUP_COUNT,
+    )
+    yield Measure(
+        "followups_settled",
+        "Follow-ups held or unmet",
+        compute=lambda c: float(c.followups_settled),
+        **_FOLLOWUP_COUNT,
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # The measures of the system: worker time and costs
 
@@ -404,24 +578,33 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
 class _System:
     """Worker time in the measurement window (blocks clipped to it), and costs."""
 
-    def __init__(self, run: RunRecords, scenario: Scenario, outcome: np.ndarray) -> None:
+    def __init__(
+        self, run: RunRecords, scenario: Scenario, outcome: np.ndarray, series: _Series
+    ) -> None:
         records = run.workers
         start, end = run.window_start, run.window_end
         self.scenario = scenario
+        self.posts = scenario.posts
+        self.series = series
         self.years = (end - start) / (DAYS_PER_YEAR * MINUTES_PER_DAY)
         self.weeks = (end - start) / MINUTES_PER_WEEK
         self.clipped = np.clip(records.end, start, end) - np.clip(records.start, start, end)
-        responders = 0 if scenario.on_call is None else scenario.on_call.responders
-        self.on_site_worker = records.worker < len(run.worker_names) - responders
+        # On-site workers come first; an outside rota's responders after them.
+        self.on_site_worker = records.worker < self.posts
         self.activity = records.activity
-        # Call-outs count in the window they start in.
-        self.callouts = (
-            (records.activity == WorkerActivity.CALLOUT)
-            & (records.start >= start)
-            & (records.start < end)
+        # Call-outs and replacement days count in the window they start in.
+        starts_inside = (records.start >= start) & (records.start < end)
+        self.callouts = (records.activity == WorkerActivity.CALLOUT) & starts_inside
+        self.replaced_days = int(
+            np.count_nonzero((records.activity == WorkerActivity.REPLACED) & starts_inside)
         )
         met = (outcome == Outcome.MET) | (outcome == Outcome.MET_LATE)
         self.met_per_year = np.count_nonzero(met) / self.years
+        cases = run.cases
+        self.couple_violence_per_year = (
+            np.count_nonzero(cases.couple_violence & (cases.state == EndState.CONTACTED))
+            / self.years
+        )
 
     def minutes(self, activity: WorkerActivity) -> float:
         """Minutes of on-site workers' time spent on ``activity``."""
@@ -432,6 +615,7 @@ class _System:
 
     @cached_property
     def on_site(self) -> float:
+        """Minutes paid at the station (shifts less travel)."""
         return self.minutes(WorkerActivity.SHIFT) - self.minutes(WorkerActivity.TRAVEL)
 
     @cached_property
@@ -439,10 +623,21 @@ class _System:
         return self.minutes(WorkerActivity.OVERTIME)
 
     @cached_property
+    def work(self) -> float:
+        """Minutes of case work: first interviews, follow-ups, failed callback attempts
+        and onward-referral work, overtime included."""
+        return sum(self.minutes(a) for a in _CASE_WORK)
+
+    @cached_property
     def busy(self) -> float:
-        """Minutes of interviews and failed attempts within shifts (overtime apart)."""
-        attempts = self.minutes(WorkerActivity.CALLBACK_ATTEMPT)
-        return self.minutes(WorkerActivity.INTERVIEW) + attempts - self.overtime
+        """Minutes of case work within shifts (overtime apart)."""
+        return self.work - self.overtime
+
+    @cached_property
+    def available(self) -> float:
+        """Minutes on site for cases: on site less other duties and rest."""
+        duties = self.minutes(WorkerActivity.DUTIES)
+        return self.on_site - duties - self.minutes(WorkerActivity.REST)
 
     @cached_property
     def callout_minutes(self) -> float:
@@ -454,23 +649,40 @@ class _System:
             self.scenario,
             self.hours_per_year(self.overtime),
             self.hours_per_year(self.callout_minutes),
+            self.replaced_days / self.years,
         )
         return fixed_cost_eur_per_year(self.scenario) + variable
 
 
+_CASE_WORK = (
+    WorkerActivity.INTERVIEW,
+    WorkerActivity.FOLLOWUP,
+    WorkerActivity.CALLBACK_ATTEMPT,
+    WorkerActivity.ONWARD_WORK,
+)
+
+
 _HOURS = {"scope": "system", "unit": "hours a year", "digits": 0, "aggregate": "sum"}
+_TIME_BREAKDOWN = (
+    (WorkerActivity.INTERVIEW, "Worker hours in first contacts"),
+    (WorkerActivity.FOLLOWUP, "Worker hours in follow-up appointments"),
+    (WorkerActivity.CALLBACK_ATTEMPT, "Worker hours in failed callback attempts"),
+    (WorkerActivity.ONWARD_WORK, "Worker hours arranging onward referrals"),
+    (WorkerActivity.DUTIES, "Worker hours on other duties"),
+    (WorkerActivity.REST, "Worker hours of compensatory rest"),
+)
 
 
 def _system_measures() -> Iterator[Measure]:
     yield Measure(
         "utilisation",
-        "Worker utilisation on site",
-        "% of on-site hours",
+        "Worker utilisation",
+        "% of case time on site",
         scope="system",
         aggregate="ratio",
-        ratio_of=("busy_hours_per_year", "on_site_hours_per_year"),
+        ratio_of=("busy_hours_per_year", "case_hours_per_year"),
         lists=_COMPARED,
-        compute=lambda s: _share(s.busy, s.on_site),
+        compute=lambda s: _share(s.busy, s.available),
         **_PERCENT,
     )
     yield Measure(
@@ -533,6 +745,62 @@ def _system_measures() -> Iterator[Measure]:
         compute=lambda s: s.hours_per_year(s.busy),
         **_HOURS,
     )
+    yield Measure(
+        "case_hours_per_year",
+        "Worker hours on site for cases",
+        compute=lambda s: s.hours_per_year(s.available),
+        **_HOURS,
+    )
+    for activity, title in _TIME_BREAKDOWN:
+        yield Measure(
+            f"{activity.label}_hours_per_year",
+            title,
+            compute=lambda s, a=activity: s.hours_per_year(s.minutes(a)),
+            **_HOURS,
+        )
+    yield Measure(
+        "idle_hours_per_year",
+        "Worker hours on site for cases, free",
+        compute=lambda s: s.hours_per_year(s.available - s.busy),
+        **_HOURS,
+    )
+    yield Measure(
+        "persons_met_per_post_year",
+        "Persons met per post",
+        "a year",
+        digits=0,
+        scope="system",
+        lists=frozenset({"reference"}),
+        compute=lambda s: s.met_per_year / s.posts,
+    )
+    yield Measure(
+        "couple_violence_per_post_year",
+        "Persons met for couple violence per post",
+        "a year",
+        digits=0,
+        scope="system",
+        compute=lambda s: s.couple_violence_per_year / s.posts,
+    )
+    yield Measure(
+        "caseload_open",
+        "Open cases per post",
+        "persons in follow-up, time average",
+        digits=1,
+        scope="system",
+        lists=frozenset({"reference"}),
+        compute=lambda s: (
+            s.series.open_minutes / (s.years * DAYS_PER_YEAR * MINUTES_PER_DAY) / s.posts
+        ),
+    )
+    yield Measure(
+        "replaced_days_per_year",
+        "Days a replacement covers",
+        "days a year",
+        digits=0,
+        scope="system",
+        aggregate="sum",
+        compute=lambda s: s.replaced_days / s.years,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -567,13 +835,14 @@ def measure_window(
     populations: list[str] = []
     metrics: list[str] = []
     values: list[float] = []
+    series = _Series(window, scenario)
     for name, mask in groups:
-        group = _Cases(window, outcome, mask)
+        group = _Cases(window, outcome, mask, series)
         for measure in per_population:
             populations.append(name)
             metrics.append(measure.name)
             values.append(measure.compute(group))  # type: ignore[misc]
-    whole = _System(window, scenario, outcome)
+    whole = _System(window, scenario, outcome, series)
     for measure in system:
         populations.append(ALL)
         metrics.append(measure.name)

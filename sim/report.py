@@ -13,7 +13,6 @@ import yaml
 from sim.config import scenario_from_dict
 from sim.measures import ALL, Measure
 from sim.stats import CONFIDENCE
-from sim.week import DAYS_PER_YEAR
 
 if TYPE_CHECKING:
     from sim.pipeline.results import StoredResults
@@ -42,6 +41,25 @@ _SYSTEM_ROWS = (
     ("cost per case met (EUR)", "cost_per_case_met_eur"),
 )
 _CHANNELS = ("on_site_share", "on_call_share", "callback_share")
+_CASELOAD_ROWS = (
+    ("persons met per post a year", "persons_met_per_post_year"),
+    ("couple-violence persons met per post a year", "couple_violence_per_post_year"),
+    ("appointments per person met", "appointments_per_person"),
+    ("follow-up duration (days)", "followup_days"),
+    ("unmet follow-ups (%)", "followups_unmet_share"),
+    ("open cases per post", "caseload_open"),
+)
+_TIME_COLUMNS = (
+    ("first contacts", "interview_hours_per_year"),
+    ("follow-ups", "followup_hours_per_year"),
+    ("callbacks", "callback_attempt_hours_per_year"),
+    ("onward referrals", "onward_work_hours_per_year"),
+    ("other duties", "duties_hours_per_year"),
+    ("rest", "rest_hours_per_year"),
+    ("free", "idle_hours_per_year"),
+    ("travel", "travel_hours_per_year"),
+    ("overtime", "overtime_hours_per_year"),
+)
 
 
 def format_report(results: StoredResults, label: str, point: int = 0) -> str:
@@ -59,7 +77,6 @@ def format_report(results: StoredResults, label: str, point: int = 0) -> str:
     }
     measures = results.measures
     settings = scenario.simulation
-    per_year = DAYS_PER_YEAR / settings.run_days
     populations = [*scenario.population_names, ALL]
 
     def cell(population: str, name: str, digits: int | None = None) -> str:
@@ -67,7 +84,7 @@ def format_report(results: StoredResults, label: str, point: int = 0) -> str:
         row = table.get((population, name))
         if row is None or row["mean"] is None or math.isnan(row["mean"]):
             return "-"
-        scale = measure.scale * (per_year if measure.per_year else 1.0)
+        scale = measure.scale
         shown = measure.digits if digits is None else digits
         text = f"{row['mean'] * scale:.{shown}f}"
         if row["half_width"] is not None and not math.isnan(row["half_width"]):
@@ -117,15 +134,38 @@ def format_report(results: StoredResults, label: str, point: int = 0) -> str:
             " / ".join(cell(ALL, name, digits=0) for name in _CHANNELS),
         ),
     )
-    width = max(len(title) for title, _ in system)
+    caseload = [(title, cell(ALL, name)) for title, name in _CASELOAD_ROWS]
+    unmet = [
+        f"{name.removeprefix('followups_').replace('_', ' ')} {cell(ALL, name)}"
+        for name in ("followups_no_show", "followups_diary_full", "followups_cancelled")
+    ]
+    caseload.append(("unmet follow-ups by reason (in the cohort)", " / ".join(unmet)))
+    width = max(len(title) for title, _ in (*system, *caseload))
     lines += [f"  {title:<{width}}  {value}" for title, value in system]
+    observed = scenario.measures.followup_observation_days
+    lines += [
+        "",
+        f"Caseload (follow-ups: persons first contacted at least {observed:g} days before "
+        "the run ended)",
+    ]
+    lines += [f"  {title:<{width}}  {value}" for title, value in caseload]
+    lines += ["", "Worker time, hours a year (all posts)"]
+    lines += _columns(
+        [title for title, _ in _TIME_COLUMNS],
+        [[cell(ALL, name) for _, name in _TIME_COLUMNS]],
+        label_column=False,
+    )
     return "\n".join(lines)
 
 
-def _columns(header: list[str], body: list[list[Any]]) -> list[str]:
+def _columns(header: list[str], body: list[list[Any]], label_column: bool = True) -> list[str]:
+    """A table: the first column left-aligned (the row labels), the others right-aligned;
+    with ``label_column`` false, every column right-aligned."""
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
 
     def line(row: list[str]) -> str:
+        if not label_column:
+            return "  " + "  ".join(f"{v:>{w}}" for v, w in zip(row, widths, strict=True))
         first = f"  {row[0]:<{widths[0]}}"
         rest = "  ".join(f"{value:>{widths[i + 1]}}" for i, value in enumerate(row[1:]))
         return f"{first}  {rest}"

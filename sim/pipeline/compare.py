@@ -37,6 +37,8 @@ def comparison_markdown(
     lines += [*notes, ""] if notes else []
     for population in populations:
         for shown in metrics:
+            if shown.scope == "system" and population != ALL:
+                continue  # a system measure exists for all populations together only
             metric = shown.name
             heading = f"## {shown.label}"
             lines += [heading + ("" if population == ALL else f", {population}"), ""]

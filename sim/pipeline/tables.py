@@ -57,7 +57,7 @@ TABLES = (
     "wait_ecdf",
     "measures",
 )
-RECORDS = ("cases", "workers")
+RECORDS = ("cases", "workers", "appointments")
 _SUMMARY_FIELDS = ("n", "mean", "sd", "half_width", "ci_low", "ci_high")
 
 
