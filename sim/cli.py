@@ -108,6 +108,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     theory.set_defaults(handler=_check_theory)
 
+    calibration = commands.add_parser(
+        "calibrate",
+        help="compare the model with the published figures it can produce",
+        description="Run the configs of the calibration targets (configs/calibration/"
+        "targets.yaml) and print, for each published figure, its value and source, the "
+        "model's value with its 95 %% confidence interval and whether it lies in the "
+        "target's tolerance band. Exit status 1 if any target is outside its band.",
+    )
+    calibration.add_argument(
+        "configs",
+        nargs="*",
+        metavar="CONFIG",
+        help="only the targets checked on these configs (names of configs/ or paths)",
+    )
+    calibration.add_argument(
+        "--targets",
+        default="configs/calibration/targets.yaml",
+        help="targets file (default: configs/calibration/targets.yaml); its configs are "
+        "looked up in the folder above it",
+    )
+    calibration.add_argument("--replications", type=int, help="replications (default: config)")
+    add_backend_options(calibration)
+    calibration.set_defaults(handler=_calibrate)
+
     keys = commands.add_parser(
         "config-keys",
         help="print the reference of every scenario setting (docs/config.md)",
@@ -176,9 +200,11 @@ def _run(args: argparse.Namespace) -> int:
     from sim.pipeline.results import StoredResults
     from sim.report import format_report
 
+    if args.csv and args.no_records:
+        raise ConfigError("--csv writes the records as CSV; with --no-records there are none")
     plan = plan_for_scenario(args.config, _overrides(args), records=not args.no_records)
     out = Path(args.out) if args.out else Path("results") / "runs" / plan.spec.name
-    command = " ".join(["station-sim", "run", args.config, *_repeat(args), "--out", str(out)])
+    command = ["station-sim", "run", args.config, *_repeat(args), "--out", str(out)]
     outcome = execute_plan(plan, args, out, command, csv_records=args.csv)
     if isinstance(outcome, int):
         return outcome
@@ -199,6 +225,8 @@ def _repeat(args: argparse.Namespace) -> list[str]:
             repeated += [f"--{option}", str(value)]
     if args.no_records:
         repeated.append("--no-records")
+    if args.csv:
+        repeated.append("--csv")
     return repeated
 
 
@@ -246,6 +274,40 @@ def _check_theory(args: argparse.Namespace) -> int:
         progress.close()
         backend.close()
     print(format_table(rows))
+    return 0 if all(row.passed for row in rows) else 1
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from sim.api import run
+    from sim.calibration import calibrate, format_calibration, load_targets
+
+    path = Path(args.targets)
+    targets = load_targets(path)
+    configs_dir = path.resolve().parent.parent
+    only = []
+    for name in args.configs:
+        given = Path(name)
+        if given.suffix in (".yaml", ".yml"):
+            try:
+                name = given.resolve().relative_to(configs_dir).with_suffix("").as_posix()
+            except ValueError:
+                raise ConfigError(f"calibrate: {given} is not a config of {configs_dir}") from None
+        only.append(name)
+    if args.replications is not None and args.replications < 1:
+        raise ConfigError(f"--replications {args.replications}: must be at least 1")
+
+    def run_config(config: Path):  # type: ignore[no-untyped-def]
+        print(f"  running {config.relative_to(configs_dir)} ...", file=sys.stderr, flush=True)
+        return run(
+            config,
+            replications=args.replications,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            records=False,
+        )
+
+    rows = calibrate(targets, configs_dir, run_config, only)
+    print(format_calibration(rows))
     return 0 if all(row.passed for row in rows) else 1
 
 
