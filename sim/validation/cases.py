@@ -17,7 +17,11 @@ and ``sim.theory`` gives their exact values. The cases are:
   on site around the clock and two more on weekdays 09:00-17:00. Expected number waiting
   and each worker's busy probability, hour by hour, against the periodic solution of the
   forward equations.
-* **Little's law** and **flow conservation** on every shipped config.
+* **Little's law** and **flow conservation** (of cases and of follow-up appointments)
+  on every shipped config.
+* **Follow-up diary**: one worker always on site, every person met having the same
+  number of fixed-length follow-ups: the worker's busy share equals the offered load,
+  and every follow-up is held.
 * **Arrival process**: counts per hour of the week (chi-square) and gaps between
   arrivals (Kolmogorov-Smirnov), through the model's records.
 
@@ -44,7 +48,7 @@ from sim import theory
 from sim.config import Scenario, override_document, scenario_from_dict
 from sim.demand import draw_demand
 from sim.documents import read_scenario_document
-from sim.records import EndState, RunRecords, WorkerActivity
+from sim.records import EndState, FollowupStatus, RunRecords, WorkerActivity
 from sim.validation.observables import (
     WAIT_TOLERANCE_MINUTES,
     busy_intervals,
@@ -68,6 +72,7 @@ __all__ = [
     "all_cases",
     "arrival_process_case",
     "conservation_case",
+    "diary_case",
     "erlang_a_case",
     "erlang_c_case",
     "littles_law_case",
@@ -585,6 +590,12 @@ def conservation_case(path: Path) -> ValidationCase:
                 "identity",
                 context="in_system_at_end",
             ),
+            Statistic(
+                "followup_imbalance",
+                "follow-ups wanted - (held + unmet by reason + pending)",
+                "identity",
+                context="followups_pending_at_end",
+            ),
         ),
         observe=_observe_conservation,
         exact=_balanced,
@@ -631,11 +642,113 @@ def _observe_conservation(run: RunRecords, scenario: Scenario) -> Observation:
             for group in (met, ended_unmet, not_referred, in_system)
         )
         imbalance += abs(arrivals - accounted)
-    return {"imbalance": float(imbalance), "in_system_at_end": float(in_system.sum())}
+    # Every follow-up a person met wanted has exactly one appointment row, and each row
+    # exactly one status: held, unmet for a reason, or pending at the end.
+    rows = run.appointments
+    wanted = np.where(met, cases.followups_wanted, 0)
+    ids, per_case = np.unique(rows.case_id, return_counts=True)
+    position = np.searchsorted(cases.case_id, ids)
+    inside = position < len(cases)
+    inside[inside] = cases.case_id[position[inside]] == ids[inside]
+    counted = np.zeros(len(cases), dtype=np.int64)
+    counted[position[inside]] = per_case[inside]
+    statuses = np.isin(rows.status, [s.value for s in FollowupStatus]).all()
+    followup_imbalance = int(np.abs(wanted - counted).sum()) + (0 if statuses else 1)
+    return {
+        "imbalance": float(imbalance),
+        "in_system_at_end": float(in_system.sum()),
+        "followup_imbalance": float(followup_imbalance),
+        "followups_pending_at_end": float(
+            np.count_nonzero(
+                rows.status[np.isin(rows.case_id, cases.case_id)] == FollowupStatus.PENDING
+            )
+        ),
+    }
 
 
 def _balanced(_: Scenario) -> ExactValues:
-    return {"imbalance": 0.0}
+    return {"imbalance": 0.0, "followup_imbalance": 0.0}
+
+
+# -- Follow-up diary ----------------------------------------------------------------------
+
+
+DIARY_FOLLOWUPS = 3
+"""Follow-ups every person of the diary case has, each of ``DIARY_FOLLOWUP_MINUTES``."""
+DIARY_FOLLOWUP_MINUTES = 10.0
+
+
+def diary_case(
+    load: float, *, run_days: float, replications: int, quick: bool = False
+) -> ValidationCase:
+    """One worker always on site; every person met has exactly ``DIARY_FOLLOWUPS``
+    follow-ups of fixed duration, a day apart, never missed, in a diary that always has
+    room.  Every minute of work that arrives is done, so the worker's busy share is the
+    offered load ``lambda (E[interview] + k d)`` exactly, and every follow-up wanted is
+    held."""
+    name = f"diary/load{load:.2f}"
+    per_minute = load / (INTERVIEW_MEAN + DIARY_FOLLOWUPS * DIARY_FOLLOWUP_MINUTES)
+    document = {
+        "name": name.replace("/", "-").replace(".", "_"),
+        "simulation": {
+            "warm_up_days": 7,
+            "run_days": run_days,
+            # Long enough for the last persons of the window to have their follow-ups.
+            "drain_days": 7,
+            "replications": replications,
+            "seed": _seed(name),
+        },
+        "populations": {
+            "person": {
+                "arrivals": {"per_hour": per_minute * MINUTES_PER_HOUR},
+                "interview": {"dist": "exponential", "mean": INTERVIEW_MEAN},
+                "followups": {
+                    "count": {"dist": "fixed", "value": DIARY_FOLLOWUPS},
+                    "gap_days": {"dist": "fixed", "value": 1},
+                    "duration": {"dist": "fixed", "value": DIARY_FOLLOWUP_MINUTES},
+                },
+            }
+        },
+        "staffing": {"workers": [{"name": "worker", "roster": [ALWAYS]}]},
+        "diary": {"horizon_days": 365, "bookable_share": 1.0},
+        "measures": {"followup_observation_days": 7},
+    }
+    return ValidationCase(
+        name=name,
+        group="Follow-up diary",
+        title=f"{DIARY_FOLLOWUPS} follow-ups of {DIARY_FOLLOWUP_MINUTES:g} min, load {load:.2f}",
+        document=document,
+        statistics=(
+            Statistic("busy", "worker busy share: lambda (E[interview] + k d)", probability=True),
+            Statistic(
+                "unheld",
+                "follow-ups of persons met in the window not held",
+                "identity",
+                context="held",
+            ),
+        ),
+        observe=_observe_diary,
+        exact=partial(_diary_exact, load),
+        quick=quick,
+    )
+
+
+def _observe_diary(run: RunRecords, scenario: Scenario) -> Observation:
+    t0, t1 = run.window_start, run.window_end
+    w = run.workers
+    work = np.isin(w.activity, (WorkerActivity.INTERVIEW, WorkerActivity.FOLLOWUP))
+    busy = float((np.clip(w.end[work], t0, t1) - np.clip(w.start[work], t0, t1)).sum())
+    cases = run.cases
+    met = cases.state == EndState.CONTACTED
+    rows = run.appointments
+    mine = np.isin(rows.case_id, cases.case_id[met])
+    held = int(np.count_nonzero(mine & (rows.status == FollowupStatus.HELD)))
+    wanted = int(cases.followups_wanted[met].sum())
+    return {"busy": busy / (t1 - t0), "unheld": float(wanted - held), "held": float(held)}
+
+
+def _diary_exact(load: float, _: Scenario) -> ExactValues:
+    return {"busy": load, "unheld": 0.0}
 
 
 # -- Arrival process ----------------------------------------------------------------------
@@ -782,6 +895,8 @@ def all_cases() -> list[ValidationCase]:
         time_varying_case("short", weeks=25, replications=80, quick=True),
         time_varying_case("long", weeks=52, replications=200),
         arrival_process_case(weeks=26, replications=20, quick=True),
+        diary_case(0.5, run_days=120, replications=30, quick=True),
+        diary_case(0.9, run_days=360, replications=30),
     ]
     shipped = sorted(SHIPPED_CONFIGS.glob("*.yaml"))
     cases += [littles_law_case(path) for path in shipped]

@@ -29,6 +29,7 @@ from sim.validation.cases import (
     ValidationCase,
     arrival_process_case,
     conservation_case,
+    diary_case,
     erlang_a_case,
     erlang_c_case,
     priority_case,
@@ -74,6 +75,7 @@ def _shifted_by_an_hour(scenario: Any, replication: int) -> Any:
             paid_end=s.paid_end + hour,
             start=s.start + hour,
             end=s.end + hour,
+            case_end=s.case_end + hour,
         )
         for s in plan.shifts
     )
@@ -202,3 +204,22 @@ def test_records_that_lose_the_expired_cases_fail_conservation(monkeypatch):
 
     monkeypatch.setattr(sim.model.StationModel, "_records", losing_expired)
     assert _failed(_verdicts(case)) == {"imbalance"}
+
+
+def test_follow_ups_that_take_no_worker_time_fail_the_diary_case(monkeypatch):
+    case = diary_case(0.5, run_days=60, replications=10)
+    assert _failed(_verdicts(case)) == set()
+    intact = sim.model.StationModel.__init__
+
+    def instant_follow_ups(self: Any, *args: Any, **kwargs: Any) -> None:
+        intact(self, *args, **kwargs)
+        self.demand.followup_duration[:] = 0.0  # held, but in no time at all
+
+    monkeypatch.setattr(sim.model.StationModel, "__init__", instant_follow_ups)
+    assert _failed(_verdicts(case)) == {"busy"}
+
+
+def test_follow_ups_that_are_never_booked_fail_the_diary_case(monkeypatch):
+    case = diary_case(0.5, run_days=60, replications=10)
+    monkeypatch.setattr(sim.model.StationModel, "_start_series", lambda self, case, w, now: None)
+    assert _failed(_verdicts(case)) == {"busy", "unheld"}

@@ -61,6 +61,7 @@ def test_the_fast_subset_covers_every_kind_of_case():
         "Arrival process",
         "Little's law",
         "Flow conservation",
+        "Follow-up diary",
     }
 
 
