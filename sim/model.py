@@ -170,6 +170,7 @@ class _Worker:
         "away_until",
         "busy",
         "callback_lists",
+        "callout_after",
         "diary_ends",
         "diary_starts",
         "duty_until",
@@ -208,6 +209,9 @@ class _Worker:
         self.pending: deque[list[Any]] = deque()  # appointments due, the person waiting
         self.away_until = 0.0  # out on a call-out until then
         self.rest_until = 0.0  # compensatory rest until then
+        # A call-out of the worker's on-call turn, waiting for the task in hand (work
+        # past the end of a shift) to end: (slot, case).
+        self.callout_after: tuple[int, int] | None = None
         # The diary: planned case time (slots) and booked appointments, both sorted.
         self.slot_starts: list[float] = slots[:, 0].tolist()
         self.slot_ends: list[float] = slots[:, 1].tolist()
@@ -639,13 +643,19 @@ class StationModel:
         self._worker_free(worker, now)
 
     def _worker_free(self, worker: _Worker, now: float) -> None:
-        """A worker has just finished a task: the next one, or its duties."""
+        """A worker has just finished a task: the next one, or its duties.  A person
+        waiting for a booked appointment is seen before a call-out that came in during
+        the overrun (they are at the station; the call-out waits its turn)."""
         if worker.pending:
             self._start_appointment(worker, worker.pending.popleft(), now)
         elif worker.on_site:
             self._next_task(worker, now)
         else:
             self._to_duties(worker, now)
+            if worker.callout_after is not None:
+                slot, case = worker.callout_after
+                worker.callout_after = None
+                self._start_callout(slot, case)
 
     def _next_task(self, worker: _Worker, now: float) -> None:
         """Give a free, on-site worker the next person waiting, else the next callback."""
@@ -894,6 +904,12 @@ class StationModel:
         return self.n_workers + slot if member == EXTERNAL else member
 
     def _start_callout(self, slot: int, case: int) -> None:
+        """The slot's responder answers ``case`` now, or, a staff member still at work
+        past the end of a shift, as soon as that work is done."""
+        responder = self._responder(slot, case)
+        if responder < self.n_workers and self.workers[responder].busy:
+            self.workers[responder].callout_after = (slot, case)
+            return
         now = self.env.now
         response = float(self.on_call_delay[case])
         self.state[case] = _CONTACTED_ON_CALL
@@ -901,7 +917,6 @@ class StationModel:
         self.service_end[case] = now + response + self.interview[case]
         back = 0.0 if self.on_call_by_phone[case] else response
         end = now + response + self.interview[case] + back
-        responder = self._responder(slot, case)
         if responder < self.n_workers:
             worker = self.workers[responder]
             worker.away_until = max(worker.away_until, end)

@@ -292,6 +292,29 @@ def test_a_night_call_out_gives_rest_that_delays_the_responder_s_next_shift():
     assert not (no_rest.activity == WorkerActivity.REST).any()
 
 
+def test_a_call_out_to_a_worker_still_at_work_past_the_shift_waits_for_that_work():
+    """Found by the property tests (tests/fuzz/): a call-out at 17:00 to the worker
+    whose interview ran over started at once, so the worker did two things at once."""
+    work = (
+        WorkerActivity.INTERVIEW,
+        WorkerActivity.FOLLOWUP,
+        WorkerActivity.CALLBACK_ATTEMPT,
+        WorkerActivity.ONWARD_WORK,
+    )
+    waited = 0
+    for replication in range(4):
+        w = simulate(_rota(), replication).workers
+        callout = w.activity == WorkerActivity.CALLOUT
+        for worker, start, end in zip(
+            w.worker[callout], w.start[callout], w.end[callout], strict=True
+        ):
+            mine = np.isin(w.activity, work) & (w.worker == worker)
+            assert not np.any((w.start[mine] < end - 1e-9) & (w.end[mine] > start + 1e-9))
+            overran = w.end[mine] % MINUTES_PER_DAY > 17 * MINUTES_PER_HOUR
+            waited += int(np.any(overran & (w.end[mine] == start)))
+    assert waited > 0  # the rule was exercised: call-outs that began as an overrun ended
+
+
 def test_a_staff_rota_must_not_overlap_its_members_shifts():
     with pytest.raises(ConfigError, match="on-call windows must lie outside the shifts"):
         scenario(
