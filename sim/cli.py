@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import sim
+from sim.documents import parse_yaml
 from sim.errors import ConfigError, short_repr
 from sim.pipeline.commands import (
     EXIT_INTERRUPTED,
@@ -87,8 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_set_option(warmup)
     warmup.set_defaults(handler=_warmup)
 
-    validate = commands.add_parser("validate", help="check a scenario file without running it")
-    validate.add_argument("config", help="scenario YAML file")
+    validate = commands.add_parser(
+        "validate",
+        help="check a scenario file or an experiment spec without running it",
+        description="Check a scenario file, or an experiment spec against every scenario "
+        "at every design point, exactly as run and experiment would, and say what it holds.",
+    )
+    validate.add_argument("config", help="scenario YAML file, or experiment spec")
     _add_set_option(validate)
     validate.set_defaults(handler=_validate)
 
@@ -166,11 +170,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
             raise ConfigError(
                 f"--set {short_repr(item)}: expected PATH=VALUE, e.g. simulation.seed=7"
             )
-        try:
-            overrides[path.strip()] = yaml.safe_load(text)
-        except (yaml.YAMLError, ValueError):
-            # ValueError: a number too long for Python to read (over 4,300 digits).
-            raise ConfigError(f"--set {short_repr(item)}: the value is not valid YAML") from None
+        overrides[path.strip()] = parse_yaml(text, f"--set {short_repr(item)}")
     return overrides
 
 
@@ -185,7 +185,22 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def _validate(args: argparse.Namespace) -> int:
     from sim.config import load_scenario
+    from sim.documents import read_mapping
+    from sim.pipeline.plan import load_plan
 
+    document = read_mapping(args.config, "scenario file or experiment spec")
+    spec_only = {"scenarios", "design", "comparison", "figures", "configs", "overrides"}
+    scenario_only = {"base", "populations", "staffing", "stations", "simulation"}
+    if "scenarios" in document or (spec_only & set(document) and not scenario_only & set(document)):
+        if args.set:
+            raise ConfigError("--set applies to a scenario; an experiment spec sets overrides")
+        plan = load_plan(args.config)
+        print(
+            f"{args.config}: valid experiment spec '{plan.spec.name}': {len(plan.labels)} "
+            f"scenario(s) x {len(plan.points)} design point(s) x {plan.spec.replications} "
+            f"replication(s) = {plan.runs} run(s)"
+        )
+        return 0
     scenario = load_scenario(args.config, _overrides(args))
     print(
         f"{args.config}: valid scenario '{scenario.name}' with {len(scenario.populations)} "

@@ -30,9 +30,23 @@ from pydantic import (
 from sim.distributions import Distribution, Fixed
 from sim.documents import read_scenario_document
 from sim.errors import ConfigError, format_validation_error
-from sim.limits import MAX_DAYS, MAX_NAME_LENGTH, MAX_REPLICATIONS, Magnitude, PositiveMagnitude
+from sim.limits import (
+    MAX_CASES,
+    MAX_DAYS,
+    MAX_NAME_LENGTH,
+    MAX_REPLICATIONS,
+    Magnitude,
+    PositiveMagnitude,
+)
 from sim.paths import apply_overrides, check_path
-from sim.week import DAY_NAMES, DAYS_PER_YEAR, HOURS_PER_WEEK, MINUTES_PER_HOUR, parse_clock
+from sim.week import (
+    DAY_NAMES,
+    DAYS_PER_YEAR,
+    HOURS_PER_WEEK,
+    MINUTES_PER_DAY,
+    MINUTES_PER_HOUR,
+    parse_clock,
+)
 
 __all__ = [
     "RESERVED_POPULATION",
@@ -545,7 +559,7 @@ class Scenario(BaseModel):
             raise ValueError("stations: list at least one station")
         names = [s.name for s in self.stations]
         if len(set(names)) != len(names):
-            raise ValueError(f"station names must be unique, got {names}")
+            raise ValueError(f"stations: names must be unique, got {names}")
         for w, worker in enumerate(self.staffing.workers):
             for k, shift in enumerate(worker.roster):
                 where = f"staffing.workers[{w}].roster[{k}].station"
@@ -555,7 +569,7 @@ class Scenario(BaseModel):
                     raise ValueError(f"{where}: '{shift.station}' is not a station; known: {names}")
         worker_names = [w.name for w in self.staffing.workers]
         if len(set(worker_names)) != len(worker_names):
-            raise ValueError(f"worker names must be unique, got {worker_names}")
+            raise ValueError(f"staffing.workers: names must be unique, got {worker_names}")
         if self.on_call is not None and self.on_call.stations is not None:
             for station in self.on_call.stations:
                 if station not in names:
@@ -564,7 +578,21 @@ class Scenario(BaseModel):
                     )
         if self.on_call is not None and self.on_call.staffed_by == "staff":
             self._check_staff_rota(worker_names)
+        self._check_volume()
         return self
+
+    def _check_volume(self) -> None:
+        """Refuse a run that expects more cases than memory holds (see ``MAX_CASES``)."""
+        minutes = self.simulation.horizon_minutes
+        expected = sum(
+            float(p.arrivals.hourly_rates().mean()) * minutes for p in self.populations.values()
+        )
+        if not expected <= MAX_CASES:
+            raise ValueError(
+                f"populations: the arrivals expect {expected:,.0f} cases in one replication "
+                f"of {minutes / MINUTES_PER_DAY:,.0f} days; a replication may expect at most "
+                f"{MAX_CASES:,} (lower the arrivals or the run's days, and add replications)"
+            )
 
     def _check_staff_rota(self, worker_names: list[str]) -> None:
         on_call = self.on_call

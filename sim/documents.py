@@ -61,7 +61,7 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _check_size(node: yaml.Node, path: Path) -> None:
+def _check_size(node: yaml.Node, path: str) -> None:
     """Refuse a node graph that is too deep or expands to too many values, walking each
     path through shared (aliased) nodes as often as the constructed value would."""
     count = 0
@@ -85,6 +85,34 @@ def _check_size(node: yaml.Node, path: Path) -> None:
             stack.extend((item, depth + 1) for item in current.value)
 
 
+def parse_yaml(text: str, where: str) -> Any:
+    """The value of a YAML text, read safely and within the bounds above (a key given
+    twice, a document too deep or too large are refused); ``where`` names it in
+    messages."""
+    try:
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                return None
+            _check_size(root, where)
+            return loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{where}: not valid YAML{at}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep") from None
+    except ConfigError:
+        raise
+    except ValueError:
+        # A number too long for Python to read (over 4,300 digits).
+        raise ConfigError(f"{where}: holds a number too long to read") from None
+
+
 def read_mapping(path: str | Path, what: str = "file") -> dict[str, Any]:
     """The top-level mapping of a YAML file; ``what`` names the file in messages."""
     path = Path(path)
@@ -99,24 +127,7 @@ def read_mapping(path: str | Path, what: str = "file") -> dict[str, Any]:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (UTF-8 expected)") from None
-    try:
-        loader = _Loader(text)
-        try:
-            root = loader.get_single_node()
-            if root is None:
-                document = None
-            else:
-                _check_size(root, path)
-                document = loader.construct_document(root)
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: nested more than {MAX_DEPTH} levels deep") from None
+    document = parse_yaml(text, str(path))
     if not isinstance(document, dict):
         raise ConfigError(
             f"{path}: expected a mapping of settings at the top level, got {short_repr(document)}"

@@ -140,6 +140,10 @@ def _model_in(annotation: Any) -> Any:
     return found.pop() if len(found) == 1 else None
 
 
+_NOT_A_PROFILE = frozenset({"dict_type", "model_type", "model_attributes_type", "literal_error"})
+"""Error kinds of a profile that is neither ``flat`` nor a mapping of weights."""
+
+
 def format_validation_error(
     error: ValidationError,
     document: Any,
@@ -170,14 +174,23 @@ def format_validation_error(
                     "a name must start with a letter and hold only letters, digits, '_' "
                     "and '-' (e.g. three_workers)"
                 )
+            elif loc and loc[-1] == "profile" and kind in _NOT_A_PROFILE:
+                message = (
+                    "an arrival profile is 'flat', a weekday profile (weekday: 24 weights, "
+                    "saturday and sunday optional) or hour_of_week: 168 weights"
+                )
             elif kind == "string_type" and isinstance(_lookup(document, item["loc"]), int):
                 message += (
                     '; a time of day must be quoted ("17:00"), or YAML reads 17:00 as a '
                     "number of minutes"
                 )
-            value = _lookup(document, item["loc"]) if loc else _MISSING  # not the whole file
-            shown = "" if value is _MISSING else f" = {short_repr(value)}"
-            line = f"  {location}{shown}: {message}"
+            if not loc:
+                # A check of the whole document: its message names the fields it relates.
+                line = f"  {message}"
+            else:
+                value = _lookup(document, item["loc"])
+                shown = "" if value is _MISSING else f" = {short_repr(value)}"
+                line = f"  {location}{shown}: {message}"
         if line not in seen:
             seen.add(line)
             lines.append(line)

@@ -5,11 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sim.config import Scenario, scenario_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 SHIPPED = sorted(p for p in CONFIGS.glob("*.yaml"))
+FUZZ_SUITE = REPO / "tests" / "fuzz"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of ``tests/fuzz/`` belongs to the fuzz suite (``pytest -m fuzz``)."""
+    for item in items:
+        if FUZZ_SUITE in item.path.parents:
+            item.add_marker(pytest.mark.fuzz)
 
 
 def always_on_site(workers: int = 1, **worker: Any) -> dict[str, Any]:
