@@ -415,14 +415,15 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     if "configs" in results:
         belgium = results["configs"]["configs"]["belgium_24_7"]
         value = belgium["station_years_per_s"]
-        out["Belgian 24/7: >= 50 station-years/s, one core"] = {
+        # Issue 10 lowered issue 5's 50 to 25: follow-ups multiply the work per case.
+        out["Belgian 24/7: >= 25 station-years/s, one core"] = {
             "value": value,
-            "holds": value >= 50,
+            "holds": value >= 25,
         }
         value = belgium["station_years_per_s_at_reference_floor"]
         out["... the same, scaled to the reference machine's floor speed"] = {
             "value": value,
-            "holds": value >= 50,
+            "holds": value >= 25,
         }
     for name, sweep in results.get("sweeps", {}).items():
         marginal = sweep.get("marginal")
