@@ -124,17 +124,24 @@ def _group_tasks(tasks: Sequence[Task]) -> dict[tuple[int, str], list[Task]]:
     return groups
 
 
-def _keys(
-    factors: dict[str, pa.Array], point: int, label: str, n: int, **extra: Any
-) -> dict[str, pa.Array]:
-    """The leading columns of ``n`` rows of one (point, scenario) pair."""
+def _keys(point: int, label: str, n: int, **extra: Any) -> dict[str, pa.Array]:
+    """The leading columns of ``n`` rows of one (point, scenario) pair, before the
+    factor columns (:func:`_with_factors` adds them to the whole table at once)."""
     columns: dict[str, pa.Array] = {"point": pa.array(np.full(n, point, dtype=np.int64))}
-    for name, values in factors.items():
-        columns[name] = pa.repeat(values[point], n) if n else values.slice(0, 0)
     columns["scenario"] = pa.array([label] * n, type=pa.string())
     for name, value in extra.items():
         columns[name] = pa.array(np.full(n, value))
     return columns
+
+
+def _with_factors(parts: Sequence[pa.Table], factors: dict[str, pa.Array]) -> pa.Table:
+    """The parts concatenated, with the value of each factor at each row's point after
+    the ``point`` column.  Taken once for the whole table: a study of many factors and
+    thousands of tasks would spend minutes repeating them part by part."""
+    table = pa.concat_tables(parts)
+    for position, (name, values) in enumerate(factors.items(), start=1):
+        table = table.add_column(position, name, values.take(table["point"]))
+    return table
 
 
 def _scenarios(plan: ExperimentPlan, factors: dict[str, pa.Array]) -> pa.Table:
@@ -145,8 +152,8 @@ def _scenarios(plan: ExperimentPlan, factors: dict[str, pa.Array]) -> pa.Table:
             "fixed_cost_eur_per_year": [fixed_cost_eur_per_year(resolved.scenario)],
             "config_sha256": [resolved.digest],
         }
-        parts.append(pa.table({**_keys(factors, resolved.point, resolved.label, 1), **body}))
-    return pa.concat_tables(parts)
+        parts.append(pa.table({**_keys(resolved.point, resolved.label, 1), **body}))
+    return _with_factors(parts, factors)
 
 
 def _replications(
@@ -155,9 +162,9 @@ def _replications(
     parts = []
     for task in tasks:
         table = measures[task.task_id]
-        keys = _keys(factors, task.point, task.label, len(table), replication=task.replication)
+        keys = _keys(task.point, task.label, len(table), replication=task.replication)
         parts.append(pa.table({**keys, **{n: table[n] for n in table.column_names}}))
-    return pa.concat_tables(parts)
+    return _with_factors(parts, factors)
 
 
 def _summary(
@@ -178,8 +185,8 @@ def _summary(
         }
         for name in _SUMMARY_FIELDS:
             body[name] = getattr(summary, name)
-        parts.append(pa.table({**_keys(factors, point, label, len(first)), **body}))
-    return pa.concat_tables(parts)
+        parts.append(pa.table({**_keys(point, label, len(first)), **body}))
+    return _with_factors(parts, factors)
 
 
 def _comparison(
@@ -191,13 +198,12 @@ def _comparison(
     baseline = plan.baseline
 
     def by_measure(tasks: list[Task]) -> dict[tuple[str, str], np.ndarray]:
-        # Values of each measure, indexed by replication (the tasks are in that order).
-        out: dict[tuple[str, str], list[float]] = {}
-        for task in tasks:
-            table = measures[task.task_id].to_pydict()
-            for p, m, v in zip(table["population"], table["metric"], table["value"], strict=True):
-                out.setdefault((p, m), []).append(v)
-        return {key: np.asarray(values, dtype=float) for key, values in out.items()}
+        # Values of each measure, indexed by replication (the tasks are in that order;
+        # every run of one scenario has the same measures in the same order).
+        first = measures[tasks[0].task_id]
+        keys = zip(first["population"].to_pylist(), first["metric"].to_pylist(), strict=True)
+        values = np.vstack([measures[t.task_id]["value"].to_numpy() for t in tasks])
+        return {key: values[:, i] for i, key in enumerate(keys)}
 
     parts = []
     for point in plan.points:
@@ -215,8 +221,8 @@ def _comparison(
             }
             for field in fields(PairedDifference):
                 body[field.name] = [getattr(d, field.name) for d in diffs]
-            parts.append(pa.table({**_keys(factors, point.index, label, len(keys)), **body}))
-    return pa.concat_tables(parts)
+            parts.append(pa.table({**_keys(point.index, label, len(keys)), **body}))
+    return _with_factors(parts, factors)
 
 
 def _hour_of_week(
@@ -247,8 +253,8 @@ def _hour_of_week(
             "wait_mean_h": wait_mean,
             "unmet_share": unmet_share,
         }
-        parts.append(pa.table({**_keys(factors, point, label, n), **body}))
-    return pa.concat_tables(parts)
+        parts.append(pa.table({**_keys(point, label, n), **body}))
+    return _with_factors(parts, factors)
 
 
 def _wait_ecdf(
@@ -268,8 +274,8 @@ def _wait_ecdf(
         }
         for name in _SUMMARY_FIELDS:
             body[name] = getattr(summary, name)
-        parts.append(pa.table({**_keys(factors, point, label, rows), **body}))
-    return pa.concat_tables(parts)
+        parts.append(pa.table({**_keys(point, label, rows), **body}))
+    return _with_factors(parts, factors)
 
 
 def _write_records(
@@ -287,8 +293,11 @@ def _write_records(
             try:
                 for task in tasks:
                     part = folder.read_task_table(task.task_id, name)
-                    keys = _keys(factors, task.point, task.label, len(part))
+                    keys = _keys(task.point, task.label, len(part))
                     table = pa.table({**keys, **{c: part[c] for c in part.column_names}})
+                    for position, (factor, values) in enumerate(factors.items(), start=1):
+                        value = pa.repeat(values[task.point], len(part))
+                        table = table.add_column(position, factor, value)
                     if parquet is None:
                         schema = table.schema
                         parquet = pq.ParquetWriter(staging / f"{name}.parquet", schema)
