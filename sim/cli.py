@@ -24,6 +24,7 @@ from sim.pipeline.commands import (
     execute_plan,
     folder_contents,
 )
+from sim.sensitivity.commands import add_sensitivity_commands
 
 __all__ = ["main", "parse_overrides"]
 
@@ -136,6 +137,36 @@ def _parser() -> argparse.ArgumentParser:
     add_backend_options(calibration)
     calibration.set_defaults(handler=_calibrate)
 
+    replications = commands.add_parser(
+        "replications",
+        help="how many replications a scenario needs for a target precision",
+        description="Run replications of a scenario until the 95 %% confidence half-width "
+        "of each measure is within --half-width of its mean and stays there over a "
+        "look-ahead (the replications algorithm of Hoad, Robinson and Davies 2010), and "
+        "print the number each measure needs.",
+    )
+    replications.add_argument("config", help="scenario YAML file")
+    replications.add_argument(
+        "--measures",
+        default="unmet_share,wait_referral_mean_h,within_24h_share,utilisation",
+        help="comma-separated measures of population all (default: %(default)s)",
+    )
+    replications.add_argument(
+        "--half-width",
+        type=float,
+        default=0.05,
+        help="target half-width over the mean, e.g. 0.05 for 5 %% (default: %(default)s)",
+    )
+    replications.add_argument(
+        "--look-ahead", type=int, default=5, help="look-ahead replications (default: 5)"
+    )
+    replications.add_argument(
+        "--budget", type=int, default=200, help="most replications to run (default: 200)"
+    )
+    _add_set_option(replications)
+    add_backend_options(replications)
+    replications.set_defaults(handler=_replications)
+
     keys = commands.add_parser(
         "config-keys",
         help="print the reference of every scenario setting (docs/config.md)",
@@ -145,8 +176,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     keys.set_defaults(handler=_config_keys)
 
-    # experiment, plot, reproduce: defined beside the pipeline they drive.
+    # experiment, plot, reproduce: defined beside the pipeline they drive; assumptions
+    # and sensitivity beside the study they run.
     add_experiment_commands(commands)
+    add_sensitivity_commands(commands)
     return parser
 
 
@@ -324,6 +357,44 @@ def _calibrate(args: argparse.Namespace) -> int:
     rows = calibrate(targets, configs_dir, run_config, only)
     print(format_calibration(rows))
     return 0 if all(row.passed for row in rows) else 1
+
+
+def _replications(args: argparse.Namespace) -> int:
+    from sim.config import load_scenario
+    from sim.limits import MAX_REPLICATIONS
+    from sim.measures import measures_for
+    from sim.pipeline.backends import make_backend
+    from sim.replications import format_replications, replications_needed
+
+    if not 0 < args.half_width < 1:
+        raise ConfigError(f"--half-width {args.half_width}: give a share between 0 and 1")
+    if not 1 <= args.look_ahead <= 100:
+        raise ConfigError(f"--look-ahead {args.look_ahead}: give 1 to 100 replications")
+    if not 5 <= args.budget <= MAX_REPLICATIONS:
+        raise ConfigError(f"--budget {args.budget}: give 5 to {MAX_REPLICATIONS:,}")
+    scenario = load_scenario(args.config, _overrides(args))
+    metrics = [m.strip() for m in args.measures.split(",") if m.strip()]
+    known = measures_for(scenario)
+    for metric in metrics:
+        if metric not in known:
+            raise ConfigError(
+                f"--measures: '{metric}' is not a measure of scenario '{scenario.name}'; "
+                f"known: {', '.join(known.names)}"
+            )
+    if not metrics:
+        raise ConfigError("--measures: name at least one measure")
+    backend = make_backend(args.jobs, args.scheduler)
+    try:
+        answers = replications_needed(
+            scenario, metrics, backend, target=args.half_width, look_ahead=args.look_ahead,
+            budget=args.budget,
+            on_batch=lambda n: print(f"  {n} replications run", file=sys.stderr, flush=True),
+        )  # fmt: skip
+    finally:
+        backend.close()
+    print(f"Scenario {scenario.name}:")
+    print(format_replications(answers, args.half_width))
+    return 0
 
 
 def _config_keys(args: argparse.Namespace) -> int:

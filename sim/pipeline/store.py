@@ -125,6 +125,41 @@ def atomic_folder(target: Path) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def check_own_folder(
+    out: Path, resume: bool, fresh: bool, manifest: str, own: frozenset[str], what: str
+) -> None:
+    """Refuse ``out`` when it holds anything but the entries ``own`` of ``what`` (a
+    study whose manifest ``manifest`` carries :data:`MARKER`), or results of one unless
+    ``resume`` or ``fresh``: nothing is ever written over files station-sim did not
+    write.  Called before anything runs."""
+    if resume and fresh:
+        raise ConfigError("--resume and --fresh contradict each other; choose one")
+    if out.name in ("", ".", "..") or out.resolve() == Path(out.anchor):
+        raise ConfigError(f"--out {out}: name a folder for the results, e.g. results/mine")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in own)
+    foreign = [name for name in foreign if not name.startswith((".tables.", ".figures."))]
+    try:
+        content = json.loads((out / manifest).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        content = None
+    if foreign or not isinstance(content, dict) or content.get("format") != MARKER:
+        problem = f"holds files {what} does not write ({', '.join(foreign[:5])})"
+        if not foreign:
+            problem = f"is not the folder of {what} (no {manifest} of its own)"
+        raise ConfigError(
+            f"--out {out}: {problem}; nothing was changed there. Choose another --out"
+        )
+    if not resume and not fresh:
+        raise ConfigError(
+            f"--out {out}: already holds {what}; pass --resume to finish or reuse it, or "
+            "--fresh to replace it, or choose another --out"
+        )
+
+
 def write_table(table: pa.Table, folder: Path, stem: str, csv: bool = True) -> None:
     """A table as ``STEM.parquet`` and, unless told otherwise, ``STEM.csv``."""
     pq.write_table(table, folder / f"{stem}.parquet")

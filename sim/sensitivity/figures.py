@@ -1,0 +1,103 @@
+"""The figures of a sensitivity study, drawn from its tables only: Morris mu* against
+sigma, Sobol' indices with their bootstrap intervals, and each conclusion's one-way
+response to its most influential factor with a 95 % band.  Each figure is written as
+PNG and PDF with the data behind it as CSV, one panel per conclusion."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from matplotlib.figure import Figure
+
+from sim.pipeline.store import atomic_folder
+
+__all__ = ["FIGURES", "draw_sensitivity_figures"]
+
+FIGURES = ("morris", "sobol", "one_way")
+
+
+def _panels(n: int) -> tuple[Figure, list]:  # type: ignore[type-arg]
+    columns = min(n, 2)
+    rows = math.ceil(n / columns)
+    figure = Figure(figsize=(6.2 * columns, 4.2 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel().tolist()
+    for extra in axes[n:]:
+        extra.set_visible(False)
+    return figure, axes[:n]
+
+
+def _rows(table: pa.Table, conclusion: str) -> dict[str, np.ndarray]:
+    chosen = table.filter(pc.equal(table["conclusion"], conclusion))
+    return {name: chosen[name].to_numpy(zero_copy_only=False) for name in chosen.column_names}
+
+
+def _save(figure: Figure, data: pa.Table, folder: Path, stem: str) -> None:
+    figure.savefig(folder / f"{stem}.png", dpi=120)
+    figure.savefig(folder / f"{stem}.pdf", metadata={"CreationDate": None})
+    pacsv.write_csv(data, folder / f"{stem}.csv")
+
+
+def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[Path]:
+    """Draw the three figures into ``folder`` (replaced whole)."""
+    conclusions = tables["conclusions"]
+    names = conclusions["conclusion"].to_pylist()
+    statements = dict(zip(names, conclusions["statement"].to_pylist(), strict=True))
+    with atomic_folder(folder) as staging:
+        figure, axes = _panels(len(names))
+        for ax, name in zip(axes, names, strict=True):
+            rows = _rows(tables["morris"], name)
+            ax.scatter(rows["mu_star"], rows["sigma"], s=18, color="#1f77b4")
+            order = np.argsort(-rows["mu_star"])[:6]
+            for k in order:
+                ax.annotate(
+                    rows["factor"][k], (rows["mu_star"][k], rows["sigma"][k]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points",
+                )  # fmt: skip
+            ax.set_xlabel("mu* (mean absolute elementary effect)")
+            ax.set_ylabel("sigma (spread of the effects)")
+            ax.set_title(statements[name], fontsize=9)
+        _save(figure, tables["morris"], staging, "morris")
+
+        figure, axes = _panels(len(names))
+        for ax, name in zip(axes, names, strict=True):
+            rows = _rows(tables["sobol"], name)
+            order = np.argsort(-rows["ST"])
+            y = np.arange(len(order))
+            ax.barh(y - 0.2, rows["S1"][order], 0.4, xerr=rows["S1_conf"][order],
+                    label="first order S1", color="#9ecae1")  # fmt: skip
+            ax.barh(y + 0.2, rows["ST"][order], 0.4, xerr=rows["ST_conf"][order],
+                    label="total ST", color="#08519c")  # fmt: skip
+            ax.set_yticks(y, [rows["factor"][k] for k in order], fontsize=8)
+            ax.invert_yaxis()
+            ax.axvline(0, color="black", linewidth=0.6)
+            ax.set_xlabel("Sobol' index (95 % bootstrap interval)")
+            ax.set_title(statements[name], fontsize=9)
+            ax.legend(fontsize=7, loc="lower right")
+        _save(figure, tables["sobol"], staging, "sobol")
+
+        figure, axes = _panels(len(names))
+        thresholds = {
+            n: (b if b is not None else a)
+            for n, b, a in zip(
+                names, conclusions["below"].to_pylist(), conclusions["above"].to_pylist(),
+                strict=True,
+            )
+        }  # fmt: skip
+        for ax, name in zip(axes, names, strict=True):
+            rows = _rows(tables["one_way"], name)
+            u = rows["share_of_range"]
+            ax.plot(u, rows["mean"], marker="o", color="#08519c")
+            ax.fill_between(u, rows["ci_low"], rows["ci_high"], alpha=0.25, color="#6baed6")
+            ax.axhline(thresholds[name], color="#d62728", linestyle="--", linewidth=1,
+                       label="threshold")  # fmt: skip
+            ax.set_xlabel(f"{rows['factor'][0]}: share of its range (0 = low, 1 = high)")
+            ax.set_ylabel("the conclusion's quantity")
+            ax.set_title(statements[name], fontsize=9)
+            ax.legend(fontsize=7)
+        _save(figure, tables["one_way"], staging, "one_way")
+    return [folder / f"{stem}.png" for stem in FIGURES]
