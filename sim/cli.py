@@ -16,6 +16,7 @@ from typing import Any
 import sim
 from sim.documents import parse_yaml
 from sim.errors import ConfigError, short_repr
+from sim.national.commands import add_national_commands
 from sim.pipeline.commands import (
     EXIT_INTERRUPTED,
     add_backend_options,
@@ -180,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     # and sensitivity beside the study they run.
     add_experiment_commands(commands)
     add_sensitivity_commands(commands)
+    add_national_commands(commands)
     return parser
 
 
@@ -222,6 +224,28 @@ def _validate(args: argparse.Namespace) -> int:
     from sim.pipeline.plan import load_plan
 
     document = read_mapping(args.config, "scenario file or experiment spec")
+    if document.get("kind") == "national":
+        from sim.national.spec import load_national_experiment
+
+        experiment = load_national_experiment(args.config)
+        print(
+            f"{args.config}: valid national experiment spec '{experiment.name}': "
+            f"{len(experiment.requests)} allocations of "
+            f"{len(experiment.study.catchments)} catchments"
+        )
+        return 0
+    if "demand_per_100k" in document:
+        from sim.national.config import load_national
+        from sim.national.run import NationalStudy
+
+        study = NationalStudy.of(load_national(args.config, overrides=parse_overrides(args.set)))
+        print(
+            f"{args.config}: valid national config '{study.model.config.name}': "
+            f"{len(study.model.departements)} départements or zones, "
+            f"{len(study.catchments)} catchments, coverage models "
+            f"{', '.join(study.model.scenarios)}"
+        )
+        return 0
     spec_only = {"scenarios", "design", "comparison", "figures", "configs", "overrides"}
     scenario_only = {"base", "populations", "staffing", "stations", "simulation"}
     if "scenarios" in document or (spec_only & set(document) and not scenario_only & set(document)):

@@ -70,7 +70,7 @@ def test_the_listed_factors_hold_the_configs_values(capsys):
     assert main(["assumptions"]) == 0
     out = capsys.readouterr().out
     assert "referral_when_no_worker (varied)" in out
-    assert "populations.victim.referral.probability_when_no_worker: 0.45 in [0.2, 0.7]" in out
+    assert "populations.victim.referral.probability_when_no_worker: 0.45 in [0.2, 0.5]" in out
 
 
 def _has(document, dotted):

@@ -195,8 +195,13 @@ def folder_contents(out: Path) -> str:
 
 
 def _experiment(args: argparse.Namespace) -> int:
+    from sim.national.spec import is_national_spec
     from sim.pipeline.plan import load_plan
 
+    if is_national_spec(Path(args.spec)):
+        from sim.national.commands import run_national_spec
+
+        return run_national_spec(args)
     plan = load_plan(args.spec)
     out = Path(args.out) if args.out else Path("results") / plan.spec.name
     header = (

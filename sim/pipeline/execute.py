@@ -59,8 +59,13 @@ def run_experiment(
     csv_records: bool = False,
     command: Sequence[str] = (),
     on_task_done: Callable[[Task], None] | None = None,
+    measures_only: bool = False,
 ) -> ExperimentOutcome:
     """Run (or finish) a plan into ``out``.
+
+    ``measures_only`` builds the tables of the measures alone (no paired comparison,
+    hour-of-week or wait-distribution tables): for a caller that sums the runs into
+    tables of its own, like the national model.
 
     ``on_task_done`` is called after each task is stored (progress reporting, tests).
     ``csv_records`` writes the records as CSV beside the Parquet files.  An exception or
@@ -117,7 +122,13 @@ def run_experiment(
         outcome.seconds = time.monotonic() - started
         return outcome
     try:
-        build_tables(folder, tasks, csv_records=csv_records, on_step=progress.note)
+        build_tables(
+            folder,
+            tasks,
+            csv_records=csv_records,
+            on_step=progress.note,
+            measures_only=measures_only,
+        )
         if figures and (plan.spec.figures or len(plan.labels) > 1):
             outcome.figures = draw_figures(
                 folder.path, on_figure=lambda name: progress.note(f"drawing {name}")

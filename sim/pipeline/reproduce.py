@@ -54,6 +54,12 @@ _VALUE_COLUMNS = frozenset(
         "scenario_mean",
         "difference",
         "unpaired_half_width",
+        "allocation_mean",
+        "posts_per_100k",
+        "cost_eur_per_inhabitant",
+        "unmet_share",
+        "unmet_share_half_width",
+        "within_24h_share_of_need",
     }
 )
 
@@ -74,7 +80,14 @@ class ReproductionCheck:
 
 
 def reference_tables(tables_dir: Path) -> dict[str, pa.Table]:
-    """The rows of an experiment's tables that the reference keeps."""
+    """The rows of an experiment's tables that the reference keeps (of a national
+    experiment: its national, gains and sanity tables whole)."""
+    if (tables_dir / "national.parquet").is_file():
+        return {
+            name: pq.read_table(tables_dir / f"{name}.parquet")
+            for name in ("national", "gains", "sanity")
+            if (tables_dir / f"{name}.parquet").is_file()
+        }
     measures = MeasureList.from_records(pq.read_table(tables_dir / "measures.parquet").to_pylist())
     kept = pa.array([m.name for m in measures.in_list("reference")])
     chosen: dict[str, pa.Table] = {}
@@ -182,20 +195,30 @@ def _compact_copy(source: Path, target: Path) -> None:
         palette.save(target, optimize=True)
 
 
-def find_specs(experiments_dir: Path, only: Sequence[str] = ()) -> list[ExperimentPlan]:
-    """Every spec of the folder, checked whole before anything runs."""
+def find_specs(experiments_dir: Path, only: Sequence[str] = ()) -> list[Any]:
+    """Every spec of the folder (experiment plans, and national experiments for the
+    specs of ``kind: national``), checked whole before anything runs."""
+    from sim.national.spec import is_national_spec, load_national_experiment
+
     if not experiments_dir.is_dir():
         raise ConfigError(f"--experiments {experiments_dir}: no such folder")
-    plans = [load_plan(path) for path in sorted(experiments_dir.glob("*.yaml"))]
+    plans = [
+        load_national_experiment(path) if is_national_spec(path) else load_plan(path)
+        for path in sorted(experiments_dir.glob("*.yaml"))
+    ]
     if not plans:
         raise ConfigError(f"--experiments {experiments_dir}: holds no experiment spec (*.yaml)")
-    names = [p.spec.name for p in plans]
+    names = [_name(p) for p in plans]
     if len(set(names)) != len(names):
         raise ConfigError(f"{experiments_dir}: two specs share a name: {names}")
     unknown = sorted(set(only) - set(names))
     if unknown:
         raise ConfigError(f"--only {unknown}: no such experiment; known: {names}")
-    return [p for p in plans if not only or p.spec.name in only]
+    return [p for p in plans if not only or _name(p) in only]
+
+
+def _name(plan: Any) -> str:
+    return plan.name if not isinstance(plan, ExperimentPlan) else plan.spec.name
 
 
 def reproduce(
@@ -208,10 +231,27 @@ def reproduce(
 ) -> list[ReproductionCheck]:
     """Rerun each plan from scratch into ``results_dir/NAME``, then check its tables
     against ``results_dir/reference/NAME`` (or rewrite that reference)."""
+    from sim.national.study import run_national_experiment
+
     checks = []
     for plan in plans:
         started = time.monotonic()
-        out = results_dir / plan.spec.name
+        out = results_dir / _name(plan)
+        if not isinstance(plan, ExperimentPlan):
+            check = ReproductionCheck(plan.name, 0, 0.0)
+            try:
+                outcome = run_national_experiment(
+                    plan, out, backend, fresh=out.exists(), show_progress=show_progress,
+                    command=command,
+                )  # fmt: skip
+            except RuntimeError as error:
+                check.differences.append(f"the national runs failed: {error}")
+            else:
+                check.runs = outcome.runs
+                _check_or_update(check, out, results_dir, update_reference)
+            check.seconds = time.monotonic() - started
+            checks.append(check)
+            continue
         outcome = run_experiment(
             plan, out, backend, fresh=True, show_progress=show_progress, command=command
         )
@@ -221,11 +261,17 @@ def reproduce(
                 f"{len(outcome.failed)} run(s) failed; see {out}/manifest.json"
             )
         else:
-            reference = results_dir / "reference" / plan.spec.name
-            if update_reference:
-                write_reference(out, reference)
-                check.updated = True
-            else:
-                check.differences = compare_with_reference(out / "tables", reference)
+            _check_or_update(check, out, results_dir, update_reference)
         checks.append(check)
     return checks
+
+
+def _check_or_update(
+    check: ReproductionCheck, out: Path, results_dir: Path, update_reference: bool
+) -> None:
+    reference = results_dir / "reference" / check.name
+    if update_reference:
+        write_reference(out, reference)
+        check.updated = True
+    else:
+        check.differences = compare_with_reference(out / "tables", reference)

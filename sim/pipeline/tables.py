@@ -84,9 +84,12 @@ def build_tables(
     tasks: Sequence[Task],
     csv_records: bool = False,
     on_step: Callable[[str], None] | None = None,
+    measures_only: bool = False,
 ) -> None:
     """Read every task file and write the final tables into ``tables/`` (and the
-    records into ``records/``), each folder whole; ``on_step`` is told of each step."""
+    records into ``records/``), each folder whole; ``on_step`` is told of each step.
+    ``measures_only``: the design, scenarios, replications, summary and measures
+    tables only."""
     plan = folder.plan
     step = on_step or (lambda _: None)
     factors = factor_columns(plan)
@@ -101,12 +104,13 @@ def build_tables(
         "replications": _replications(tasks, measures, factors),
         "summary": _summary(groups, measures, factors),
     }
-    if len(plan.labels) > 1:
+    if len(plan.labels) > 1 and not measures_only:
         step("pairing the scenarios")
         tables["comparison"] = _comparison(plan, groups, measures, factors)
-    step("pooling the hour-of-week counts and wait distributions")
-    tables["hour_of_week"] = _hour_of_week(folder, groups, factors)
-    tables["wait_ecdf"] = _wait_ecdf(folder, groups, factors)
+    if not measures_only:
+        step("pooling the hour-of-week counts and wait distributions")
+        tables["hour_of_week"] = _hour_of_week(folder, groups, factors)
+        tables["wait_ecdf"] = _wait_ecdf(folder, groups, factors)
     tables["measures"] = pa.Table.from_pylist(plan.measures.records())
     step("writing the tables")
     with atomic_folder(folder.tables_dir) as staging:

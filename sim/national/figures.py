@@ -1,0 +1,235 @@
+"""Figures of a national study, drawn from its stored tables and the shipped
+boundaries only: the cost-unmet frontier and choropleth maps of the départements.
+
+Maps are plain matplotlib (a ``PolyCollection`` per map, longitude scaled by the cosine
+of 46.5 degrees so metropolitan France keeps its shape); the five overseas départements
+are drawn in small panels beside it, each at its own scale.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from matplotlib import colormaps
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from sim.pipeline.figures import _COLOURS, _DASHES, _MARKERS, _save
+from sim.pipeline.store import atomic_folder
+
+__all__ = ["draw_national_figures"]
+
+_OVERSEAS = ("971", "972", "973", "974", "976")
+_ASPECT = 1 / math.cos(math.radians(46.5))
+
+
+def draw_national_figures(
+    folder: Path, study: Any, maps: Sequence[tuple[str, str, tuple[int, ...]]]
+) -> list[Path]:
+    """The frontier, and the maps asked for (coverage, allocation, posts: a map at each
+    number of posts, and the change from the first to the last), into
+    ``folder/figures`` (replaced whole)."""
+    tables = {p.stem: pq.read_table(p) for p in (folder / "tables").glob("*.parquet")}
+    national = tables["national"].to_pylist()
+    departements = tables["departements"].to_pylist()
+    shapes = _shapes(study.model.boundaries) if study.model.boundaries is not None else None
+    written: list[Path] = []
+    with atomic_folder(folder / "figures") as staging:
+        written.append(_frontier(national, staging))
+        if shapes is not None:
+            written.extend(_maps(departements, shapes, staging, maps))
+    return [folder / "figures" / p.name for p in written]
+
+
+def _value(national: list[dict[str, Any]], key: tuple[str, str, int], metric: str) -> dict:
+    for row in national:
+        if (row["coverage"], row["allocation"], row["posts"]) == key and row["metric"] == metric:
+            return row
+    raise KeyError((key, metric))
+
+
+def _frontier(national: list[dict[str, Any]], staging: Path) -> Path:
+    keys = sorted(
+        {(r["coverage"], r["allocation"], r["posts"]) for r in national},
+        key=lambda k: (k[0], k[1], k[2]),
+    )
+    series: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    rows = []
+    for key in keys:
+        cost = _value(national, key, "national_cost_eur_per_year")["mean"]
+        unmet = _value(national, key, "national_unmet_share")
+        series.setdefault(key[:2], []).append((cost, unmet["mean"], unmet["half_width"]))
+        rows.append(
+            {
+                "coverage": key[0],
+                "allocation": key[1],
+                "posts": key[2],
+                "cost_eur_per_year": cost,
+                "unmet_share": unmet["mean"],
+                "unmet_share_half_width": unmet["half_width"],
+            }
+        )
+    figure = Figure(figsize=(10.5, 5.5), layout="constrained")
+    ax = figure.subplots()
+    # Colour says the coverage model, dash and marker the allocation: eleven series
+    # stay apart in colour and in grey.
+    coverages = sorted({k[0] for k in series})
+    allocations = sorted({k[1] for k in series})
+    for (coverage, allocation), points in sorted(series.items()):
+        points.sort()
+        x = np.array([p[0] for p in points]) / 1e6
+        y = np.array([p[1] for p in points]) * 100
+        err = np.nan_to_num(np.array([p[2] for p in points]) * 100)
+        c, a = coverages.index(coverage), allocations.index(allocation)
+        ax.errorbar(
+            x,
+            y,
+            yerr=err,
+            color=_COLOURS[c % len(_COLOURS)],
+            linestyle=_DASHES[a % len(_DASHES)],
+            marker=_MARKERS[a % len(_MARKERS)],
+            capsize=2,
+            label=f"{coverage}, {allocation}",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("National cost (million EUR a year, log scale)")
+    ax.set_ylabel("Unmet demand (% of persons in need)")
+    ax.set_title("Cost against unmet demand, by coverage model and allocation rule")
+    ax.grid(True, alpha=0.3)
+    figure.legend(loc="outside right upper", fontsize="small")
+    _save(figure, pa.Table.from_pylist(rows), staging, "frontier")
+    return staging / "frontier.png"
+
+
+def _shapes(path: Path) -> dict[str, list[np.ndarray]]:
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    shapes: dict[str, list[np.ndarray]] = {}
+    for feature in features:
+        geometry = feature["geometry"]
+        polygons = (
+            [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+        )
+        rings = [np.asarray(polygon[0], dtype=float) for polygon in polygons]
+        for ring in rings:
+            ring[:, 0] /= _ASPECT
+        shapes[feature["properties"]["code"]] = rings
+    return shapes
+
+
+def _choropleth(
+    figure: Figure,
+    shapes: dict[str, list[np.ndarray]],
+    values: dict[str, float],
+    title: str,
+    norm: Normalize,
+    cmap: str,
+    unit: str,
+) -> None:
+    grid = figure.add_gridspec(5, 6)
+    main = figure.add_subplot(grid[:, 1:])
+    insets = [figure.add_subplot(grid[i, 0]) for i in range(len(_OVERSEAS))]
+    mapping = {"main": main, **dict(zip(_OVERSEAS, insets, strict=True))}
+    for place, ax in mapping.items():
+        codes = [c for c in shapes if (c in _OVERSEAS) == (place != "main")]
+        if place != "main":
+            codes = [place] if place in shapes else []
+        polygons, colours = [], []
+        for code in codes:
+            for ring in shapes[code]:
+                polygons.append(ring)
+                colours.append(values.get(code, np.nan))
+        collection = PolyCollection(
+            polygons,
+            array=np.asarray(colours),
+            cmap=colormaps[cmap].with_extremes(bad="0.85"),  # grey: no value
+            norm=norm,
+            edgecolors="0.4",
+        )
+        collection.set_linewidth(0.3)
+        ax.add_collection(collection)
+        ax.autoscale_view()
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        if place != "main":
+            ax.set_title(place, fontsize="x-small")
+    main.set_title(title)
+    figure.colorbar(collection, ax=main, shrink=0.6, label=unit)
+
+
+def _maps(
+    departements: list[dict[str, Any]],
+    shapes: dict[str, list[np.ndarray]],
+    staging: Path,
+    maps: Sequence[tuple[str, str, tuple[int, ...]]],
+) -> list[Path]:
+    written = []
+
+    def rows_of(coverage: str, allocation: str, posts: int) -> list[dict[str, Any]]:
+        key = (coverage, allocation, posts)
+        return [r for r in departements if (r["coverage"], r["allocation"], r["posts"]) == key]
+
+    for coverage, allocation, levels in maps:
+        for posts in levels:
+            rows = rows_of(coverage, allocation, posts)
+            stem = f"map_{coverage}_{allocation}_{posts}"
+            figure = Figure(figsize=(13, 5.5), layout="constrained")
+            left, right = figure.subfigures(1, 2)
+            density = {r["departement"]: r["posts_per_100k"] for r in rows}
+            unmet = {r["departement"]: r["unmet_share"] * 100 for r in rows}
+            _choropleth(
+                left,
+                shapes,
+                density,
+                f"Posts per 100,000 inhabitants\n{coverage}, {allocation}, {posts} posts",
+                Normalize(0, max(1e-9, max(density.values()))),
+                "cividis",
+                "posts per 100,000",
+            )
+            _choropleth(
+                right,
+                shapes,
+                unmet,
+                "Unmet demand (% of persons in need)",
+                Normalize(0, 100),
+                "cividis_r",
+                "% unmet",
+            )
+            _save(figure, pa.Table.from_pylist(rows), staging, stem)
+            written.append(staging / f"{stem}.png")
+        if len(levels) < 2:
+            continue
+        low, high = levels[0], levels[-1]
+        before = _unmet_by_departement(rows_of(coverage, allocation, low))
+        after = _unmet_by_departement(rows_of(coverage, allocation, high))
+        change = {code: after[code] - before[code] for code in before}
+        stem = f"map_change_{coverage}_{allocation}_{low}_to_{high}"
+        figure = Figure(figsize=(7, 5.5), layout="constrained")
+        spread = max(1e-9, max(abs(v) for v in change.values()))
+        _choropleth(
+            figure,
+            shapes,
+            change,
+            f"Change in unmet demand, {low} to {high} posts\n{coverage}, {allocation}",
+            TwoSlopeNorm(0.0, -spread, spread),
+            "PuOr_r",
+            "percentage points",
+        )
+        table = pa.Table.from_pylist(
+            [{"departement": c, "before": before[c], "after": after[c], "change": v}
+             for c, v in change.items()]
+        )  # fmt: skip
+        _save(figure, table, staging, stem)
+        written.append(staging / f"{stem}.png")
+    return written
+
+
+def _unmet_by_departement(rows: list[dict[str, Any]]) -> dict[str, float]:
+    return {r["departement"]: r["unmet_share"] * 100 for r in rows}

@@ -1,0 +1,209 @@
+"""The optimised allocation: greedy on simulated response curves.
+
+A catchment's response curve is its unmet persons a year (or its persons in need not
+contacted within 24 h) against its number of posts.  Starting from an allocation (none,
+or today's), each next post goes to the catchment whose curve falls most with one post
+more (greedy marginal allocation, ties to the catchment listed first).  Greedy is
+optimal when every curve is convex (decreasing returns); simulated curves are only
+nearly so, which is why the result is always checked by simulating the chosen
+allocation afresh, against the fixed rules, with paired intervals.
+
+The curves come from *training* replications: replication indices
+``TRAINING_REPLICATIONS_FROM`` onwards, which the evaluation never uses, so that the
+check is not flattered by the noise the optimiser chased.  Points of a curve are
+simulated only where the greedy needs them (the next post of each catchment), in
+rounds run in parallel, and kept in ``training.parquet`` as they are found, so that an
+interrupted optimisation loses nothing.  With no post a catchment's curve is its
+expected persons in need (no simulation needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.config import Scenario
+from sim.measures import ALL
+from sim.national.run import NationalStudy, catchment_scenario, contacted_within
+from sim.pipeline.backends import Backend, run_all
+from sim.pipeline.tasks import run_replication
+
+__all__ = ["OBJECTIVES", "TRAINING_REPLICATIONS_FROM", "ResponseCurves", "greedy_allocation"]
+
+Objective = Literal["unmet", "not_within_24h"]
+OBJECTIVES: tuple[str, ...] = ("unmet", "not_within_24h")
+TRAINING_REPLICATIONS_FROM = 1_000_000
+_LOOK_AHEAD = 2  # levels simulated beyond the one the greedy needs, per round
+_ROUND_WIDTH = 16  # catchments next in line whose curves a round extends too
+
+
+def training_job(task: tuple[Scenario, int]) -> tuple[float, float]:
+    """Unmet persons and persons not contacted within 24 h, a year, of one training
+    replication (module level, so that a process pool can run it)."""
+    scenario, replication = task
+    measures = run_replication(scenario, replication).measures
+    chosen = measures["population"] == ALL
+    values = dict(zip(measures["metric"][chosen], measures["value"][chosen], strict=True))
+    within = contacted_within(np.array(values["within_24h_share"]), np.array(values["referred"]))
+    return float(values["unmet"]), float(values["servable"] - within)
+
+
+@dataclass
+class ResponseCurves:
+    """The simulated points of every catchment's curves under one coverage model:
+    ``(catchment, posts) -> (unmet, not within 24 h)``, means of the training
+    replications, persons a year."""
+
+    study: NationalStudy
+    coverage: str
+    replications: int
+    points: dict[tuple[str, int], tuple[float, float]]
+    path: Path | None = None
+
+    @property
+    def digest(self) -> str:
+        """What the curves depend on: the coverage model's scenario, the territory, the
+        demand, the catchment rule and the seed.  Points saved under another digest (a
+        config edited, a ``--set``) are never reused."""
+        config = self.study.model.config
+        content = {
+            "scenario": self.study.documents[self.coverage],
+            "catchments": [
+                (c.catchment_id, c.population, c.travel_minutes) for c in self.study.catchments
+            ],
+            "demand": config.demand_per_100k,
+            "seed": config.seed,
+            "replications": self.replications,
+        }
+        text = json.dumps(content, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def load(
+        cls, study: NationalStudy, coverage: str, replications: int, path: Path | None
+    ) -> ResponseCurves:
+        curves = cls(study, coverage, replications, {}, path)
+        if path is not None and path.is_file():
+            for row in pq.read_table(path).to_pylist():
+                if row.get("digest") == curves.digest:
+                    curves.points[(row["catchment"], row["posts"])] = (
+                        row["unmet"],
+                        row["not_within_24h"],
+                    )
+        return curves
+
+    def value(self, catchment_id: str, posts: int, objective: Objective) -> float:
+        if posts == 0:
+            return self._in_need(catchment_id)
+        unmet, late = self.points[(catchment_id, posts)]
+        return unmet if objective == "unmet" else late
+
+    def _in_need(self, catchment_id: str) -> float:
+        catchment = self.study.catchment(catchment_id)
+        scenario = self.study.model.scenarios[self.coverage]
+        return sum(
+            per_year * scenario.populations[name].referral.probability
+            for name, per_year in self.study.arrivals_per_year(catchment).items()
+        )
+
+    def simulate(self, wanted: list[tuple[str, int]], backend: Backend) -> None:
+        """Simulate the points not known yet, then save every point."""
+        wanted = [w for w in dict.fromkeys(wanted) if w not in self.points]
+        if not wanted:
+            return
+        tasks = []
+        for catchment_id, posts in wanted:
+            catchment = self.study.catchment(catchment_id)
+            scenario = catchment_scenario(self.study, self.coverage, catchment, posts, 1)
+            tasks.extend(
+                (scenario, TRAINING_REPLICATIONS_FROM + r) for r in range(self.replications)
+            )
+        outputs = np.asarray(run_all(backend, tasks, training_job), dtype=float)
+        outputs = outputs.reshape(len(wanted), self.replications, 2).mean(axis=1)
+        for key, (unmet, late) in zip(wanted, outputs, strict=True):
+            self.points[key] = (float(unmet), float(late))
+        if self.path is not None:
+            self._save(self.path)
+
+    def _save(self, path: Path) -> None:
+        digest = self.digest
+        rows = [
+            {
+                "digest": digest,
+                "coverage": self.coverage,
+                "replications": self.replications,
+                "catchment": c,
+                "posts": k,
+                "unmet": u,
+                "not_within_24h": w,
+            }
+            for (c, k), (u, w) in self.points.items()
+        ]
+        if path.is_file():
+            kept = [r for r in pq.read_table(path).to_pylist() if r.get("digest") != digest]
+            rows = kept + rows
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        pq.write_table(pa.Table.from_pylist(rows), partial)
+        partial.replace(path)  # an interruption leaves the previous rounds whole
+
+
+def greedy_allocation(
+    curves: ResponseCurves,
+    posts: int,
+    backend: Backend,
+    objective: Objective = "unmet",
+    start: Mapping[str, int] | None = None,
+    guess: Mapping[str, int] | None = None,
+    on_round: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """``posts`` posts in all, the posts of ``start`` kept, the others dealt greedily.
+    ``guess`` (e.g. the proportional allocation) says which points to simulate in the
+    first round."""
+    catchments = [c.catchment_id for c in curves.study.catchments]
+    counts = {c: (start or {}).get(c, 0) for c in catchments}
+    to_deal = posts - sum(counts.values())
+    if to_deal < 0:
+        raise ValueError(f"the start allocation has more than {posts} posts")
+    first = []
+    for c in catchments:
+        deepest = max(counts[c], (guess or {}).get(c, 0)) + 1
+        # The current level too: a start allocation's levels are not simulated yet.
+        first.extend((c, k) for k in range(max(counts[c], 1), deepest + 1))
+    rounds = 1
+    curves.simulate(first, backend)
+    if on_round is not None:
+        on_round(rounds, len(curves.points))
+    order = {c: i for i, c in enumerate(catchments)}
+
+    def gain(c: str) -> float:
+        return curves.value(c, counts[c], objective) - curves.value(c, counts[c] + 1, objective)
+
+    heap = [(-gain(c), order[c], c) for c in catchments]
+    heapq.heapify(heap)
+    for _ in range(to_deal):
+        _, _, chosen = heapq.heappop(heap)
+        counts[chosen] += 1
+        following = (chosen, counts[chosen] + 1)
+        if following not in curves.points:
+            # One round for this catchment and for the next few in line that would
+            # soon need one too: a round per post would spend its time starting pools.
+            rounds += 1
+            wanted = [(chosen, counts[chosen] + j) for j in range(1, _LOOK_AHEAD + 2)]
+            for _, _, c in heapq.nsmallest(_ROUND_WIDTH, heap):
+                if (c, counts[c] + 2) not in curves.points:
+                    wanted.extend((c, counts[c] + j) for j in range(2, _LOOK_AHEAD + 3))
+            curves.simulate(wanted, backend)
+            if on_round is not None:
+                on_round(rounds, len(curves.points))
+        heapq.heappush(heap, (-gain(chosen), order[chosen], chosen))
+    return counts

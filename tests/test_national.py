@@ -1,0 +1,417 @@
+"""The national model: catchments, allocation rules, the optimiser, the catchments
+without a post, and a small national run end to end (serial = pool, resumable)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.national.allocation import (
+    RULES,
+    allocate,
+    departements_without_post,
+    highest_quotient,
+)
+from sim.national.config import load_national
+from sim.national.optimise import ResponseCurves, greedy_allocation
+from sim.national.run import NationalStudy, catchment_scenario, no_post_counts
+from sim.national.study import Request, run_national
+from sim.pipeline.backends import LocalBackend
+
+ROOT = Path(__file__).resolve().parents[1]
+FRANCE = ROOT / "configs" / "national" / "france.yaml"
+FIXED = [r for r in RULES if r != "optimised"]
+
+
+@pytest.fixture(scope="module")
+def france() -> NationalStudy:
+    return NationalStudy.of(load_national(FRANCE))
+
+
+def small_config(tmp_path: Path, codes: list[str], **changes: object) -> Path:
+    """France's config restricted to a few départements, its paths made absolute."""
+    document = yaml.safe_load(FRANCE.read_text(encoding="utf-8"))
+    document["departements"] = str(ROOT / "configs/national/departements.csv")
+    document["boundaries"] = str(ROOT / "configs/national/departements.geojson")
+    document["only_departements"] = codes
+    document["coverage"] = {
+        "office_hours": {
+            "config": str(ROOT / "configs/france_office_hours.yaml"),
+            "title": "French office hours",
+        }
+    }
+    document.update(changes)
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+# -- catchments -----------------------------------------------------------------------
+
+
+def test_catchments_hold_every_inhabitant_once(france: NationalStudy) -> None:
+    for d in france.model.departements:
+        own = [c for c in france.catchments if c.departement == d.code]
+        assert own, d.code
+        assert math.isclose(sum(c.population for c in own), d.population, rel_tol=1e-12)
+        police = sum(c.population for c in own if c.kind == "police")
+        assert math.isclose(police, d.urban_population, rel_tol=1e-12, abs_tol=1e-6)
+    rule = france.model.config.catchments
+    for c in france.catchments:
+        assert c.population <= max(rule.police_population, rule.gendarmerie_population) + 1e-6
+        if c.kind == "gendarmerie":
+            # The area limit holds unless the population floor overrides it.
+            assert (
+                c.area_km2 <= rule.gendarmerie_max_area_km2 + 1e-6
+                or c.population >= rule.gendarmerie_min_population
+            )
+            assert c.travel_minutes == pytest.approx(
+                rule.travel_minutes_per_sqrt_km2 * math.sqrt(c.area_km2)
+            )
+        else:
+            assert c.travel_minutes == 0
+
+
+def test_the_population_floor_keeps_french_guiana_whole(france: NationalStudy) -> None:
+    rule = france.model.config.catchments
+    guiana = [c for c in france.catchments if c.departement == "973" and c.kind == "gendarmerie"]
+    assert all(c.population >= rule.gendarmerie_min_population for c in guiana)
+    assert len(guiana) < 5  # the area rule alone would make 28
+
+
+# -- allocation rules -----------------------------------------------------------------
+
+
+def test_sainte_lague_known_example() -> None:
+    # 53, 24 and 23 votes for 7 seats: quotients 53, 24, 23, 17.7, 10.6, 8, 7.7.
+    assert highest_quotient([53, 24, 23], 7).tolist() == [3, 2, 2]
+
+
+@pytest.mark.parametrize("rule", FIXED)
+def test_rules_deal_n_posts_and_never_take_one_back(france: NationalStudy, rule: str) -> None:
+    constants = france.model.config.allocation
+    previous = None
+    for posts in range(202, 232):
+        allocation = allocate(rule, posts, france.catchments, constants)
+        assert sum(allocation.values()) == posts
+        assert min(allocation.values()) >= 0
+        if previous is not None:
+            added = {c: allocation[c] - previous[c] for c in allocation}
+            assert sorted(added.values())[0] == 0 and sum(added.values()) == 1
+        previous = allocation
+
+
+def test_historical_rule_leaves_about_a_third_of_departements_without_post(
+    france: NationalStudy,
+) -> None:
+    # [S6]: no post in 33 départements at 175 posts; the rule's constant is tuned to it.
+    allocation = allocate("historical_2013", 175, france.catchments, france.model.config.allocation)
+    assert 28 <= len(departements_without_post(allocation, france.catchments)) <= 38
+    proportional = allocate("proportional", 175, france.catchments, france.model.config.allocation)
+    police = sum(allocation[c.catchment_id] for c in france.catchments if c.kind == "police") / 175
+    police_proportional = (
+        sum(proportional[c.catchment_id] for c in france.catchments if c.kind == "police") / 175
+    )
+    assert police > police_proportional  # urban first
+
+
+def test_two_per_departement_first(france: NationalStudy) -> None:
+    constants = france.model.config.allocation
+    allocation = allocate("two_per_departement_first", 202, france.catchments, constants)
+    for d in france.model.departements:
+        assert (
+            sum(allocation[c.catchment_id] for c in france.catchments if c.departement == d.code)
+            == 2
+        )
+    with pytest.raises(Exception, match="at least 202"):
+        allocate("two_per_departement_first", 201, france.catchments, constants)
+
+
+# -- common random numbers ------------------------------------------------------------
+
+
+def test_a_catchment_keeps_its_seed_across_posts_and_coverage(france: NationalStudy) -> None:
+    a, b = france.catchments[0], france.catchments[1]
+    seeds = {
+        catchment_scenario(france, coverage, a, posts, 2).simulation.seed
+        for coverage in france.model.scenarios
+        for posts in (1, 2, 5)
+    }
+    assert len(seeds) == 1
+    assert catchment_scenario(france, "office_hours", b, 1, 2).simulation.seed not in seeds
+
+
+def test_posts_are_dealt_to_the_worker_entries_in_turn(france: NationalStudy) -> None:
+    c = france.catchments[0]
+    workers = catchment_scenario(france, "extended_hours", c, 3, 2).staffing.workers
+    assert [(w.name, w.count) for w in workers] == [("iscg_early", 2), ("iscg_late", 1)]
+    one = catchment_scenario(france, "extended_hours", c, 1, 2).staffing.workers
+    assert [(w.name, w.count) for w in one] == [("iscg_early", 1)]
+
+
+# -- catchments without a post --------------------------------------------------------
+
+
+def test_persons_without_a_post_are_in_need_and_unmet(france: NationalStudy) -> None:
+    catchment = france.catchments[5]
+    replications = 400
+    counts = no_post_counts(france, catchment.catchment_id, replications)
+    scenario = france.model.scenarios["office_hours"]
+    years = scenario.simulation.run_days / 365.25
+    expected = sum(
+        per_year * scenario.populations[name].referral.probability
+        for name, per_year in france.arrivals_per_year(catchment).items()
+    )
+    # Poisson: the count over the window has variance equal to its mean.
+    se = math.sqrt(expected * years) / years / math.sqrt(replications)
+    assert abs(counts["servable"].mean() - expected) < 4 * se
+    np.testing.assert_array_equal(counts["unmet"], counts["servable"])
+    np.testing.assert_array_equal(counts["no_post"], counts["servable"])
+    assert (counts["met"] == 0).all() and (counts["cases"] >= counts["servable"]).all()
+
+
+# -- the optimiser --------------------------------------------------------------------
+
+
+class _NoBackend:
+    description = "none"
+
+    def run(self, *args: object) -> None:
+        raise AssertionError("every curve point was given: nothing should be simulated")
+
+
+def test_greedy_finds_the_best_allocation_of_convex_curves(tmp_path: Path) -> None:
+    study = NationalStudy.of(load_national(small_config(tmp_path, ["48", "90", "05"])))
+    ids = [c.catchment_id for c in study.catchments]
+    curves = ResponseCurves(study, "office_hours", 1, {})
+    rng = np.random.default_rng(7)
+    for c in ids:
+        in_need = curves.value(c, 0, "unmet")
+        rate = rng.uniform(0.2, 1.5)
+        for k in range(1, 8):
+            value = in_need * math.exp(-rate * k)
+            curves.points[(c, k)] = (value, value)
+    posts = 6
+    chosen = greedy_allocation(curves, posts, _NoBackend(), guess={c: 6 for c in ids})  # type: ignore[arg-type]
+    assert sum(chosen.values()) == posts
+
+    def total(allocation: dict[str, int]) -> float:
+        return sum(curves.value(c, k, "unmet") for c, k in allocation.items())
+
+    best = min(
+        (
+            dict(zip(ids, split, strict=True))
+            for split in itertools.product(range(posts + 1), repeat=len(ids))
+            if sum(split) == posts
+        ),
+        key=total,
+    )
+    assert total(chosen) == pytest.approx(total(best))
+
+    # From a start allocation, its posts kept: the best of the allocations above it.
+    start = {ids[0]: 3}
+    onward = greedy_allocation(curves, posts, _NoBackend(), start=start, guess={c: 6 for c in ids})  # type: ignore[arg-type]
+    assert onward[ids[0]] >= 3 and sum(onward.values()) == posts
+    best_onward = min(
+        (
+            dict(zip(ids, split, strict=True))
+            for split in itertools.product(range(posts + 1), repeat=len(ids))
+            if sum(split) == posts and split[0] >= 3
+        ),
+        key=total,
+    )
+    assert total(onward) == pytest.approx(total(best_onward))
+
+
+# -- a small national run ---------------------------------------------------------------
+
+
+def _tables(folder: Path) -> dict[str, object]:
+    return {p.stem: pq.read_table(p) for p in sorted((folder / "tables").glob("*.parquet"))}
+
+
+def test_a_small_national_run_end_to_end(tmp_path: Path) -> None:
+    study = NationalStudy.of(load_national(small_config(tmp_path, ["48", "90"])))
+    assert len(study.catchments) == 3
+    requests = [
+        Request(1, "proportional", "office_hours"),
+        Request(3, "proportional", "office_hours"),
+        Request(2, "optimised", "office_hours"),
+    ]
+    serial = run_national(
+        study, requests, tmp_path / "serial", LocalBackend(1), 2, show_progress=False
+    )
+    national = {
+        (r["allocation"], r["posts"], r["metric"]): r["mean"]
+        for r in serial.tables["national"].to_pylist()
+    }
+    catchments = serial.tables["catchments"].to_pylist()
+    for allocation, posts in (("proportional", 1), ("proportional", 3), ("optimised", 2)):
+        rows = [r for r in catchments if (r["allocation"], r["posts"]) == (allocation, posts)]
+        assert sum(r["posts_in_catchment"] for r in rows) == posts
+        in_need = national[(allocation, posts, "national_persons_in_need")]
+        assert in_need == pytest.approx(sum(r["persons_in_need"] for r in rows))
+        assert national[(allocation, posts, "national_unmet")] == pytest.approx(
+            sum(r["unmet"] for r in rows)
+        )
+        share = national[(allocation, posts, "national_unmet_share")]
+        assert 0 < share < 1
+    # One post for three catchments: two of them have none, and their people are unmet.
+    no_post = [r for r in catchments if r["posts"] == 1 and r["posts_in_catchment"] == 0]
+    assert len(no_post) == 2
+    assert national[("proportional", 1, "national_unmet_no_post")] == pytest.approx(
+        sum(r["persons_in_need"] for r in no_post)
+    )
+    assert all(r["unmet_share"] == 1.0 for r in no_post)
+    # More posts, less unmet demand (paired by replication: the same persons).
+    assert (
+        national[("proportional", 3, "national_unmet_share")]
+        < national[("proportional", 1, "national_unmet_share")]
+    )
+    assert (tmp_path / "serial" / "figures" / "frontier.png").is_file()
+
+    pool = run_national(study, requests, tmp_path / "pool", LocalBackend(2), 2, show_progress=False)
+    for name, table in _tables(tmp_path / "serial").items():
+        assert table.to_pandas().equals(_tables(tmp_path / "pool")[name].to_pandas()), name
+
+    again = run_national(
+        study, requests, tmp_path / "serial", LocalBackend(1), 2, resume=True, show_progress=False
+    )
+    assert again.tables["national"].to_pandas().equals(pool.tables["national"].to_pandas())
+
+
+# -- bad input ------------------------------------------------------------------------
+
+
+def _refused(args: list[str], capsys: pytest.CaptureFixture[str], *needles: str) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_bad_national_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    _refused(
+        ["national", str(FRANCE), "--posts", "150", "--allocation", "two_per_departement_first",
+         "--out", str(out)],
+        capsys, "at least 202",
+    )  # fmt: skip
+    _refused(["national", str(FRANCE), "--budget", "-5", "--out", str(out)], capsys, "--budget")
+    _refused(
+        ["national", str(FRANCE), "--posts", "10", "--allocation", "random", "--out", str(out)],
+        capsys, "random", "proportional",
+    )  # fmt: skip
+    _refused(
+        ["national", str(FRANCE), "--posts", "10", "--replications", "0", "--out", str(out)],
+        capsys, "--replications 0",
+    )  # fmt: skip
+    _refused(
+        ["national", str(FRANCE), "--posts", "10", "--allocation", "optimised", "--next", "5",
+         "--out", str(out)],
+        capsys, "fixed rule",
+    )  # fmt: skip
+    _refused(
+        ["national", str(FRANCE), "--posts", "250", "--allocation", "two_per_departement_first",
+         "--next", "5", "--posts", "150", "--out", str(out)],
+        capsys, "at least 202",
+    )  # fmt: skip
+    _refused(
+        ["national", str(FRANCE), "--posts", "1000000000", "--out", str(out)], capsys, "--posts"
+    )
+    missing = small_config(tmp_path, ["48"], departements=str(tmp_path / "none.csv"))
+    _refused(["national", str(missing), "--posts", "1", "--out", str(out)], capsys, "no such file")
+    unknown = small_config(tmp_path, ["48", "100"])
+    _refused(["national", str(unknown), "--posts", "1", "--out", str(out)], capsys, "'100'")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("code,name,population\n01,Ain,12\n", encoding="utf-8")
+    malformed = small_config(tmp_path, ["01"], departements=str(broken))
+    _refused(
+        ["national", str(malformed), "--posts", "1", "--out", str(out)], capsys, "missing columns"
+    )
+    assert not out.exists()  # nothing written before the input was checked
+
+
+@pytest.mark.slow  # about 30 s: a cluster's start and the optimiser's training
+def test_a_dask_cluster_gives_the_same_national_tables(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    config = small_config(tmp_path, ["48", "90"])
+    study = NationalStudy.of(load_national(config))
+    requests = [Request(2, "optimised", "office_hours")]
+    local = run_national(
+        study, requests, tmp_path / "local", LocalBackend(1), 2, show_progress=False
+    )
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        args = ["national", str(config), "--posts", "2", "--allocation", "optimised"]
+        args += ["--replications", "2", "--out", str(tmp_path / "dask")]
+        assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
+    for name, table in local.tables.items():
+        produced = pq.read_table(tmp_path / "dask" / "tables" / f"{name}.parquet")
+        assert produced.to_pandas().equals(table.to_pandas()), name
+
+
+@pytest.mark.slow  # about 35 s: two countries simulated
+def test_a_national_experiment_spec_with_its_sanity_country(tmp_path: Path) -> None:
+    from sim.pipeline.reproduce import reference_tables
+
+    config = small_config(tmp_path, ["48", "90"])
+    zones = {
+        "name": "tiny",
+        "zones": 2,
+        "population": 120000,
+        "area_km2": 900,
+        "demand_per_100k": {"victim": 500, "perpetrator": 109, "third_party": 95},
+        "catchments": yaml.safe_load(config.read_text(encoding="utf-8"))["catchments"],
+        "coverage": {
+            "office_hours": {"config": str(ROOT / "configs/france_office_hours.yaml"), "title": "x"}
+        },
+        "seed": 1,
+    }
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(zones), encoding="utf-8")
+    spec = {
+        "kind": "national",
+        "name": "small_grid",
+        "config": str(config),
+        "posts": [1, 2],
+        "allocations": ["proportional", "historical_2013"],
+        "coverage": ["office_hours"],
+        "replications": 2,
+        "maps": [{"coverage": "office_hours", "allocation": "proportional", "posts": [1, 2]}],
+        "sanity": {
+            "config": str(tmp_path / "tiny.yaml"),
+            "posts": 2,
+            "allocation": "proportional",
+            "coverage": "office_hours",
+            "compare_posts": [2],
+        },
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["experiment", str(path), "--out", str(out), "--jobs", "1"]) == 0
+    sanity = pq.read_table(out / "tables" / "sanity.parquet").to_pylist()
+    assert [(r["country"], r["posts"]) for r in sanity] == [("tiny", 2), ("france", 2)]
+    assert (out / "figures" / "map_change_office_hours_proportional_1_to_2.png").is_file()
+    assert set(reference_tables(out / "tables")) == {"national", "gains", "sanity"}
+    # A map of a cell the grid does not have is refused before anything runs.
+    spec["maps"] = [{"coverage": "office_hours", "allocation": "optimised", "posts": [1]}]
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    assert main(["experiment", str(path), "--out", str(tmp_path / "other")]) == 2
+    # So are a number of posts given twice and an optimiser for a coverage not in the grid.
+    for change in (
+        {"maps": [], "posts": [1, 1]},
+        {"maps": [], "optimise": {"coverage": ["x"], "max_posts": 2}},
+    ):
+        path.write_text(yaml.safe_dump({**spec, **change}), encoding="utf-8")
+        assert main(["validate", str(path)]) == 2
+    assert not (tmp_path / "other").exists()
