@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import sim
+from sim.app.commands import add_app_commands
 from sim.documents import parse_yaml
 from sim.errors import ConfigError, short_repr
 from sim.national.commands import add_national_commands
@@ -182,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     add_experiment_commands(commands)
     add_sensitivity_commands(commands)
     add_national_commands(commands)
+    add_app_commands(commands)
     return parser
 
 

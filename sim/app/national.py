@@ -1,0 +1,261 @@
+"""The France page's data: the stored results of ``experiments/national_scale_up.yaml``
+for a chosen number of posts, allocation rule and coverage model, or a fresh national
+run of that one allocation on request, and the map of France by département.
+
+The national model is imported only when a run is asked for, so that the rest of the
+page works even where it cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import pyarrow.parquet as pq
+
+from sim.app.catalog import CONFIGS, REPOSITORY
+from sim.app.results import cache_folder, plain_unit
+from sim.documents import read_mapping
+
+__all__ = [
+    "ALLOCATION_TITLES",
+    "NATIONAL_CONFIG",
+    "STORED",
+    "NationalView",
+    "compute_national",
+    "coverage_titles",
+    "departement_map",
+    "departement_table",
+    "national_command",
+    "national_table",
+    "stored_national",
+]
+
+NATIONAL_CONFIG = CONFIGS / "national" / "france.yaml"
+STORED = REPOSITORY / "results" / "national_scale_up"
+REFERENCE = REPOSITORY / "results" / "reference" / "national_scale_up"
+"""The committed reference of the experiment: its national table and map images, for a
+fresh checkout where the experiment has not been run."""
+
+ALLOCATION_TITLES = {
+    "historical_2013": "As in 2013: mostly police districts of large towns",
+    "proportional": "In proportion to each area's population",
+    "two_per_departement_first": "Two per département first, then by population",
+    "optimised": "Placed where each post removes the most unmet demand",
+}
+
+
+@dataclass(frozen=True)
+class NationalView:
+    """One allocation's national table, its per-département table and its map image
+    (``None`` where none was drawn); ``source`` says whether they are stored results
+    or a run made on the page."""
+
+    national: pd.DataFrame
+    departements: pd.DataFrame
+    map_image: Path | None
+    source: str
+
+
+@cache
+def coverage_titles(config: Path = NATIONAL_CONFIG) -> dict[str, str]:
+    """The coverage models of the national config, by key, with their titles."""
+    document = read_mapping(config, "national config")
+    return {key: str(entry.get("title", key)) for key, entry in document["coverage"].items()}
+
+
+def national_command(posts: int, rule: str, coverage: str, replications: int) -> str:
+    """The command that computes the same allocation."""
+    return (
+        f"station-sim national configs/national/france.yaml --posts {posts} "
+        f"--allocation {rule} --coverage {coverage} --replications {replications}"
+    )
+
+
+def _select(folder: Path, coverage: str, rule: str, posts: int) -> NationalView | None:
+    tables = folder / "tables"
+    if not (tables / "national.parquet").is_file():
+        return None
+    national = pq.read_table(tables / "national.parquet").to_pandas()
+    chosen = national[
+        (national["coverage"] == coverage)
+        & (national["allocation"] == rule)
+        & (national["posts"] == posts)
+    ]
+    if chosen.empty:
+        return None
+    departements = pd.DataFrame()
+    if (tables / "departements.parquet").is_file():
+        every = pq.read_table(tables / "departements.parquet").to_pandas()
+        departements = every[
+            (every["coverage"] == coverage)
+            & (every["allocation"] == rule)
+            & (every["posts"] == posts)
+        ]
+    image = folder / "figures" / f"map_{coverage}_{rule}_{posts}.png"
+    source = "stored" if folder == STORED else "computed"
+    return NationalView(chosen, departements, image if image.is_file() else None, source)
+
+
+def stored_national(coverage: str, rule: str, posts: int) -> NationalView | None:
+    """The stored results of the national experiment for this allocation, if any: the
+    experiment's own folder, else its committed reference (no per-département table)."""
+    found = _select(STORED, coverage, rule, posts)
+    if found is not None or not (REFERENCE / "national.csv").is_file():
+        return found
+    national = pd.read_csv(REFERENCE / "national.csv")
+    chosen = national[
+        (national["coverage"] == coverage)
+        & (national["allocation"] == rule)
+        & (national["posts"] == posts)
+    ]
+    if chosen.empty:
+        return None
+    image = REFERENCE / "figures" / f"map_{coverage}_{rule}_{posts}.png"
+    return NationalView(chosen, pd.DataFrame(), image if image.is_file() else None, "reference")
+
+
+def stored_posts() -> list[int]:
+    """The numbers of posts the stored national results hold."""
+    path = STORED / "tables" / "national.parquet"
+    if path.is_file():
+        posts = pq.read_table(path, columns=["posts"])["posts"].to_pylist()
+    elif (REFERENCE / "national.csv").is_file():
+        posts = pd.read_csv(REFERENCE / "national.csv")["posts"].tolist()
+    else:
+        return []
+    return sorted({int(p) for p in posts})
+
+
+def computed_folder(coverage: str, rule: str, posts: int, replications: int) -> Path:
+    """Where the page keeps a national run it made."""
+    return cache_folder() / "national" / f"{coverage}-{rule}-{posts}-r{replications}"
+
+
+def computed_national(
+    coverage: str, rule: str, posts: int, replications: int
+) -> NationalView | None:
+    """A national run the page made earlier, if any."""
+    folder = computed_folder(coverage, rule, posts, replications)
+    manifest = folder / "national.json"
+    if not manifest.is_file():
+        return None
+    if json.loads(manifest.read_text(encoding="utf-8")).get("status") != "complete":
+        return None
+    return _select(folder, coverage, rule, posts)
+
+
+def compute_national(coverage: str, rule: str, posts: int, replications: int) -> NationalView:
+    """Run the national model for one allocation on every core (``station-sim
+    national`` with the same options); a mistake raises ``ConfigError``."""
+    from sim.national.config import load_national
+    from sim.national.run import NationalStudy
+    from sim.national.study import Request, check_requests, run_national
+    from sim.pipeline.backends import LocalBackend, default_jobs
+
+    study = NationalStudy.of(load_national(NATIONAL_CONFIG))
+    request = Request(posts, rule, coverage)
+    check_requests(study, [request], "France page")
+    folder = computed_folder(coverage, rule, posts, replications)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    backend = LocalBackend(default_jobs())
+    try:
+        run_national(
+            study, [request], folder, backend, replications, fresh=folder.exists(),
+            command=["station-sim", "app"], show_progress=False,
+        )  # fmt: skip
+    finally:
+        backend.close()
+    view = _select(folder, coverage, rule, posts)
+    if view is None:
+        raise RuntimeError(f"the national run wrote no row for {request.key} in {folder}")
+    return view
+
+
+def national_table(national: pd.DataFrame) -> pd.DataFrame:
+    """The national measures in plain words: mean and 95 % interval over replications."""
+    from sim.measures import NATIONAL_MEASURES
+
+    known = {m.name: m for m in NATIONAL_MEASURES}
+    rows = []
+    for _, row in national.iterrows():
+        measure = known.get(row["metric"])
+        if measure is None:
+            continue
+        scale, digits = measure.scale, measure.digits
+        rows.append(
+            {
+                "Measure": measure.title,
+                "Unit": plain_unit(measure.unit.replace("persons", "people")),
+                "Mean": round(row["mean"] * scale, digits),
+                "95 % CI from": round(row["ci_low"] * scale, digits),
+                "95 % CI to": round(row["ci_high"] * scale, digits),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def departement_table(departements: pd.DataFrame) -> pd.DataFrame:
+    """One row per département, the least served first."""
+    if departements.empty:
+        return pd.DataFrame()
+    shown = pd.DataFrame(
+        {
+            "Département": departements["name"],
+            "Code": departements["departement"],
+            "Inhabitants": departements["population"],
+            "Posts": departements["posts_in_departement"],
+            "Posts per 100,000": departements["posts_per_100k"].round(2),
+            "People in need a year": departements["persons_in_need"].round(0),
+            "Unmet (% of people in need)": (departements["unmet_share"] * 100).round(1),
+            "Contacted within 24 h (%)": (departements["within_24h_share_of_need"] * 100).round(1),
+            "Cost (euros a year)": departements["cost_eur_per_year"].round(0),
+        }
+    )
+    return shown.sort_values("Unmet (% of people in need)", ascending=False, ignore_index=True)
+
+
+@cache
+def _boundaries() -> dict[str, Any]:
+    document = json.loads(
+        (CONFIGS / "national" / "departements.geojson").read_text(encoding="utf-8")
+    )
+    # Metropolitan France only: the overseas départements would shrink it to a dot.
+    document["features"] = [
+        f for f in document["features"] if not str(f["properties"]["code"]).startswith("97")
+    ]
+    return document
+
+
+def departement_map(departements: pd.DataFrame, measure: str = "unmet") -> alt.Chart:
+    """Metropolitan France by département: unmet demand, or posts per 100,000."""
+    if measure == "unmet":
+        values = departements.set_index("departement")["unmet_share"] * 100
+        title, scheme = "Unmet demand (% of people in need)", "orangered"
+    else:
+        values = departements.set_index("departement")["posts_per_100k"]
+        title, scheme = "Posts per 100,000 inhabitants", "blues"
+    features = []
+    for feature in _boundaries()["features"]:
+        code = str(feature["properties"]["code"])
+        properties = dict(feature["properties"], value=float(values.get(code, float("nan"))))
+        features.append({**feature, "properties": properties})
+    data = alt.Data(values=features)
+    return (
+        alt.Chart(data)
+        .mark_geoshape(stroke="white", strokeWidth=0.5)
+        .encode(
+            color=alt.Color("properties.value:Q", title=title, scale=alt.Scale(scheme=scheme)),
+            tooltip=[
+                alt.Tooltip("properties.name:N", title="Département"),
+                alt.Tooltip("properties.value:Q", title=title, format=".1f"),
+            ],
+        )
+        .project(type="mercator")
+        .properties(height=460)
+    )

@@ -1,0 +1,216 @@
+"""The web page for policy teams (``station-sim app``), tested headless with Streamlit's
+AppTest: it loads, runs a comparison, refuses bad input by name, and gives away a
+config and a command that reproduce its numbers."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit", reason="the app extra is not installed")
+
+from streamlit.testing.v1 import AppTest
+
+import sim
+from sim.app.request import FIGURES
+from sim.app.results import COMPARISON_COLUMNS
+from sim.app.rosters import RosterError, off_site_windows, parse_week
+from sim.cli import main
+
+PAGE = Path(__file__).resolve().parents[1] / "sim" / "app" / "page.py"
+BELGIAN = "Belgian model: office hours plus a 24/7 on-call rota"
+
+
+@pytest.fixture
+def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("STATION_SIM_APP_CACHE", str(tmp_path / "cache"))
+    app = AppTest.from_file(str(PAGE), default_timeout=120)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _errors(app: AppTest) -> list[str]:
+    return [e.value for e in app.error]
+
+
+def _run(app: AppTest, replications: int = 2) -> AppTest:
+    app.number_input(key="replications").set_value(replications)
+    app.run()
+    app.button(key="run").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert not _errors(app), _errors(app)
+    return app
+
+
+def test_the_page_loads_with_its_three_tabs_and_no_error(page: AppTest) -> None:
+    assert [t.label for t in page.tabs][:3] == [
+        "One station: compare coverage models",
+        "France: national programmes",
+        "How the model works",
+    ]
+    assert not _errors(page)
+    assert page.multiselect(key="models").value == ["france_office_hours", "belgium_24_7"]
+    assert not page.button(key="run").disabled
+
+
+def test_a_run_of_two_models_gives_the_paired_comparison_table(page: AppTest) -> None:
+    _run(page)
+    table = page.dataframe[0].value
+    assert list(table.columns) == list(COMPARISON_COLUMNS)
+    assert set(table["Coverage model"]) == {BELGIAN}
+    unmet = table[table["Measure"] == "Unmet demand"].iloc[0]
+    assert unmet["95 % CI from"] <= unmet["Difference"] <= unmet["95 % CI to"]
+    assert "computed in" in page.success[0].value
+    # The same request again comes from the cache: nothing runs.
+    page.button(key="run").click()
+    page.run()
+    assert "read from the page's cache" in page.success[0].value
+
+
+def test_numbers_outside_their_range_are_named_and_nothing_runs(page: AppTest) -> None:
+    page.number_input(key="belgium_24_7.0.posts").set_value(0)
+    page.number_input(key="replications").set_value(100000)
+    page.number_input(key="demand").set_value(7.5)
+    page.run()
+    assert not page.exception, page.exception
+    errors = _errors(page)
+    for field, words in (
+        ("victim assistance: posts", "0 is outside the allowed range 1-50"),
+        ("Replications", "100,000 is outside the allowed range 2-200"),
+        ("Demand level", "7.5 is outside the allowed range 0.5-2"),
+    ):
+        assert any(field in e and words in e for e in errors), (field, errors)
+    assert page.button(key="run").disabled
+
+
+def test_an_empty_selection_is_named_and_nothing_runs(page: AppTest) -> None:
+    page.multiselect(key="models").set_value([])
+    page.run()
+    assert not page.exception, page.exception
+    assert any("Coverage models to compare" in e and "at least two" in e for e in _errors(page))
+    assert page.button(key="run").disabled
+
+
+def test_impossible_rosters_are_refused_with_the_reason(page: AppTest) -> None:
+    # The Belgian workers take the on-call rota: on site around the clock, they cannot.
+    page.selectbox(key="belgium_24_7.0.roster").set_value("around_the_clock")
+    page.selectbox(key="france_office_hours.0.roster").set_value("custom")
+    page.run()
+    page.text_input(key="france_office_hours.0.custom").set_value("mon-fri 17:00-09:00")
+    page.run()
+    assert not page.exception, page.exception
+    errors = _errors(page)
+    assert any("roster" in e and "on-call windows must lie outside" in e for e in errors), errors
+    assert any("roster" in e and "not after it starts" in e for e in errors), errors
+    assert page.button(key="run").disabled
+
+
+def test_the_downloaded_config_validates_and_reproduces_the_page(
+    page: AppTest,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(PAGE.parents[2])  # the command names configs/ from the repository
+    page.number_input(key="belgium_24_7.0.posts").set_value(3)
+    page.selectbox(key="belgium_24_7.on_call.hours").set_value("nights")
+    _run(page)
+    summary = page.dataframe[1].value
+    shown = summary[(summary["Measure"] == "Unmet demand") & (summary["Coverage model"] == BELGIAN)]
+    page_unmet = float(shown["Mean"].iloc[0])
+
+    config_text = next(c.value for c in page.code if c.value.startswith("# belgium_24_7 as"))
+    config = tmp_path / "belgium_24_7.yaml"
+    config.write_text(config_text, encoding="utf-8")
+    assert main(["validate", str(config)]) == 0
+    assert "valid scenario" in capsys.readouterr().out
+    alone = sim.run(config, records=False)
+    unmet = alone.summary.query("metric == 'unmet_share' and population == 'all'")["mean"]
+    assert round(float(unmet.iloc[0]) * 100, 1) == page_unmet
+
+    command = next(
+        c.value for c in page.code if c.value.startswith("station-sim run configs/belgium")
+    )
+    words = shlex.split(command)
+    assert "staffing.workers[0].count=3" in words
+    out = tmp_path / "again"
+    assert main([*words[1:], "--out", str(out), "--no-records"]) == 0
+    again = sim.load(out).summary.query("metric == 'unmet_share' and population == 'all'")
+    assert round(float(again["mean"].iloc[0]) * 100, 1) == page_unmet
+
+
+def test_the_spec_download_is_a_valid_experiment(page: AppTest, tmp_path: Path) -> None:
+    from sim.pipeline.plan import load_plan
+
+    _run(page)
+    spec_text = next(c.value for c in page.code if "name: page_comparison" in c.value)
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    (experiments / "page_comparison.yaml").write_text(
+        spec_text.replace("configs: ../configs", f"configs: {PAGE.parents[2] / 'configs'}"),
+        encoding="utf-8",
+    )
+    plan = load_plan(experiments / "page_comparison.yaml")
+    assert plan.labels == ("france_office_hours", "belgium_24_7")
+    assert plan.spec.replications == 2
+    assert [f.kind for f in plan.spec.figures] == list(FIGURES)
+
+
+def test_app_without_the_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "streamlit" else real(name, *a),
+    )
+    assert main(["app"]) == 2
+    error = capsys.readouterr().err
+    assert 'pip install -e ".[app]"' in error and "Traceback" not in error
+    assert main(["app", "--port", "70000"]) == 2
+
+
+def test_a_custom_week_is_read_and_on_call_fills_the_hours_off_site() -> None:
+    assert parse_week("mon-wed 09:00-12:30; sat 9:00-12:00") == [
+        {"days": ["mon", "tue", "wed"], "start": "09:00", "end": "12:30"},
+        {"days": ["sat"], "start": "09:00", "end": "12:00"},
+    ]
+    for bad in ("", "someday 09:00-10:00", "mon 25:00-26:00", "fri-mon 09:00-10:00"):
+        with pytest.raises(RosterError):
+            parse_week(bad)
+    windows = off_site_windows(
+        [{"days": "all", "start": "00:00", "end": "24:00"}],
+        [{"days": "weekdays", "start": "08:30", "end": "17:00"}],
+    )
+    assert windows == [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "00:00", "end": "08:30"},
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "17:00", "end": "24:00"},
+        {"days": ["sat", "sun"], "start": "00:00", "end": "24:00"},
+    ]
+
+
+def test_the_france_page_shows_the_national_table_of_the_reference_at_once(
+    page: AppTest,
+) -> None:
+    from sim.app import national
+
+    if national.stored_national("office_hours", "proportional", 350) is None:
+        pytest.skip("no national results stored and no committed reference")
+    page.number_input(key="national.posts").set_value(350)
+    page.selectbox(key="national.rule").set_value("proportional")
+    page.selectbox(key="national.coverage").set_value("office_hours")
+    page.run()
+    assert not page.exception, page.exception
+    shown = [frame.value for frame in page.dataframe]
+    national_tables = [t for t in shown if "Measure" in t.columns and "Unit" in t.columns]
+    assert national_tables, shown
+    unmet = national_tables[-1].set_index("Measure").loc["Unmet demand"]
+    assert 0 < unmet["Mean"] < 100
+    assert any("France, 350 posts" in h.value for h in page.subheader)
