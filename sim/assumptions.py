@@ -31,13 +31,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sim.config import override_document, scenario_from_dict
 from sim.documents import read_mapping, read_scenario_document
 from sim.errors import ConfigError, format_validation_error
-from sim.paths import parse_path
+from sim.paths import ABSENT, lookup, parse_path
 
 __all__ = [
     "Assumptions",
     "Factor",
     "commented_paths",
+    "configured",
     "load_assumptions",
+    "sets",
 ]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -82,11 +84,11 @@ class Factor(BaseModel):
         """The settings at share ``u`` of the range, for the paths ``document`` has."""
         out: dict[str, Any] = {}
         for path, (low, high) in self.paths.items():
-            if _exists(document, path):
+            if sets(document, path):
                 value = low + u * (high - low)
                 out[path] = round(value) if self.whole else value
         for path, values in self.options.items():
-            if _exists(document, path):
+            if sets(document, path):
                 out[path] = values[min(int(u * len(values)), len(values) - 1)]
         return out
 
@@ -126,10 +128,10 @@ class Assumptions:
             kind = "varied" if factor.varied else "fixed, not varied"
             lines.append(f"{name} ({kind}): {factor.rationale}")
             for path, (low, high) in factor.paths.items():
-                values = sorted({_show(_get(d, path)) for d in self._having(path)})
+                values = sorted({_show(configured(d, path)) for d in self._having(path)})
                 lines.append(f"    {path}: {', '.join(values)} in [{low:g}, {high:g}]")
             for path, options in factor.options.items():
-                values = sorted({_show(_get(d, path)) for d in self._having(path)})
+                values = sorted({_show(configured(d, path)) for d in self._having(path)})
                 shown = ", ".join(map(str, options))
                 lines.append(f"    {path}: {', '.join(values)} among {shown}")
             for path in factor.fixed:
@@ -137,7 +139,7 @@ class Assumptions:
         return "\n".join(lines)
 
     def _having(self, path: str) -> Iterator[dict[str, Any]]:
-        return (d for d in self.documents.values() if _exists(d, path))
+        return (d for d in self.documents.values() if sets(d, path))
 
 
 def _show(value: Any) -> str:
@@ -172,7 +174,7 @@ def load_assumptions(path: str | Path) -> Assumptions:
                 parse_path(dotted)
             except ConfigError as error:
                 raise ConfigError(f"{path}: {name}: {error}") from None
-            having = [c for c, d in chosen.items() if _exists(d, dotted)]
+            having = [c for c, d in chosen.items() if sets(d, dotted)]
             if not having:
                 raise ConfigError(
                     f"{path}: {name}: '{dotted}' is a setting of none of the configs "
@@ -197,7 +199,7 @@ def load_assumptions(path: str | Path) -> Assumptions:
 def _check_value(
     path: Path, name: str, factor: Factor, dotted: str, config: str, document: Any
 ) -> None:
-    value = _get(document, dotted)
+    value = configured(document, dotted)
     if dotted in factor.paths:
         low, high = factor.paths[dotted]
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -217,20 +219,15 @@ def _check_value(
         )
 
 
-def _get(document: Any, dotted: str) -> Any:
-    node = document
-    for part in parse_path(dotted):
-        node = node[part]
-    return node
+def configured(document: Any, dotted: str) -> Any:
+    """The value a config document sets itself at ``dotted`` (not left to its
+    default), or :data:`sim.paths.ABSENT`."""
+    return lookup(document, parse_path(dotted))
 
 
-def _exists(document: Any, dotted: str) -> bool:
-    """Whether the config sets ``dotted`` itself (not left to its default)."""
-    try:
-        _get(document, dotted)
-    except (KeyError, IndexError, TypeError):
-        return False
-    return True
+def sets(document: Any, dotted: str) -> bool:
+    """Whether the config document sets ``dotted`` itself."""
+    return configured(document, dotted) is not ABSENT
 
 
 # -- the comments of a config --------------------------------------------------------

@@ -9,10 +9,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sim.assumptions import Assumptions, Factor, load_assumptions
+from sim.assumptions import Assumptions, Factor, configured, load_assumptions, sets
 from sim.config import Scenario, scenario_from_dict
 from sim.documents import read_scenario_document
-from sim.paths import parse_path
 
 __all__ = [
     "CONFIGS",
@@ -200,12 +199,12 @@ def assumption_controls(
             for c in chosen
             if c in assumptions.documents
             and (factor.configs is None or c in factor.configs)
-            and any(_exists(assumptions.documents[c], p) for p in paths)
+            and any(sets(assumptions.documents[c], p) for p in paths)
         )
         if not applies:
             continue
-        path = next(p for p in paths if _exists(assumptions.documents[applies[0]], p))
-        default = _get(assumptions.documents[applies[0]], path)
+        path = next(p for p in paths if sets(assumptions.documents[applies[0]], p))
+        default = configured(assumptions.documents[applies[0]], path)
         title = _FACTOR_TITLES.get(name, name.replace("_", " ").capitalize())
         common = {
             "name": name,
@@ -229,18 +228,3 @@ def assumption_controls(
             low, high = factor.paths[path]
             controls.append(AssumptionControl(**common, low=low, high=high))
     return controls
-
-
-def _get(document: Any, dotted: str) -> Any:
-    node = document
-    for part in parse_path(dotted):
-        node = node[part]
-    return node
-
-
-def _exists(document: Any, dotted: str) -> bool:
-    try:
-        _get(document, dotted)
-    except (KeyError, IndexError, TypeError):
-        return False
-    return True
