@@ -415,3 +415,22 @@ def test_a_national_experiment_spec_with_its_sanity_country(tmp_path: Path) -> N
         path.write_text(yaml.safe_dump({**spec, **change}), encoding="utf-8")
         assert main(["validate", str(path)]) == 2
     assert not (tmp_path / "other").exists()
+
+
+def test_an_interrupted_national_run_says_how_to_finish_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import sim.national.study as study_module
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_module, "run_national", interrupted)
+    config = small_config(tmp_path, ["48"])
+    argv = ["national", str(config), "--posts", "1", "--out", str(tmp_path / "o"), "--fresh"]
+    monkeypatch.setattr(sys, "argv", ["station-sim", *argv])
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "--resume" in err and "--fresh" not in err.split("Finish with:")[1]

@@ -10,12 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ConfigError
-from sim.pipeline.commands import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    add_backend_options,
-    add_folder_options,
-)
+from sim.pipeline.commands import add_backend_options, add_folder_options, run_study
 
 __all__ = ["add_national_commands", "format_national", "run_national_spec"]
 
@@ -174,21 +169,9 @@ def _execute(run: Any, args: argparse.Namespace, out: Path, keys: list[str], hea
     def note(message: str) -> None:
         print(f"  {message}", file=sys.stderr, flush=True)
 
-    again = " ".join(["station-sim", *sys.argv[1:]])
-    try:
-        outcome = run(backend, note)
-    except KeyboardInterrupt:
-        print(
-            f"\nstation-sim: interrupted; what was computed is kept in {out}/. Finish with:\n"
-            f"  {again} --resume",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    except RuntimeError as error:
-        print(f"station-sim: {error}; finish with: {again} --resume", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        backend.close()
+    outcome = run_study(lambda: run(backend, note), backend, out)
+    if isinstance(outcome, int):
+        return outcome
     print(format_national(outcome.tables))
     print(f"\nWritten to {out}/: tables/ (Parquet and CSV), figures/, runs/")
     return 0

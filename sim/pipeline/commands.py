@@ -13,7 +13,7 @@ import argparse
 import math
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ __all__ = [
     "add_experiment_commands",
     "add_folder_options",
     "execute_plan",
+    "resume_command",
+    "run_study",
 ]
 
 EXIT_FAILED = 1
@@ -175,6 +177,33 @@ def execute_plan(
         )
         return EXIT_FAILED
     return outcome
+
+
+def resume_command() -> list[str]:
+    """This command line without ``--fresh`` or ``--resume``: what to run, with
+    ``--resume``, to finish it."""
+    return ["station-sim", *(a for a in sys.argv[1:] if a not in ("--fresh", "--resume"))]
+
+
+def run_study(run: Callable[[], Any], backend: Any, out: Path) -> Any:
+    """``run()`` for a command of a resumable study (sensitivity, national); after
+    Ctrl-C or a failed run, say what is kept in ``out`` and how to finish, and return
+    the exit status instead of the outcome.  The backend is closed either way."""
+    again = shlex.join([*resume_command(), "--resume"])
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print(
+            f"\nstation-sim: interrupted; what was computed is kept in {out}/. Finish "
+            f"with:\n  {again}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except RuntimeError as error:
+        print(f"station-sim: {error}; after a fix, finish with:\n  {again}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        backend.close()
 
 
 def folder_contents(out: Path) -> str:

@@ -8,12 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.pipeline.commands import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    add_backend_options,
-    add_folder_options,
-)
+from sim.pipeline.commands import add_backend_options, add_folder_options, run_study
 
 __all__ = ["add_sensitivity_commands", "format_robustness"]
 
@@ -74,23 +69,16 @@ def _sensitivity(args: argparse.Namespace) -> int:
         print(f"  stage {name}: {runs:,} runs", file=sys.stderr, flush=True)
 
     command = ["station-sim", *sys.argv[1:]]
-    try:
-        outcome = run_sensitivity(
+    outcome = run_study(
+        lambda: run_sensitivity(
             study, out, backend, resume=args.resume, fresh=args.fresh, command=command,
             on_stage=on_stage,
-        )  # fmt: skip
-    except KeyboardInterrupt:
-        print(
-            f"\nstation-sim: interrupted; the finished runs are kept in {out}/. Finish "
-            f"with:\n  station-sim sensitivity {args.spec} --out {out} --resume",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    except RuntimeError as error:
-        print(f"station-sim: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        backend.close()
+        ),
+        backend,
+        out,
+    )  # fmt: skip
+    if isinstance(outcome, int):
+        return outcome
     print(format_robustness(outcome.tables))
     print(f"\nWritten to {out}/: tables/ (Parquet and CSV), figures/, one folder per stage")
     return 0
