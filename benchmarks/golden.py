@@ -11,8 +11,8 @@ Belgian one also for a whole year), variants that switch on the rules the shippe
 configs leave off (other callback orders, immediate retries, people lost when they
 leave, on call for every case with a cap and two responders, a station so overloaded
 that people leave and queues are sent away at shift ends), and the M/M/c reduction the
-benchmark times.  A digest is the SHA-256 of the raw bytes of every column of the case
-and worker records, and of every measure.
+benchmark times.  A digest is the SHA-256 of the raw bytes of every column of the case,
+worker and appointment records, and of every measure.
 """
 
 from __future__ import annotations
@@ -95,9 +95,10 @@ def golden_runs() -> Iterator[tuple[str, Scenario, int]]:
 
 
 def digest(records: RunRecords, measures: dict[str, np.ndarray]) -> str:
-    """SHA-256 of every case and worker column (name, dtype, bytes) and every measure."""
+    """SHA-256 of every case, worker and appointment column (name, dtype, bytes) and every
+    measure."""
     h = hashlib.sha256()
-    for table in (records.cases, records.workers):
+    for table in (records.cases, records.workers, records.appointments):
         for name, column in table.columns().items():
             array = np.ascontiguousarray(column)
             h.update(f"{name}:{array.dtype.str}:{array.shape}".encode())

@@ -8,7 +8,10 @@ one per event costs about half of SimPy's time per event, so the model uses:
 - :class:`Call`, a one-shot event that runs one handler ``delay`` after now;
 - :class:`Recurring`, an event that is put back on the queue each time it has fired:
   the model keeps one for the stream of referrals, one for the roster changes and one
-  per worker for the end of its current task.
+  per worker for the end of its current task;
+- :class:`Spares`, the one-shot events of a run (appointments coming due, patience,
+  retries, call-outs) kept for reuse: a handler hands its event back once it runs, and
+  the next one-shot takes it instead of allocating one.
 
 Both carry their data in :attr:`payload` (the model's own attribute), and both are
 made "already succeeded" at construction, which is the private state SimPy's
@@ -31,7 +34,7 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL, URGENT, Event
 
-__all__ = ["FIRST", "NORMAL", "SUPPORTED_SIMPY", "Call", "Handler", "Recurring"]
+__all__ = ["FIRST", "NORMAL", "SUPPORTED_SIMPY", "Call", "Handler", "Recurring", "Spares"]
 
 FIRST = URGENT
 """Priority of the events that must come before everything else at an instant (roster
@@ -87,3 +90,33 @@ class Recurring(Event):
         self.callbacks = handlers
         self.payload = payload
         self.env.schedule(self, priority, delay)
+
+
+class Spares:
+    """The one-shot events of one environment, reused.
+
+    An event is handed back with :meth:`release` from its own handler: SimPy's ``step``
+    has taken its callbacks off by then, so it is free to be scheduled again.  Reuse
+    changes nothing in the order of events (that is set by ``schedule``'s counter, not
+    by the object); it saves the allocation, which costs about as much as SimPy's own
+    ``step``.
+    """
+
+    __slots__ = ("env", "spare")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.spare: list[Recurring] = []
+
+    def fire_in(self, delay: float, handlers: list[Handler], payload: Any) -> None:
+        """Run ``handlers`` (a list nobody changes) ``delay`` after now, at NORMAL
+        priority, on a spare event if there is one."""
+        spare = self.spare
+        event = spare.pop() if spare else Recurring(self.env)
+        event.callbacks = handlers
+        event.payload = payload
+        self.env.schedule(event, NORMAL, delay)
+
+    def release(self, event: Event) -> None:
+        """Hand back an event whose handler is running (it must not be pending)."""
+        self.spare.append(event)  # type: ignore[arg-type]

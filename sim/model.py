@@ -8,7 +8,8 @@ end and a roster change are each one scheduled event whose callback updates the
 stations' state.  All random draws are made before the run (``sim.demand``,
 ``sim.roster``), so the run itself is deterministic given its inputs.  For speed, the
 events of nearly every case (referrals, ends of tasks, roster changes) reuse one event
-object each instead of allocating one per event (``sim.engine``), the handlers keep
+object each instead of allocating one per event, one-shot events (appointments coming
+due, patience, retries, call-outs) are reused once fired (``sim.engine``), the handlers keep
 per-case state in Python lists (numpy scalars are slow to touch one at a time) and log
 worker time into columns, and the record columns are built with numpy once the run is
 over.
@@ -55,7 +56,7 @@ from simpy.events import Event
 
 from sim.config import Scenario
 from sim.demand import Demand, draw_demand
-from sim.engine import FIRST, NORMAL, Call, Recurring
+from sim.engine import FIRST, NORMAL, Recurring, Spares
 from sim.records import (
     AppointmentRecords,
     CaseRecords,
@@ -173,6 +174,7 @@ class _Worker:
         "callout_after",
         "diary_ends",
         "diary_starts",
+        "diary_stations",
         "duty_until",
         "index",
         "on_site",
@@ -216,6 +218,7 @@ class _Worker:
         self.slot_starts: list[float] = slots[:, 0].tolist()
         self.slot_ends: list[float] = slots[:, 1].tolist()
         self.slot_stations: list[int] = slots[:, 2].astype(np.int64).tolist()
+        self.diary_stations = frozenset(self.slot_stations)  # where it books follow-ups
         # Minutes each slot may still have booked (its bookable share of case time).
         self.slot_room: list[float] = (bookable_share * (slots[:, 1] - slots[:, 0])).tolist()
         self.diary_starts: list[float] = []
@@ -323,7 +326,7 @@ class StationModel:
         # The worker a station's follow-ups are booked with when the first contact was
         # made by someone without a diary there (an on-call responder).
         self.diary_of_station = [
-            next((w.index for w in self.workers if s in w.slot_stations), -1)
+            next((w.index for w in self.workers if s in w.diary_stations), -1)
             for s in range(len(self.stations))
         ]
         populations = list(scenario.populations.values())
@@ -380,7 +383,12 @@ class StationModel:
         self._attempt_end_handlers = [self._on_attempt_end]
         self._appointment_end_handlers = [self._on_appointment_end]
         self._onward_end_handlers = [self._on_onward_end]
-        self._appointment_due = self._on_appointment_due
+        self.one_shots = Spares(self.env)
+        self._back_handlers = [self._on_back]
+        self._patience_handlers = [self._on_patience_end]
+        self._due_handlers = [self._on_appointment_due]
+        self._retry_handlers = [self._on_retry_due]
+        self._callout_end_handlers = [self._on_callout_end]
 
     def _decide_referrals(self, scenario: Scenario, demand: Demand, plan: CoveragePlan) -> None:
         """The referral decision, vectorised: whether a worker is reachable at each
@@ -495,11 +503,12 @@ class StationModel:
         if back < case_end:
             # NORMAL, not FIRST: a call-out ending at that instant is handled first, and
             # may set a rest that pushes the join later again.
-            Call(self.env, back - now, self._on_back, (worker, s, case_end, end), NORMAL)
+            self.one_shots.fire_in(back - now, self._back_handlers, (worker, s, case_end, end))
         elif back < end:
             self.worker_log.add(worker.index, _DUTIES, s, back, end, -1)
 
     def _on_back(self, event: Event) -> None:
+        self.one_shots.release(event)
         worker, s, case_end, end = event.payload
         now = self.env.now
         if max(worker.away_until, worker.rest_until) > now:
@@ -552,7 +561,7 @@ class StationModel:
             heappush(station.queue, (self.rank[case], self.referral_time[case], case))
             patience = self.patience[case]
             if patience != _INF:
-                Call(env, patience, self._on_patience_end, case, NORMAL)
+                self.one_shots.fire_in(patience, self._patience_handlers, case)
         else:
             self._no_worker(case)
 
@@ -585,6 +594,7 @@ class StationModel:
         self._add_callback(case)
 
     def _on_patience_end(self, event: Event) -> None:
+        self.one_shots.spare.append(event)  # release, inlined: once per waiting case
         case = event.payload
         if self.state[case] != _WAITING:
             return
@@ -696,7 +706,7 @@ class StationModel:
             self.series_end[case] = now
             return
         station = self.station_of[case]
-        if worker < 0 or station not in self.workers[worker].slot_stations:
+        if worker < 0 or station not in self.workers[worker].diary_stations:
             worker = self.diary_of_station[station]
         self.followup_worker[case] = worker
         self._book_next(case, 0, now)
@@ -715,7 +725,14 @@ class StationModel:
         self, case: int, number: int, earliest: float, now: float, row: list[Any] | None
     ) -> None:
         """Put follow-up ``number`` in the diary at the first free slot from
-        ``earliest`` (``row``: its row when it is rebooked), or give up the series."""
+        ``earliest`` (``row``: its row when it is rebooked), or give up the series.
+
+        The slot is the first ``(slot, start)`` from ``earliest`` where an appointment
+        of its duration fits the worker's planned case time at the person's station, no
+        other appointment and the slot's bookable share, within the booking horizon.
+        (The search is written out here, not in a method of its own: this runs once
+        per appointment wanted, and a call costs as much as the search usually does.)
+        """
         w = self.followup_worker[case]
         station = self.station_of[case]
         if w < 0:
@@ -723,35 +740,6 @@ class StationModel:
             return
         worker = self.workers[w]
         duration = self.duration.item(case, number - 1)
-        found = self._find_slot(worker, station, earliest, duration)
-        if found is None:
-            if earliest + self.diary_horizon > self.horizon:
-                # The diary ends with the run, not because it is full: the follow-up
-                # stays pending, and the series open.
-                return
-            self._give_up(case, number, _DIARY_FULL, now, row)
-            return
-        slot, start = found
-        worker.slot_room[slot] -= duration
-        position = bisect_right(worker.diary_starts, start)
-        worker.diary_starts.insert(position, start)
-        worker.diary_ends.insert(position, start + duration)
-        if row is None:
-            row = _appointment(case, number, w, station, _BOOKED, now)
-            row[_A_DURATION] = duration
-            self.appointments.append(row)
-            self.booked_numbers[case] = number
-        else:
-            row[_A_BOOKED_AT] = now
-        row[_A_DUE] = start
-        Call(self.env, start - now, self._appointment_due, row, NORMAL)
-
-    def _find_slot(
-        self, worker: _Worker, station: int, earliest: float, duration: float
-    ) -> tuple[int, float] | None:
-        """The first ``(slot, start)`` from ``earliest`` where an appointment of
-        ``duration`` fits the worker's planned case time at ``station``, no other
-        appointment and the slot's bookable share, within the booking horizon."""
         starts, ends = worker.slot_starts, worker.slot_ends
         stations, room = worker.slot_stations, worker.slot_room
         diary_starts, diary_ends = worker.diary_starts, worker.diary_ends
@@ -761,17 +749,43 @@ class StationModel:
         while i < n and starts[i] <= limit:
             if stations[i] == station and duration <= room[i] + 1e-9:
                 t = earliest if earliest > starts[i] else starts[i]
-                while t + duration <= ends[i] and t <= limit:
-                    k = bisect_right(diary_starts, t) - 1
-                    if k >= 0 and diary_ends[k] > t:
-                        t = diary_ends[k]  # inside an appointment: try after it
-                        continue
-                    if k + 1 < len(diary_starts) and diary_starts[k + 1] < t + duration:
-                        t = diary_ends[k + 1]  # the next appointment starts too soon
-                        continue
-                    return i, t
+                slot_end = ends[i]
+                # Booked appointments never overlap, so once t is past the one it falls
+                # in, the candidates are the following ones in order: walk them.
+                k = bisect_right(diary_starts, t)
+                if k and diary_ends[k - 1] > t:
+                    t = diary_ends[k - 1]  # inside an appointment: try after it
+                booked = len(diary_starts)
+                while t + duration <= slot_end and t <= limit:
+                    if k < booked and diary_starts[k] < t + duration:
+                        t = diary_ends[k]  # the next appointment starts too soon
+                        k += 1
+                    else:
+                        break
+                else:
+                    i += 1
+                    continue
+                break
             i += 1
-        return None
+        else:
+            if earliest + self.diary_horizon > self.horizon:
+                # The diary ends with the run, not because it is full: the follow-up
+                # stays pending, and the series open.
+                return
+            self._give_up(case, number, _DIARY_FULL, now, row)
+            return
+        room[i] -= duration
+        k = bisect_right(diary_starts, t)
+        diary_starts.insert(k, t)
+        diary_ends.insert(k, t + duration)
+        if row is None:
+            row = [case, number, w, station, now, t, _NAN, _NAN, _BOOKED, 0, duration]
+            self.appointments.append(row)
+            self.booked_numbers[case] = number
+        else:
+            row[_A_BOOKED_AT] = now
+            row[_A_DUE] = t
+        self.one_shots.fire_in(t - now, self._due_handlers, row)
 
     def _give_up(
         self, case: int, number: int, status: int, now: float, row: list[Any] | None
@@ -789,6 +803,7 @@ class StationModel:
         self.series_end[case] = now
 
     def _on_appointment_due(self, event: Event) -> None:
+        self.one_shots.spare.append(event)  # release, inlined: once per appointment
         row = event.payload
         now = self.env.now
         case = row[_A_CASE]
@@ -838,9 +853,20 @@ class StationModel:
         log.case.append(case)
         if now > shift_end:
             log.add(worker.index, _OVERTIME, row[_A_STATION], max(start, shift_end), now, case)
-        self._book_next(case, row[_A_NUMBER], now)
+        # _book_next, inlined: this runs once per appointment.
+        done = row[_A_NUMBER]
+        if done < self.followups[case]:
+            self._book(case, done + 1, now + self.gap.item(case, done), now, None)
+        else:
+            self.series_end[case] = now
         worker.busy = False
-        self._worker_free(worker, now)
+        # _worker_free, inlined.
+        if worker.pending:
+            self._start_appointment(worker, worker.pending.popleft(), now)
+        elif worker.on_site:
+            self._next_task(worker, now)
+        else:
+            self._worker_free(worker, now)
 
     # -- callbacks ------------------------------------------------------------------------
 
@@ -862,7 +888,7 @@ class StationModel:
         reach = self.reach_floor + (self.reach_initial - self.reach_floor) * 0.5 ** (
             delay / self.reach_half_life
         )
-        if float(self.callback_uniform[case, attempt]) < reach:
+        if self.callback_uniform.item(case, attempt) < reach:
             self._start_interview(worker, case, _CONTACTED_BY_CALLBACK, now)
             return
         self.state[case] = _RETRY
@@ -884,7 +910,7 @@ class StationModel:
         if self.attempts[case] >= self.max_attempts:
             self.state[case] = _FAILED
         elif self.retry_minutes > 0:
-            Call(self.env, self.retry_minutes, self._on_retry_due, case, NORMAL)
+            self.one_shots.fire_in(self.retry_minutes, self._retry_handlers, case)
         worker.busy = False
         self._worker_free(worker, now)
         # A retry due at once goes back on the list after this worker has moved on, so
@@ -893,6 +919,7 @@ class StationModel:
             self._add_callback(case)
 
     def _on_retry_due(self, event: Event) -> None:
+        self.one_shots.release(event)
         self._add_callback(event.payload)
 
     # -- on call --------------------------------------------------------------------------
@@ -920,7 +947,7 @@ class StationModel:
         if responder < self.n_workers:
             worker = self.workers[responder]
             worker.away_until = max(worker.away_until, end)
-        Call(self.env, end - now, self._on_callout_end, (slot, case, now), NORMAL)
+        self.one_shots.fire_in(end - now, self._callout_end_handlers, (slot, case, now))
 
     def _is_night(self, minute_of_day: float) -> bool:
         start, end = self.night
@@ -929,6 +956,7 @@ class StationModel:
         return minute_of_day >= start or minute_of_day < end
 
     def _on_callout_end(self, event: Event) -> None:
+        self.one_shots.release(event)
         slot, case, start = event.payload
         now = self.env.now
         responder = self._responder(slot, case)

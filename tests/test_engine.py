@@ -8,7 +8,7 @@ from importlib.metadata import version
 import pytest
 import simpy
 
-from sim.engine import FIRST, NORMAL, SUPPORTED_SIMPY, Call, Recurring
+from sim.engine import FIRST, NORMAL, SUPPORTED_SIMPY, Call, Recurring, Spares
 
 
 def test_the_installed_simpy_is_a_supported_version():
@@ -88,3 +88,27 @@ def test_a_run_until_a_time_stops_before_later_events():
     Call(env, 9.0, lambda e: seen.append(env.now), None)
     env.run(until=5.0)
     assert seen == [1.0] and env.now == 5.0
+
+
+def test_spare_one_shots_are_reused_and_keep_the_scheduling_order():
+    env = simpy.Environment()
+    spares = Spares(env)
+    seen = []
+    objects = set()
+
+    def fired(event):
+        spares.release(event)
+        objects.add(id(event))
+        seen.append((env.now, event.payload))
+        if event.payload == "a":
+            # Scheduled from inside a handler, after "b" was: at the same instant, "b"
+            # still goes first, although "c" reuses the event that has just fired.
+            spares.fire_in(1.0, handlers, "c")
+
+    handlers = [fired]
+    spares.fire_in(1.0, handlers, "a")
+    spares.fire_in(2.0, handlers, "b")
+    env.run()
+    assert seen == [(1.0, "a"), (2.0, "b"), (2.0, "c")]
+    assert len(objects) == 2  # three events fired on two objects
+    assert len(spares.spare) == 2  # both handed back, none pending
