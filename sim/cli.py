@@ -81,7 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     warmup = commands.add_parser(
-        "warmup", help="weekly mean waits of a run started empty, to choose the warm-up"
+        "warmup",
+        help="weekly mean waits of a run started empty, to choose the warm-up",
+        description="Run a scenario from empty, without warm-up, and print week by week "
+        "the mean wait and the open caseload over the replications, with the week each "
+        "settles by Welch's method and MSER-5's truncation point: how long a warm-up "
+        "the config needs (docs/model.md).",
     )
     warmup.add_argument("config", help="scenario YAML file")
     warmup.add_argument("--weeks", type=int, default=16, help="weeks to simulate (default 16)")
@@ -120,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         help="compare the model with the published figures it can produce",
         description="Run the configs of the calibration targets (configs/calibration/"
         "targets.yaml) and print, for each published figure, its value and source, the "
-        "model's value with its 95 %% confidence interval and whether it lies in the "
+        "model's value with its 95 % confidence interval and whether it lies in the "
         "target's tolerance band. Exit status 1 if any target is outside its band.",
     )
     calibration.add_argument(
@@ -142,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     replications = commands.add_parser(
         "replications",
         help="how many replications a scenario needs for a target precision",
-        description="Run replications of a scenario until the 95 %% confidence half-width "
+        description="Run replications of a scenario until the 95 % confidence half-width "
         "of each measure is within --half-width of its mean and stays there over a "
         "look-ahead (the replications algorithm of Hoad, Robinson and Davies 2010), and "
         "print the number each measure needs.",

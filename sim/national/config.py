@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sim.config import Scenario, load_scenario
 from sim.documents import read_mapping
-from sim.errors import ConfigError, format_validation_error
+from sim.errors import ConfigError, did_you_mean, format_validation_error
 from sim.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS
 from sim.paths import apply_overrides, check_path
 
@@ -194,7 +194,8 @@ def load_national(
     _check_coverage_models_agree(scenarios, path)
     if coverage is not None and coverage not in scenarios:
         raise ConfigError(
-            f"--coverage {coverage}: not a coverage model of {path}; known: {sorted(scenarios)}"
+            f"--coverage {coverage}: not a coverage model of {path}"
+            f"{did_you_mean(coverage, scenarios)} (known: {', '.join(sorted(scenarios))})"
         )
     return NationalModel(config, path, departements, scenarios, scenario_paths, boundaries)
 

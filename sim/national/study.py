@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, did_you_mean
 from sim.measures import NATIONAL_MEASURES, measure_nation
 from sim.national.allocation import RULES, allocate, departements_without_post, minimum_posts
 from sim.national.optimise import OBJECTIVES, ResponseCurves, greedy_allocation
@@ -101,10 +101,14 @@ def check_requests(study: NationalStudy, requests: Sequence[Request], source: st
         if r.coverage not in study.model.scenarios:
             raise ConfigError(
                 f"{source}: coverage '{r.coverage}' is not a coverage model of "
-                f"{study.model.path}; known: {sorted(study.model.scenarios)}"
+                f"{study.model.path}{did_you_mean(r.coverage, study.model.scenarios)} "
+                f"(known: {', '.join(sorted(study.model.scenarios))})"
             )
         if r.rule not in RULES:
-            raise ConfigError(f"{source}: allocation '{r.rule}': not a rule; known: {list(RULES)}")
+            raise ConfigError(
+                f"{source}: allocation '{r.rule}' is not a rule"
+                f"{did_you_mean(r.rule, RULES)} (known: {', '.join(RULES)})"
+            )
         if not 1 <= r.posts <= MAX_POSTS:
             raise ConfigError(f"{source}: posts = {r.posts}: allowed 1 to {MAX_POSTS:,}")
         _check_minimum(study, r.rule, r.posts, f"{source}: posts = {r.posts}")
@@ -114,7 +118,8 @@ def check_requests(study: NationalStudy, requests: Sequence[Request], source: st
         if r.start_rule not in fixed:
             raise ConfigError(
                 f"{source}: the next posts start from the allocation of a fixed rule; "
-                f"'{r.start_rule}' is not one (known: {fixed})"
+                f"'{r.start_rule}' is not one{did_you_mean(r.start_rule, fixed)} "
+                f"(known: {', '.join(fixed)})"
             )
         if not 0 < (r.start_posts or 0) <= r.posts:
             raise ConfigError(

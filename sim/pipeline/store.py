@@ -329,8 +329,8 @@ class ResultsFolder:
         if manifest.get("plan_sha256") != self.plan.digest():
             raise ConfigError(
                 f"--resume: {self.path} holds results of another plan ('{manifest.get('name')}'"
-                "; the spec, a scenario or an override changed since); use --fresh to "
-                "start again or another --out"
+                f"; {self._what_changed(manifest)}); use --fresh to start again or another "
+                "--out"
             )
         theirs = manifest.get("versions", {})
         ours = environment_versions()
@@ -356,6 +356,27 @@ class ResultsFolder:
             (configs / f"p{resolved.point:04d}-{resolved.label}.yaml").write_text(
                 text, encoding="utf-8"
             )
+
+    def _what_changed(self, manifest: dict[str, Any]) -> str:
+        """What differs between the stored plan and this one, in words."""
+        plan = self.plan
+        changes = []
+        if manifest.get("replications") != plan.spec.replications:
+            changes.append(
+                f"replications {manifest.get('replications')} -> {plan.spec.replications}"
+            )
+        stored = {p["point"]: p["values"] for p in manifest.get("design_points", [])}
+        ours = {p.index: json.loads(json.dumps(p.values, default=str)) for p in plan.points}
+        if stored != ours:
+            changes.append(f"design points: {len(stored)} -> {len(ours)}, or their values")
+        theirs = {k: v.get("sha256") for k, v in manifest.get("resolved_configs", {}).items()}
+        mine = {f"p{r.point:04d}-{r.label}": r.digest for r in plan.scenarios}
+        differ = sorted(k for k in theirs.keys() | mine.keys() if theirs.get(k) != mine.get(k))
+        if differ and stored == ours:
+            more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
+            shown = ", ".join(differ[:3]) + more
+            changes.append(f"the resolved config of {shown} (a scenario or an override)")
+        return "changed since: " + "; ".join(changes) if changes else "the plan changed since"
 
     def _new_manifest(self) -> dict[str, Any]:
         plan = self.plan

@@ -79,6 +79,16 @@ def test_plot_refuses_a_folder_without_results(tmp_path, capsys):
     assert "not a station-sim results folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("manifest", ["national.json", "sensitivity.json"])
+def test_plot_names_a_national_or_sensitivity_folder_and_how_to_redraw_it(
+    tmp_path, capsys, manifest
+):
+    (tmp_path / manifest).write_text("{}", encoding="utf-8")
+    assert main(["plot", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"a {manifest.split('.')[0]} results folder" in err and "--resume" in err
+
+
 def test_reproduce_checks_the_tables_against_the_reference(tmp_path, capsys):
     experiments = tmp_path / "experiments"
     experiments.mkdir()

@@ -223,11 +223,16 @@ def test_a_failed_task_is_reported_and_retried_on_resume(reference_run, tmp_path
     _assert_same_tables(tmp_path / "out", expected)
 
 
-def test_resume_refuses_results_of_another_plan(reference_run, tmp_path):
-    _, out = reference_run
+def test_resume_refuses_results_of_another_plan_and_says_what_changed(reference_run, tmp_path):
+    plan, out = reference_run
     other = load_plan(write_spec(tmp_path, seed=12))
-    with pytest.raises(ConfigError, match="holds results of another plan"):
+    # The seed is part of every resolved config.
+    with pytest.raises(ConfigError, match=r"another plan .*resolved config of p0000-"):
         run_experiment(other, out, LocalBackend(1), resume=True, figures=False)
+    more = load_plan(write_spec(tmp_path, name="more", replications=plan.spec.replications + 1))
+    expected = f"replications {plan.spec.replications} -> {plan.spec.replications + 1}"
+    with pytest.raises(ConfigError, match=expected):
+        run_experiment(more, out, LocalBackend(1), resume=True, figures=False)
 
 
 _INTACT_RUN_TASK = sim.pipeline.tasks.run_task
