@@ -1,7 +1,8 @@
 """The benchmark suite of station-sim, in one command.
 
-    python benchmarks/run.py            # the full suite (about 10 minutes on 2 cores)
+    python benchmarks/run.py            # the full suite (about 30 minutes on 2 cores)
     python benchmarks/run.py --quick    # smaller sizes and fewer runs: a smoke test
+                                        # (about 2 minutes; writes results/quick.json)
 
 It measures, in one process and interleaved (each round runs every contender once, in
 a rotating order, so that a slow spell of a shared machine hits all of them alike),
@@ -65,6 +66,9 @@ from sim.theory import erlang_c  # noqa: E402
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 RESULTS = REPO / "benchmarks" / "results" / "latest.json"
+QUICK_RESULTS = REPO / "benchmarks" / "results" / "quick.json"
+"""Where ``--quick`` writes by default: a smoke test never replaces the committed run
+that the READMEs quote (``quick.json`` is ignored by git)."""
 BELGIUM = REPO / "configs" / "belgium_24_7.yaml"
 MiB = 2**20
 REFERENCE_FLOOR = 1_100_000
@@ -605,14 +609,19 @@ def _git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="station-sim benchmark suite")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON file ({RESULTS})")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"JSON file (default: {RESULTS.relative_to(REPO)}; with --quick, "
+        f"{QUICK_RESULTS.relative_to(REPO)})",
+    )
     parser.add_argument(
         "--parts",
         nargs="+",
         choices=PARTS,
         default=list(PARTS),
-        help="only these parts of the suite (default: all), e.g. --parts sweep on a "
-        "many-core machine",
+        help="only these parts of the suite (default: all), e.g. --parts "
+        "replication_sweep experiment_sweep on a many-core machine",
     )
     parser.add_argument(
         "--rounds",
@@ -632,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(args.parts)
 
     quick = args.quick
+    if args.out is None:
+        args.out = QUICK_RESULTS if quick else RESULTS
     started = time.perf_counter()
     results: dict[str, Any] = {
         "meta": {
