@@ -149,6 +149,28 @@ def test_a_finished_study_is_refused_unless_resumed_and_resumes_without_rerunnin
     assert main(["sensitivity", spec, "--out", out, "--jobs", "1", "--resume"]) == 0
 
 
+def test_reproduce_keeps_a_study_s_tables_whole_and_catches_a_changed_number(planted):
+    from sim.pipeline.reproduce import compare_with_reference, find_specs, write_reference
+
+    tmp_path, tables = planted
+    reference = tmp_path / "reference"
+    write_reference(tmp_path / "out", reference)
+    assert {p.stem for p in reference.glob("*.csv")} == set(tables)
+    assert compare_with_reference(tmp_path / "out" / "tables", reference) == []
+    sobol = reference / "sobol.csv"
+    text = sobol.read_text(encoding="utf-8").splitlines()
+    header, first = text[0].split(","), text[1].split(",")
+    st = header.index('"ST"')
+    first[st] = repr(float(first[st]) + 0.01)
+    sobol.write_text("\n".join([text[0], ",".join(first), *text[2:]]) + "\n", encoding="utf-8")
+    differences = compare_with_reference(tmp_path / "out" / "tables", reference)
+    assert len(differences) == 1 and "sobol" in differences[0] and "ST" in differences[0]
+    # The shipped sensitivity studies are among the specs reproduce runs.
+    experiments = Path(__file__).resolve().parents[1] / "experiments"
+    names = {getattr(p, "spec", p).name for p in find_specs(experiments)}
+    assert "sensitivity_headlines" in names
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

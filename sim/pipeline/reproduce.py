@@ -1,5 +1,6 @@
-"""Reproduction: rerun every spec of ``experiments/``, regenerate its tables and figures
-under ``results/``, and check the tables against the committed reference tables.
+"""Reproduction: rerun every spec of ``experiments/`` (and the sensitivity studies of
+``experiments/sensitivity/``), regenerate its tables and figures under ``results/``,
+and check the tables against the committed reference tables.
 
 The reference tables (``results/reference/NAME/*.csv``) are small on purpose: the
 summary rows of the measures of the ``reference`` list (:mod:`sim.measures`) for all
@@ -60,6 +61,21 @@ _VALUE_COLUMNS = frozenset(
         "unmet_share",
         "unmet_share_half_width",
         "within_24h_share_of_need",
+        # the sensitivity tables
+        "mu",
+        "mu_star",
+        "mu_star_conf",
+        "sigma",
+        "S1",
+        "S1_conf",
+        "ST",
+        "ST_conf",
+        "holds_share",
+        "holds_share_low_half",
+        "holds_share_high_half",
+        "value_min",
+        "value_median",
+        "value_max",
     }
 )
 
@@ -81,7 +97,10 @@ class ReproductionCheck:
 
 def reference_tables(tables_dir: Path) -> dict[str, pa.Table]:
     """The rows of an experiment's tables that the reference keeps (of a national
-    experiment: its national, gains and sanity tables whole)."""
+    experiment: its national, gains and sanity tables whole; of a sensitivity study:
+    every table whole, they are small)."""
+    if (tables_dir / "robustness.parquet").is_file():
+        return {path.stem: pq.read_table(path) for path in sorted(tables_dir.glob("*.parquet"))}
     if (tables_dir / "national.parquet").is_file():
         return {
             name: pq.read_table(tables_dir / f"{name}.parquet")
@@ -156,7 +175,10 @@ def _compare_table(produced: pa.Table, reference: pa.Table) -> list[str]:
 
 
 def _key(value: Any) -> Any:
-    # A CSV reads 2.0 back as 2: compare identifying numbers as floats.
+    # A CSV reads 2.0 back as 2: compare identifying numbers as floats; and it reads a
+    # missing string back as an empty one.
+    if value == "":
+        return None
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
@@ -197,14 +219,20 @@ def _compact_copy(source: Path, target: Path) -> None:
 
 def find_specs(experiments_dir: Path, only: Sequence[str] = ()) -> list[Any]:
     """Every spec of the folder (experiment plans, and national experiments for the
-    specs of ``kind: national``), checked whole before anything runs."""
+    specs of ``kind: national``) and of its ``sensitivity/`` subfolder (sensitivity
+    studies), checked whole before anything runs."""
     from sim.national.spec import is_national_spec, load_national_experiment
+    from sim.sensitivity.spec import load_sensitivity_spec
 
     if not experiments_dir.is_dir():
         raise ConfigError(f"--experiments {experiments_dir}: no such folder")
-    plans = [
+    plans: list[Any] = [
         load_national_experiment(path) if is_national_spec(path) else load_plan(path)
         for path in sorted(experiments_dir.glob("*.yaml"))
+    ]
+    plans += [
+        load_sensitivity_spec(path)
+        for path in sorted((experiments_dir / "sensitivity").glob("*.yaml"))
     ]
     if not plans:
         raise ConfigError(f"--experiments {experiments_dir}: holds no experiment spec (*.yaml)")
@@ -218,7 +246,8 @@ def find_specs(experiments_dir: Path, only: Sequence[str] = ()) -> list[Any]:
 
 
 def _name(plan: Any) -> str:
-    return plan.name if not isinstance(plan, ExperimentPlan) else plan.spec.name
+    # An experiment plan and a sensitivity study name themselves in their spec.
+    return plan.spec.name if hasattr(plan, "spec") else plan.name
 
 
 def reproduce(
@@ -232,11 +261,19 @@ def reproduce(
     """Rerun each plan from scratch into ``results_dir/NAME``, then check its tables
     against ``results_dir/reference/NAME`` (or rewrite that reference)."""
     from sim.national.study import run_national_experiment
+    from sim.sensitivity.spec import SensitivityStudy
 
     checks = []
     for plan in plans:
         started = time.monotonic()
         out = results_dir / _name(plan)
+        if isinstance(plan, SensitivityStudy):
+            checks.append(
+                _reproduce_study(
+                    plan, out, results_dir, backend, update_reference, show_progress, command
+                )
+            )
+            continue
         if not isinstance(plan, ExperimentPlan):
             check = ReproductionCheck(plan.name, 0, 0.0)
             try:
@@ -264,6 +301,37 @@ def reproduce(
             _check_or_update(check, out, results_dir, update_reference)
         checks.append(check)
     return checks
+
+
+def _reproduce_study(
+    study: Any,
+    out: Path,
+    results_dir: Path,
+    backend: Any,
+    update_reference: bool,
+    show_progress: bool,
+    command: Sequence[str],
+) -> ReproductionCheck:
+    """Rerun a sensitivity study from scratch, then check or rewrite its reference."""
+    from sim.sensitivity.run import run_sensitivity
+
+    started = time.monotonic()
+    check = ReproductionCheck(study.spec.name, 0, 0.0)
+
+    def count(_stage: str, runs: int) -> None:
+        check.runs += runs
+
+    try:
+        run_sensitivity(
+            study, out, backend, fresh=out.exists(), command=command, on_stage=count,
+            show_progress=show_progress,
+        )  # fmt: skip
+    except RuntimeError as error:
+        check.differences.append(f"the sensitivity runs failed: {error}")
+    else:
+        _check_or_update(check, out, results_dir, update_reference)
+    check.seconds = time.monotonic() - started
+    return check
 
 
 def _check_or_update(

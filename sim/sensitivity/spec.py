@@ -147,7 +147,9 @@ class SensitivityStudy:
         return self.spec.sobol.samples * (k + 2)
 
     def cost(self) -> str:
-        """The number of replications each stage runs, for the header."""
+        """The number of replications each stage runs, for the header (the one-way
+        stage's at most: it runs one curve per distinct most influential factor, which
+        the Sobol' stage names)."""
         per_point = len(self.scenarios) * self.spec.replications
         one_way = len(self.spec.conclusions) * self.spec.one_way.levels
         stages = {
@@ -158,7 +160,7 @@ class SensitivityStudy:
         }
         total = sum(stages.values())
         parts = ", ".join(f"{k} {v:,}" for k, v in stages.items())
-        return f"{total:,} replications ({parts})"
+        return f"at most {total:,} replications ({parts} at most)"
 
 
 def load_sensitivity_spec(path: str | Path) -> SensitivityStudy:
