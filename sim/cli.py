@@ -217,11 +217,21 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from sim.limits import MAX_REPLICATIONS
+
     overrides = parse_overrides(args.set)
-    for option, path in (("replications", "simulation.replications"), ("seed", "simulation.seed")):
+    # The flags' own bounds, checked here so that the message names the flag rather
+    # than the config file the value would have gone into.
+    for option, path, low, high in (
+        ("replications", "simulation.replications", 1, MAX_REPLICATIONS),
+        ("seed", "simulation.seed", 0, 2**63 - 1),
+    ):
         value = getattr(args, option, None)
-        if value is not None:
-            overrides[path] = value
+        if value is None:
+            continue
+        if not low <= value <= high:
+            raise ConfigError(f"--{option} {value}: allowed {low} to {high:,}")
+        overrides[path] = value
     return overrides
 
 

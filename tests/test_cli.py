@@ -167,7 +167,11 @@ def test_bad_option_values_are_refused(tmp_path, capsys):
     config = str(CONFIGS / "france_office_hours.yaml")
     out = str(tmp_path / "o")
     assert main(["run", config, "--replications", "0", "--out", out]) == 2
-    assert "simulation.replications = 0" in capsys.readouterr().err
+    # The message names the flag the value came from, not the config file.
+    err = capsys.readouterr().err
+    assert "--replications 0: allowed 1 to 10,000" in err and "france_office_hours" not in err
+    assert main(["run", config, "--seed", "-1", "--out", out]) == 2
+    assert "--seed -1: allowed 0 to" in capsys.readouterr().err
     assert main(["run", config, "--set", "nonsense", "--out", out]) == 2
     assert "expected PATH=VALUE" in capsys.readouterr().err
     assert main(["run", config, "--jobs", "0", "--out", out]) == 2
