@@ -95,7 +95,11 @@ def format_report(results: StoredResults, label: str, point: int = 0) -> str:
     lines = [
         f"Scenario {label}: {settings.replications} replication(s) of {settings.run_days:g} "
         f"days after {settings.warm_up_days:g} days of warm-up, seed {settings.seed}",
-        f"Mean over replications ± half-width of the {level} confidence interval (Student t).",
+        (
+            f"Mean over replications ± half-width of the {level} confidence interval (Student t)."
+            if settings.replications > 1
+            else "One replication: no confidence interval (it needs at least two)."
+        ),
         "",
         "Time from referral to first contact, over the cases contacted (hours); "
         "share contacted within each threshold, over the cases referred (%)",
