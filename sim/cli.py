@@ -263,8 +263,35 @@ def _validate(args: argparse.Namespace) -> int:
             f"{', '.join(study.model.scenarios)}"
         )
         return 0
-    spec_only = {"scenarios", "design", "comparison", "figures", "configs", "overrides"}
     scenario_only = {"base", "populations", "staffing", "stations", "simulation"}
+    if not scenario_only & set(document):
+        # The project's other YAML files, told apart by their one required key.
+        if "targets" in document:
+            from sim.calibration import load_targets
+
+            targets = load_targets(Path(args.config))
+            print(f"{args.config}: valid calibration targets file: {len(targets.targets)} targets")
+            return 0
+        if "conclusions" in document:
+            from sim.sensitivity.spec import load_sensitivity_spec
+
+            study = load_sensitivity_spec(args.config)
+            print(
+                f"{args.config}: valid sensitivity spec '{study.spec.name}': "
+                f"{len(study.factors)} factors, {len(study.spec.conclusions)} conclusions; "
+                f"{study.cost()}"
+            )
+            return 0
+        if "assumptions" in document:
+            from sim.assumptions import load_assumptions
+
+            assumptions = load_assumptions(args.config)
+            print(
+                f"{args.config}: valid assumptions file: {len(assumptions.factors)} factors "
+                f"({len(assumptions.varied)} varied)"
+            )
+            return 0
+    spec_only = {"scenarios", "design", "comparison", "figures", "configs", "overrides"}
     if "scenarios" in document or (spec_only & set(document) and not scenario_only & set(document)):
         if args.set:
             raise ConfigError("--set applies to a scenario; an experiment spec sets overrides")

@@ -72,6 +72,15 @@ def test_records_are_parquet_csv_on_request_and_none_when_refused(tmp_path, caps
 def test_validate_says_what_it_found(capsys):
     assert main(["validate", str(CONFIGS / "belgium_24_7.yaml")]) == 0
     assert "valid scenario 'belgium_24_7'" in capsys.readouterr().out
+    # The project's other YAML files are recognised, not checked as scenarios.
+    experiments = CONFIGS.parent / "experiments"
+    for path, found in (
+        (CONFIGS / "calibration" / "targets.yaml", "valid calibration targets file"),
+        (CONFIGS / "common" / "assumptions.yaml", "valid assumptions file"),
+        (experiments / "sensitivity" / "headlines.yaml", "valid sensitivity spec"),
+    ):
+        assert main(["validate", str(path)]) == 0
+        assert found in capsys.readouterr().out
 
 
 BAD_CASES = {

@@ -156,11 +156,11 @@ class SensitivityStudy:
             "Morris": self.morris_points * per_point,
             "Sobol'": self.sobol_points * per_point,
             "robustness": self.spec.robustness.points * per_point,
-            "one-way": one_way * len(self.scenarios) * self.spec.one_way.replications,
+            "one-way up to": one_way * len(self.scenarios) * self.spec.one_way.replications,
         }
         total = sum(stages.values())
         parts = ", ".join(f"{k} {v:,}" for k, v in stages.items())
-        return f"at most {total:,} replications ({parts} at most)"
+        return f"up to {total:,} replications ({parts})"
 
 
 def load_sensitivity_spec(path: str | Path) -> SensitivityStudy:
