@@ -72,6 +72,15 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "belgium_full_year": ("belgium_24_7", {}),
+    # Follow-ups of no duration among others: the diary search's edge cases (an
+    # appointment starting where another ends, at the instant being tried).
+    "office_hours_zero_length_followups": (
+        "france_office_hours",
+        {
+            "simulation.run_days": 84,
+            "populations.victim.followups.duration": {"dist": "empirical", "values": [0, 45]},
+        },
+    ),
 }
 
 

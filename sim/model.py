@@ -757,8 +757,10 @@ class StationModel:
                     t = diary_ends[k - 1]  # inside an appointment: try after it
                 booked = len(diary_starts)
                 while t + duration <= slot_end and t <= limit:
-                    if k < booked and diary_starts[k] < t + duration:
-                        t = diary_ends[k]  # the next appointment starts too soon
+                    # The next appointment starts too soon, or just at t (then t is in
+                    # it, which matters for an appointment of no duration).
+                    if k < booked and (diary_starts[k] < t + duration or diary_starts[k] == t):
+                        t = diary_ends[k]
                         k += 1
                     else:
                         break

@@ -148,6 +148,30 @@ def test_the_diary_keeps_each_shift_s_bookable_share_free():
     assert np.all(booked_minutes <= 0.5 * (slots[:, 1] - slots[:, 0]) + 1e-6)
 
 
+def test_booked_appointments_never_overlap_even_those_of_no_duration():
+    # Follow-ups of 0 or 45 minutes, packed end to start: an appointment of no duration
+    # at the instant another starts would sit inside it, and would unsort the diary.
+    durations = {"dist": "empirical", "values": [0, 45, 45]}
+    sc = _caseload(per_hour=1.0, followups={**_followups(count=4), "duration": durations})
+    rows = simulate(sc).appointments
+    booked = ~np.isnan(rows.due)
+    assert booked.sum() > 200
+    due, number, case = rows.due[booked], rows.number[booked], rows.case_id[booked]
+    duration = np.asarray(sc.populations["victim"].followups.duration.values)
+    assert set(duration.tolist()) == {0.0, 45.0}
+    # Each booking's duration, from the demand drawn for its case and number.
+    from sim.demand import draw_demand
+
+    drawn = draw_demand(sc, 0).followup_duration[case, number - 1]
+    assert (drawn == 0).sum() > 20 and (drawn > 0).sum() > 100
+    order = np.lexsort((drawn, due))
+    start, end = due[order], due[order] + drawn[order]
+    # Sorted by start, each appointment starts at or after the previous one's end, and
+    # no two start at the same instant unless the earlier one has no duration.
+    assert np.all(start[1:] >= end[:-1] - 1e-9)
+    assert np.all((start[1:] > start[:-1]) | (drawn[order][:-1] == 0))
+
+
 def test_no_shows_are_unmet_and_the_series_goes_on():
     run = simulate(_caseload(followups=_followups(count=4, no_show=0.3)))
     rows = run.appointments
