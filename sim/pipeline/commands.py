@@ -311,12 +311,19 @@ def _plot(args: argparse.Namespace) -> int:
     folder = Path(args.results)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: no such results folder")
-    for manifest, kind in (("national.json", "national"), ("sensitivity.json", "sensitivity")):
+    for manifest, kind, again in (
+        (
+            "national.json",
+            "national",
+            "station-sim national CONFIG ... --out FOLDER --resume, or station-sim "
+            "experiment SPEC --resume for a national experiment",
+        ),
+        ("sensitivity.json", "sensitivity", "station-sim sensitivity SPEC --resume"),
+    ):
         if (folder / manifest).is_file() and not (folder / "manifest.json").is_file():
             raise ConfigError(
                 f"{folder}: a {kind} results folder, which station-sim plot does not draw; "
-                "rerun the command that wrote it with --resume (it reuses every stored run "
-                "and draws the figures again)"
+                f"{again} reuses every stored run and draws its figures again"
             )
     total = figure_count(folder)
     if total == 0:
