@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.config import load_scenario
+from sim.config.schema import load_scenario
 from sim.pipeline.tasks import run_replication
 
 BELGIUM = Path(__file__).resolve().parents[1] / "configs" / "belgium_24_7.yaml"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.theory import erlang_c
+from sim.validation.theory import erlang_c
 
 
 @dataclass(frozen=True, slots=True)

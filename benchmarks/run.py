@@ -55,14 +55,14 @@ import numpy as np  # noqa: E402
 from benchmarks import floor_heapq, lindley_mmc, model_mmc, simpy_mmc  # noqa: E402
 from benchmarks.memory_case import CASES as MEMORY_CASES  # noqa: E402
 from benchmarks.mmc_result import MMcResult  # noqa: E402
-from sim.config import load_scenario  # noqa: E402
-from sim.demand import draw_demand  # noqa: E402
-from sim.measures import measure_run  # noqa: E402
-from sim.model import StationModel  # noqa: E402
+from sim.config.schema import load_scenario  # noqa: E402
+from sim.model.demand import draw_demand  # noqa: E402
+from sim.measures.catalogue import measure_run  # noqa: E402
+from sim.model.station import StationModel  # noqa: E402
 from sim.pipeline.backends import default_jobs  # noqa: E402
 from sim.pipeline.tasks import run_replication  # noqa: E402
-from sim.roster import build_plan  # noqa: E402
-from sim.theory import erlang_c  # noqa: E402
+from sim.model.roster import build_plan  # noqa: E402
+from sim.validation.theory import erlang_c  # noqa: E402
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 RESULTS = REPO / "benchmarks" / "results" / "latest.json"

@@ -9,20 +9,16 @@ The Python API (:mod:`sim.api`)::
     sim.load("results/fvb").comparison
 """
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("station-sim")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+from sim.version import __version__
 
 __all__ = ["ConfigError", "Result", "RunFailed", "__version__", "experiment", "load", "run"]
 
 _API = frozenset({"Result", "RunFailed", "experiment", "load", "run"})
 
 
-from sim.errors import ConfigError  # noqa: E402 - light: the command line needs it anyway
+from sim.config.errors import ConfigError  # noqa: E402 - light: the command line needs it anyway
 
 
 def __getattr__(name: str) -> Any:

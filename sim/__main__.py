@@ -1,5 +1,5 @@
 """`python -m sim` runs the command-line interface."""
 
-from sim.cli import main
+from sim.commands.cli import main
 
 raise SystemExit(main())

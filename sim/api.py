@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from sim.errors import ConfigError
-from sim.measures import MeasureList
+from sim.config.errors import ConfigError
+from sim.measures.catalogue import MeasureList
 from sim.pipeline.backends import make_backend
 from sim.pipeline.execute import SUMMARY_TEXT, ExperimentOutcome, run_experiment
 from sim.pipeline.plan import ExperimentPlan, load_plan, plan_for_scenario
@@ -128,7 +128,7 @@ class Result:
         return self.table("measures")
 
     def measure_list(self) -> MeasureList:
-        """The measures of the tables as :class:`sim.measures.Measure` objects."""
+        """The measures of the tables as :class:`sim.measures.catalogue.Measure` objects."""
         return MeasureList.from_records(self.measures.to_dict("records"))
 
     def _records(self, name: str) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sim.config import Scenario, scenario_from_dict
+from sim.config.schema import Scenario, scenario_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"

@@ -17,7 +17,7 @@ import sim
 from sim.app.request import FIGURES
 from sim.app.results import COMPARISON_COLUMNS
 from sim.app.rosters import RosterError, off_site_windows, parse_week
-from sim.cli import main
+from sim.commands.cli import main
 
 PAGE = Path(__file__).resolve().parents[1] / "sim" / "app" / "page.py"
 BELGIAN = "Belgian model: office hours plus a 24/7 on-call rota"

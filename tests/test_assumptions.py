@@ -9,10 +9,10 @@ import pytest
 import yaml
 from conftest import CONFIGS
 
-from sim.assumptions import commented_paths, load_assumptions
-from sim.cli import main
-from sim.errors import ConfigError
-from sim.paths import ABSENT, lookup, parse_path
+from sim.config.assumptions import commented_paths, load_assumptions
+from sim.commands.cli import main
+from sim.config.errors import ConfigError
+from sim.config.paths import ABSENT, lookup, parse_path
 
 ASSUMPTIONS = CONFIGS / "common" / "assumptions.yaml"
 SCENARIO_FILES = [*sorted(CONFIGS.glob("*.yaml")), CONFIGS / "common" / "demand.yaml"]

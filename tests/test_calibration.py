@@ -8,9 +8,9 @@ import pytest
 import yaml
 from conftest import CONFIGS
 
-from sim.calibration import load_targets
-from sim.cli import main
-from sim.errors import ConfigError
+from sim.calibration.check import load_targets
+from sim.commands.cli import main
+from sim.config.errors import ConfigError
 
 SHORT = (
     "base: {base}\n"
@@ -60,8 +60,8 @@ def test_bad_targets_get_one_message(tmp_path, capsys):
 
 
 def test_the_shipped_targets_cite_sources_and_name_measures_that_exist():
-    from sim.config import load_scenario
-    from sim.measures import measures_for
+    from sim.config.schema import load_scenario
+    from sim.measures.catalogue import measures_for
 
     targets = load_targets(CONFIGS / "calibration" / "targets.yaml")
     assert len(targets.targets) >= 6

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from conftest import CONFIGS, scenario
 
-from sim.config import load_scenario
-from sim.errors import ConfigError
-from sim.model import simulate
-from sim.records import Channel, EndState, FollowupStatus, WorkerActivity
-from sim.roster import build_plan
-from sim.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, MINUTES_PER_WEEK, covered
+from sim.config.schema import load_scenario
+from sim.config.errors import ConfigError
+from sim.model.station import simulate
+from sim.model.records import Channel, EndState, FollowupStatus, WorkerActivity
+from sim.model.roster import build_plan
+from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, MINUTES_PER_WEEK, covered
 
 OFFICE = {"days": "weekdays", "start": "09:00", "end": "17:00"}
 
@@ -160,7 +160,7 @@ def test_booked_appointments_never_overlap_even_those_of_no_duration():
     duration = np.asarray(sc.populations["victim"].followups.duration.values)
     assert set(duration.tolist()) == {0.0, 45.0}
     # Each booking's duration, from the demand drawn for its case and number.
-    from sim.demand import draw_demand
+    from sim.model.demand import draw_demand
 
     drawn = draw_demand(sc, 0).followup_duration[case, number - 1]
     assert (drawn == 0).sum() > 20 and (drawn > 0).sum() > 100

@@ -13,7 +13,7 @@ import pytest
 from conftest import CONFIGS, SHIPPED
 
 import sim.pipeline.tasks
-from sim.cli import main
+from sim.commands.cli import main
 
 SHORT = [
     "--set",
@@ -260,7 +260,7 @@ def test_an_override_into_a_list_left_to_its_default_is_applied(tmp_path):
         "populations: {victim: {arrivals: {per_hour: 1}, interview: {dist: fixed, value: 30}}}\n"
         "staffing: {workers: [{name: w, roster: [{days: all, start: '09:00', end: '17:00'}]}]}\n"
     )
-    from sim.config import load_scenario
+    from sim.config.schema import load_scenario
 
     scenario = load_scenario(config, {"measures.thresholds_hours[0]": 2})
     assert scenario.measures.thresholds_hours == (2.0, 24.0, 72.0)

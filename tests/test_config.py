@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from conftest import CONFIGS, SHIPPED
 
-from sim.config import load_scenario, scenario_from_dict
-from sim.distributions import Empirical, Gamma, Lognormal, Triangular
-from sim.errors import ConfigError
-from sim.paths import apply_overrides, parse_path
-from sim.week import parse_clock
+from sim.config.schema import load_scenario, scenario_from_dict
+from sim.config.distributions import Empirical, Gamma, Lognormal, Triangular
+from sim.config.errors import ConfigError
+from sim.config.paths import apply_overrides, parse_path
+from sim.config.week import parse_clock
 
 
 def _base() -> dict:

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from conftest import SHIPPED
 
-from sim.config import load_scenario
-from sim.measures import ALL, measure_run, measures_for
-from sim.model import simulate
-from sim.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
-from sim.records import Channel, EndState
+from sim.config.schema import load_scenario
+from sim.measures.catalogue import ALL, measure_run, measures_for
+from sim.model.station import simulate
+from sim.model.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
+from sim.model.records import Channel, EndState
 
 SHORT = {
     "simulation.run_days": 56,

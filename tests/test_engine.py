@@ -1,4 +1,4 @@
-"""The SimPy adapter (``sim.engine``) against the installed SimPy: the only code that
+"""The SimPy adapter (``sim.model.engine``) against the installed SimPy: the only code that
 touches SimPy's internals, so the first to break when SimPy changes them."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from importlib.metadata import version
 import pytest
 import simpy
 
-from sim.engine import FIRST, NORMAL, SUPPORTED_SIMPY, Call, Recurring, Spares
+from sim.model.engine import FIRST, NORMAL, SUPPORTED_SIMPY, Call, Recurring, Spares
 
 
 def test_the_installed_simpy_is_a_supported_version():
@@ -58,7 +58,7 @@ def test_a_recurring_event_fires_again_each_time_it_is_put_back():
 
 
 def test_the_model_s_inline_rearm_uses_only_callbacks_and_schedule():
-    # What sim.model does in its hot paths instead of calling fire_in.
+    # What sim.model.station does in its hot paths instead of calling fire_in.
     env = simpy.Environment()
     event = Recurring(env)
     seen = []

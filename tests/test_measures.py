@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from conftest import scenario
 
-from sim.measures import MeasureList, measures_for, threshold_name
+from sim.measures.catalogue import MeasureList, measures_for, threshold_name
 
 
 def test_every_measure_is_named_once_titled_and_computable():

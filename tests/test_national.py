@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from sim.cli import main
+from sim.commands.cli import main
 from sim.national.allocation import (
     RULES,
     allocate,
@@ -362,7 +362,7 @@ def test_a_dask_cluster_gives_the_same_national_tables(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # about 35 s: two countries simulated
 def test_a_national_experiment_spec_with_its_sanity_country(tmp_path: Path) -> None:
-    from sim.pipeline.reproduce import reference_tables
+    from sim.commands.reproduce import reference_tables
 
     config = small_config(tmp_path, ["48", "90"])
     zones = {

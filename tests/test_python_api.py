@@ -11,7 +11,7 @@ import pytest
 from conftest import CONFIGS, REPO
 
 import sim
-from sim.errors import ConfigError
+from sim.config.errors import ConfigError
 
 SHORT = {"simulation.run_days": 28, "simulation.warm_up_days": 7, "simulation.drain_days": 7}
 

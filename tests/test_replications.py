@@ -10,8 +10,8 @@ import pytest
 from conftest import CONFIGS
 from scipy import stats
 
-from sim.cli import main
-from sim.replications import _look_ahead, _solve, relative_half_width
+from sim.commands.cli import main
+from sim.run_length.replications import _look_ahead, _solve, relative_half_width
 
 
 def test_the_relative_half_width_is_the_student_t_interval_over_the_mean():

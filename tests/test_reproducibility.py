@@ -7,8 +7,8 @@ import numpy as np
 from conftest import CONFIGS
 
 import sim
-from sim.config import load_scenario
-from sim.model import simulate
+from sim.config.schema import load_scenario
+from sim.model.station import simulate
 
 SHORT = {"simulation.run_days": 28, "simulation.warm_up_days": 7, "simulation.drain_days": 7}
 
@@ -89,7 +89,7 @@ def test_changing_one_population_leaves_the_others_draws_alone():
 
 
 def test_adding_a_worker_leaves_the_first_workers_absences_alone():
-    from sim.roster import build_plan
+    from sim.model.roster import build_plan
 
     one = load_scenario(CONFIGS / "france_office_hours.yaml", SHORT)
     two = load_scenario(CONFIGS / "france_350.yaml", SHORT)

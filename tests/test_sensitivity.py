@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.cli import main
-from sim.errors import ConfigError
+from sim.commands.cli import main
+from sim.config.errors import ConfigError
 from sim.pipeline.backends import LocalBackend
 from sim.sensitivity.run import run_sensitivity
 from sim.sensitivity.spec import load_sensitivity_spec
@@ -150,7 +150,7 @@ def test_a_finished_study_is_refused_unless_resumed_and_resumes_without_rerunnin
 
 
 def test_reproduce_keeps_a_study_s_tables_whole_and_catches_a_changed_number(planted):
-    from sim.pipeline.reproduce import compare_with_reference, find_specs, write_reference
+    from sim.commands.reproduce import compare_with_reference, find_specs, write_reference
 
     tmp_path, tables = planted
     reference = tmp_path / "reference"

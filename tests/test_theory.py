@@ -1,4 +1,4 @@
-"""Tests of sim.theory against closed forms, independent computations and Monte Carlo."""
+"""Tests of sim.validation.theory against closed forms, independent computations and Monte Carlo."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import scipy.linalg
 from scipy.special import gammaln, logsumexp
 
-from sim.theory import (
+from sim.validation.theory import (
     HOURS_PER_WEEK,
     MINUTES_PER_WEEK,
     erlang_a,

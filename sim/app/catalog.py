@@ -9,9 +9,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sim.assumptions import Assumptions, Factor, configured, load_assumptions, sets
-from sim.config import Scenario, scenario_from_dict
-from sim.documents import read_scenario_document
+from sim.config.assumptions import Assumptions, Factor, configured, load_assumptions, sets
+from sim.config.documents import read_scenario_document
+from sim.config.schema import Scenario, scenario_from_dict
 
 __all__ = [
     "CONFIGS",

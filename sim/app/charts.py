@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 
 from sim.app.catalog import CoverageModel
-from sim.measures import ALL
+from sim.measures.catalogue import ALL
 
 __all__ = ["cost_against_unmet", "hour_of_week_heatmap", "time_to_first_contact"]
 

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from sim.app.catalog import CONFIGS, REPOSITORY
 from sim.app.results import cache_folder, plain_unit
-from sim.documents import read_mapping
+from sim.config.documents import read_mapping
 
 __all__ = [
     "ALLOCATION_TITLES",
@@ -179,7 +179,7 @@ def compute_national(coverage: str, rule: str, posts: int, replications: int) ->
 
 def national_table(national: pd.DataFrame) -> pd.DataFrame:
     """The national measures in plain words: mean and 95 % interval over replications."""
-    from sim.measures import NATIONAL_MEASURES
+    from sim.measures.catalogue import NATIONAL_MEASURES
 
     known = {m.name: m for m in NATIONAL_MEASURES}
     rows = []

@@ -54,7 +54,7 @@ from sim.app.rosters import (
     ROSTER_PRESETS,
     describe_week,
 )
-from sim.errors import ConfigError
+from sim.config.errors import ConfigError
 from sim.pipeline.backends import default_jobs
 
 DEFAULT_MODELS = ("france_office_hours", "belgium_24_7")

@@ -28,9 +28,9 @@ from sim.app.rosters import (
     off_site_windows,
     parse_week,
 )
-from sim.config import Scenario, load_scenario
-from sim.errors import ConfigError
-from sim.measures import ALL
+from sim.config.errors import ConfigError
+from sim.config.schema import Scenario, load_scenario
+from sim.measures.catalogue import ALL
 
 __all__ = [
     "DEMAND_RANGE",
@@ -449,7 +449,7 @@ def _number(value: Any) -> float | None:
 
 
 def _get(document: Any, dotted: str) -> Any:
-    from sim.paths import parse_path
+    from sim.config.paths import parse_path
 
     node = document
     for part in parse_path(dotted):

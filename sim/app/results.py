@@ -21,7 +21,7 @@ import pandas as pd
 import sim
 from sim.app.catalog import CONFIGS, CoverageModel
 from sim.app.request import ResolvedRequest
-from sim.measures import ALL
+from sim.measures.catalogue import ALL
 from sim.pipeline.backends import LocalBackend, default_jobs
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.plan import load_plan

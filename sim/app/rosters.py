@@ -3,7 +3,7 @@ short text form for a custom week, and on-call hours derived from the on-site ho
 
 Everything here returns plain shift mappings (``{"days": [...], "start": "HH:MM",
 "end": "HH:MM"}``) to be set by dotted path; the scenario schema
-(:class:`sim.config.WeeklyWindow`) stays the judge of what a valid week is.
+(:class:`sim.config.schema.WeeklyWindow`) stays the judge of what a valid week is.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.week import DAY_NAMES
+from sim.config.week import DAY_NAMES
 
 __all__ = [
     "AS_CONFIGURED",

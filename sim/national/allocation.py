@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from sim.errors import ConfigError
+from sim.config.errors import ConfigError
 from sim.national.catchments import Catchment
 from sim.national.config import Allocation
 

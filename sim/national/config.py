@@ -13,11 +13,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.config import Scenario, load_scenario
-from sim.documents import read_mapping
-from sim.errors import ConfigError, did_you_mean, format_validation_error
-from sim.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS
-from sim.paths import apply_overrides, check_path
+from sim.config.documents import read_mapping
+from sim.config.errors import ConfigError, did_you_mean, format_validation_error
+from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS
+from sim.config.paths import apply_overrides, check_path
+from sim.config.schema import Scenario, load_scenario
 
 __all__ = ["Departement", "NationalConfig", "NationalModel", "load_national"]
 

@@ -31,8 +31,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.config import Scenario
-from sim.measures import ALL
+from sim.config.schema import Scenario
+from sim.measures.catalogue import ALL
 from sim.national.run import NationalStudy, catchment_scenario, contacted_within
 from sim.pipeline.backends import Backend, run_all
 from sim.pipeline.tasks import run_replication

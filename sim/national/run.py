@@ -30,16 +30,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.config import Scenario, scenario_from_dict
-from sim.measures import ALL, measures_for
+from sim.config.schema import Scenario, scenario_from_dict
+from sim.config.week import DAYS_PER_YEAR
+from sim.measures.catalogue import ALL, measures_for
+from sim.model.outcomes import UNMET_OUTCOMES
+from sim.model.streams import stream
 from sim.national.catchments import Catchment, cut_catchments
 from sim.national.config import NationalModel
-from sim.outcomes import UNMET_OUTCOMES
 from sim.pipeline.plan import DesignPoint, ExperimentPlan, ResolvedScenario
+from sim.pipeline.provenance import config_digest
 from sim.pipeline.spec import ExperimentSpec
-from sim.provenance import config_digest
-from sim.streams import stream
-from sim.week import DAYS_PER_YEAR
 
 __all__ = [
     "COUNTS",

@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sim.documents import read_mapping
-from sim.errors import ConfigError, format_validation_error
-from sim.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS
+from sim.config.documents import read_mapping
+from sim.config.errors import ConfigError, format_validation_error
+from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS
 from sim.national.allocation import RULES
 from sim.national.config import load_national
 from sim.national.run import NationalStudy

@@ -27,17 +27,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from sim.errors import ConfigError, did_you_mean
-from sim.measures import NATIONAL_MEASURES, measure_nation
+from sim.config.errors import ConfigError, did_you_mean
+from sim.measures.catalogue import NATIONAL_MEASURES, measure_nation
+from sim.measures.stats import intervals, paired_difference
 from sim.national.allocation import RULES, allocate, departements_without_post, minimum_posts
 from sim.national.optimise import OBJECTIVES, ResponseCurves, greedy_allocation
 from sim.national.run import CatchmentCounts, NationalStudy, national_plan
 from sim.pipeline.backends import Backend
 from sim.pipeline.execute import run_experiment
+from sim.pipeline.provenance import MARKER, environment_versions
 from sim.pipeline.results import StoredResults
 from sim.pipeline.store import atomic_folder, check_own_folder, write_json_atomic, write_table
-from sim.provenance import MARKER, environment_versions
-from sim.stats import intervals, paired_difference
 
 __all__ = ["MANIFEST", "NationalOutcome", "Request", "run_national"]
 

@@ -25,8 +25,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sim.errors import ConfigError
-from sim.provenance import NUMERIC_VERSIONS, environment_versions
+from sim.config.errors import ConfigError
+from sim.pipeline.provenance import NUMERIC_VERSIONS, environment_versions
 
 __all__ = [
     "Backend",

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sim.errors import ConfigError, did_you_mean
-from sim.measures import ALL
+from sim.config.errors import ConfigError, did_you_mean
+from sim.measures.catalogue import ALL
 from sim.pipeline.spec import FigureRequest, same_factor_value
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 Every scenario of an experiment runs replication ``r`` with the same seed, hence the
 same arrivals and the same needs of every case, so the difference of a measure between
 a scenario and the baseline is taken replication by replication, with the paired
-Student-t interval (:func:`sim.stats.paired_difference`, which also gives the
+Student-t interval (:func:`sim.measures.stats.paired_difference`, which also gives the
 half-width an unpaired comparison of the same runs would have).  This module writes
 that table for readers: one section per measure, a row per scenario.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sim.measures import ALL, Measure
+from sim.measures.catalogue import ALL, Measure
 
 __all__ = ["comparison_markdown"]
 

@@ -21,12 +21,12 @@ from sim.pipeline import tasks as task_module
 from sim.pipeline.backends import Backend
 from sim.pipeline.figures import draw_figures
 from sim.pipeline.plan import ExperimentPlan
+from sim.pipeline.progress import Progress
+from sim.pipeline.report import format_report
 from sim.pipeline.results import StoredResults
 from sim.pipeline.store import ResultsFolder, run_and_store
 from sim.pipeline.tables import build_tables
 from sim.pipeline.tasks import Task, plan_tasks
-from sim.progress import Progress
-from sim.report import format_report
 
 __all__ = ["SUMMARY_TEXT", "ExperimentOutcome", "run_experiment"]
 

@@ -23,13 +23,13 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullLocator
 
-from sim.errors import ConfigError
-from sim.measures import ALL
+from sim.config.errors import ConfigError
+from sim.config.week import DAY_NAMES
+from sim.measures.catalogue import ALL
 from sim.pipeline.compare import comparison_markdown
 from sim.pipeline.results import StoredResults, factor_title, same_stored, show_number
 from sim.pipeline.spec import FigureRequest
 from sim.pipeline.store import atomic_folder, foreign_entries
-from sim.week import DAY_NAMES
 
 __all__ = ["draw_figures"]
 

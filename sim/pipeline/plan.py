@@ -3,8 +3,8 @@
 :func:`load_plan` reads a spec file; :func:`plan_for_scenario` makes the plan of a
 single scenario (``station-sim run``: an experiment of one scenario at one point).
 Either way the plan is checked whole before anything runs: the scenarios exist, every
-dotted path exists in every scenario it applies to (:func:`sim.paths.check_path`),
-every resolved design point validates as a :class:`~sim.config.Scenario`, and the
+dotted path exists in every scenario it applies to (:func:`sim.config.paths.check_path`),
+every resolved design point validates as a :class:`~sim.config.schema.Scenario`, and the
 outputs name factors, measures and points that exist (:mod:`sim.pipeline.checks`).
 
 Every scenario of every design point runs with the experiment's seed and the same
@@ -23,15 +23,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sim.config import Scenario, load_scenario, scenario_from_dict
-from sim.documents import read_mapping, read_scenario_document
-from sim.errors import ConfigError, format_validation_error, short_repr
-from sim.measures import MeasureList, measures_for
-from sim.paths import apply_overrides, check_path, lookup, parse_path
+from sim.config.documents import read_mapping, read_scenario_document
+from sim.config.errors import ConfigError, format_validation_error, short_repr
+from sim.config.paths import apply_overrides, check_path, lookup, parse_path
+from sim.config.schema import Scenario, load_scenario, scenario_from_dict
+from sim.measures.catalogue import MeasureList, measures_for
 from sim.pipeline.checks import check_outputs
 from sim.pipeline.design import design_points
+from sim.pipeline.provenance import config_digest
 from sim.pipeline.spec import ExperimentSpec, Factor, ScenarioEntry, is_number
-from sim.provenance import config_digest
 
 __all__ = [
     "DesignPoint",

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from sim.errors import ConfigError
-from sim.measures import MeasureList
+from sim.config.errors import ConfigError
+from sim.measures.catalogue import MeasureList
 from sim.pipeline.spec import ExperimentSpec, Factor, same_factor_value
 from sim.pipeline.store import read_manifest
 

@@ -14,7 +14,7 @@ it whole, against the scenarios (the configs exist, every dotted path exists in 
 scenario it applies to, every design point validates), and
 :mod:`sim.pipeline.checks` against its outputs (every figure and comparison names
 factors, measures and points that exist).  A mistake ends in one
-:class:`~sim.errors.ConfigError` naming the field, the value and what is allowed.
+:class:`~sim.config.errors.ConfigError` naming the field, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS
-from sim.measures import ALL
-from sim.paths import parse_path
+from sim.config.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS
+from sim.config.paths import parse_path
+from sim.measures.catalogue import ALL
 
 __all__ = [
     "RESERVED_COLUMNS",
@@ -283,7 +283,7 @@ class FigureRequest(BaseModel):
 class Comparison(BaseModel):
     """The paired comparison of the scenarios: each one minus ``baseline`` (default: the
     first scenario), replication by replication; the Markdown table shows ``metrics``
-    (default: the measures of the ``comparison`` list of :mod:`sim.measures`) for
+    (default: the measures of the ``comparison`` list of :mod:`sim.measures.catalogue`) for
     ``populations``; the tidy table holds every measure."""
 
     model_config = _FROZEN

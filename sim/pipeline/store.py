@@ -17,7 +17,7 @@ Layout of ``OUT/`` (the same for ``station-sim run`` and ``station-sim experimen
   figures drawn from the tables; ``summary.txt``: the table ``station-sim run`` prints.
 
 A command uses an existing folder only when it can tell that station-sim wrote it: its
-manifest carries :data:`sim.provenance.MARKER` and it holds nothing but the entries
+manifest carries :data:`sim.pipeline.provenance.MARKER` and it holds nothing but the entries
 above.  ``resume`` reuses the tasks of a folder made from the same plan (same digest)
 with the same library versions and computes only the missing ones; ``fresh`` replaces
 such a folder; anything else is refused with a message naming the folder.
@@ -44,11 +44,11 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import yaml
 
-from sim.errors import ConfigError
+from sim.config.errors import ConfigError
 from sim.pipeline import tasks as task_module
 from sim.pipeline.plan import ExperimentPlan
+from sim.pipeline.provenance import MARKER, NUMERIC_VERSIONS, environment_versions
 from sim.pipeline.tasks import Task, TaskOutput
-from sim.provenance import MARKER, NUMERIC_VERSIONS, environment_versions
 
 __all__ = [
     "MANIFEST",

@@ -10,7 +10,7 @@ and an uninterrupted one write identical tables:
   fixed cost and the digest of its resolved config (``configs/`` holds the config);
 - ``replications``: one row per design point x scenario x replication x measure;
 - ``summary``: mean and Student-t 95 % CI of each measure over the replications
-  (:func:`sim.stats.intervals`; ``station-sim run`` prints it);
+  (:func:`sim.measures.stats.intervals`; ``station-sim run`` prints it);
 - ``comparison``: each scenario minus the baseline, paired by replication
   (:mod:`sim.pipeline.compare`), when the experiment has two scenarios or more;
 - ``hour_of_week``: counts by hour of the week of arrival pooled over the
@@ -19,7 +19,7 @@ and an uninterrupted one write identical tables:
 - ``wait_ecdf``: mean and 95 % CI over the replications of the share of referred cases
   contacted within each time of the grid, by population;
 - ``measures``: the definition of every measure of the tables (title, unit, scale,
-  digits, lists: :mod:`sim.measures`), so that figures and reports read them from the
+  digits, lists: :mod:`sim.measures.catalogue`), so that figures and reports read them from the
   folder.
 
 When the experiment keeps records, ``records/cases.parquet`` and
@@ -38,12 +38,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.costs import fixed_cost_eur_per_year
+from sim.config.week import DAY_NAMES
+from sim.measures.costs import fixed_cost_eur_per_year
+from sim.measures.stats import PairedDifference, intervals, paired_difference
 from sim.pipeline.plan import ExperimentPlan
 from sim.pipeline.store import ResultsFolder, atomic_folder, write_table
 from sim.pipeline.tasks import Task
-from sim.stats import PairedDifference, intervals, paired_difference
-from sim.week import DAY_NAMES
 
 __all__ = ["RECORDS", "TABLES", "build_tables", "factor_columns"]
 

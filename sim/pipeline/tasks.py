@@ -6,7 +6,7 @@ index), so it gives the same numbers in this process, in a local process pool or
 Dask worker on another machine.  It returns compact tables, so that a sweep of
 thousands of runs ships and stores kilobytes per run:
 
-- ``measures``: every measure of :func:`sim.measures.measure_run`;
+- ``measures``: every measure of :func:`sim.measures.catalogue.measure_run`;
 - ``hour_of_week``: per hour of the week of arrival (all populations together), the
   counts of cases, of demand coverage could serve, of unmet cases, of referred and
   contacted cases and the sum of their waits, to be pooled over replications;
@@ -30,13 +30,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from sim.config import Scenario
-from sim.measures import ALL, measure_window
-from sim.model import simulate
-from sim.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
+from sim.config.schema import Scenario
+from sim.config.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, hour_of_week
+from sim.measures.catalogue import ALL, measure_window
+from sim.model.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
+from sim.model.records import Channel, EndState, FollowupStatus, RunRecords, WorkerActivity
+from sim.model.station import simulate
 from sim.pipeline.plan import ExperimentPlan
-from sim.records import Channel, EndState, FollowupStatus, RunRecords, WorkerActivity
-from sim.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, hour_of_week
 
 __all__ = [
     "Replication",

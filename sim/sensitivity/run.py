@@ -32,12 +32,13 @@ import pyarrow.compute as pc
 from scipy import stats
 from scipy.stats import qmc
 
-from sim.config import override_document, scenario_from_dict
-from sim.errors import ConfigError
-from sim.measures import ALL, measures_for
+from sim.config.errors import ConfigError
+from sim.config.schema import override_document, scenario_from_dict
+from sim.measures.catalogue import ALL, measures_for
 from sim.pipeline.backends import Backend
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.plan import DesignPoint, ExperimentPlan, ResolvedScenario
+from sim.pipeline.provenance import MARKER, config_digest, environment_versions
 from sim.pipeline.results import StoredResults
 from sim.pipeline.spec import ExperimentSpec
 from sim.pipeline.store import (
@@ -47,7 +48,6 @@ from sim.pipeline.store import (
     write_json_atomic,
     write_table,
 )
-from sim.provenance import MARKER, config_digest, environment_versions
 from sim.sensitivity.spec import Conclusion, SensitivityStudy
 
 __all__ = ["STAGES", "SensitivityOutcome", "read_study", "run_sensitivity"]

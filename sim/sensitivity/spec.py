@@ -17,12 +17,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.assumptions import Assumptions, load_assumptions
-from sim.config import load_scenario
-from sim.documents import read_mapping
-from sim.errors import ConfigError, format_validation_error
-from sim.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS
-from sim.measures import measures_for
+from sim.config.assumptions import Assumptions, load_assumptions
+from sim.config.documents import read_mapping
+from sim.config.errors import ConfigError, format_validation_error
+from sim.config.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS
+from sim.config.schema import load_scenario
+from sim.measures.catalogue import measures_for
 
 __all__ = ["Conclusion", "SensitivitySpec", "SensitivityStudy", "load_sensitivity_spec"]
 

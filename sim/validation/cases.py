@@ -4,7 +4,7 @@ results its statistics must reproduce.
 A case is an ordinary scenario (the same schema as ``configs/``), so the model runs it on
 its own code path: pre-drawn demand, coverage plan, SimPy event loop and records. From
 each replication's records the case reads its statistics (``sim.validation.observables``)
-and ``sim.theory`` gives their exact values. The cases are:
+and ``sim.validation.theory`` gives their exact values. The cases are:
 
 * **Erlang C** (M/M/c, FIFO, no abandonment): ``c`` workers on site around the clock,
   Poisson arrivals, exponential interviews. Mean wait, P(wait > 0) and P(wait > t) at
@@ -44,11 +44,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sim import theory
-from sim.config import Scenario, override_document, scenario_from_dict
-from sim.demand import draw_demand
-from sim.documents import read_scenario_document
-from sim.records import EndState, FollowupStatus, RunRecords, WorkerActivity
+from sim.config.documents import read_scenario_document
+from sim.config.schema import Scenario, override_document, scenario_from_dict
+from sim.config.week import (
+    HOURS_PER_WEEK,
+    MINUTES_PER_DAY,
+    MINUTES_PER_HOUR,
+    MINUTES_PER_WEEK,
+    hour_of_week,
+)
+from sim.model.demand import draw_demand
+from sim.model.records import EndState, FollowupStatus, RunRecords, WorkerActivity
+from sim.validation import theory
 from sim.validation.observables import (
     WAIT_TOLERANCE_MINUTES,
     busy_intervals,
@@ -58,13 +65,6 @@ from sim.validation.observables import (
     waiting_exits,
 )
 from sim.validation.verdict import Observation, Statistic
-from sim.week import (
-    HOURS_PER_WEEK,
-    MINUTES_PER_DAY,
-    MINUTES_PER_HOUR,
-    MINUTES_PER_WEEK,
-    hour_of_week,
-)
 
 __all__ = [
     "SHIPPED_CONFIGS",

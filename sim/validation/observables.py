@@ -1,7 +1,7 @@
 """What the theory predicts, read off one run's records.
 
 Each function here turns the records of one replication into a statistic that an exact
-result of ``sim.theory`` (or a law such as Little's) predicts: waits from referral to
+result of ``sim.validation.theory`` (or a law such as Little's) predicts: waits from referral to
 first contact, time averages of the number of people waiting and of busy workers, hour
 by hour of the week, the terms of Little's law, and the arrival process seen through the
 cases recorded. Nothing here runs the model or knows the exact values: the cases of
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from sim.records import EndState, RunRecords, WorkerActivity
-from sim.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, MINUTES_PER_WEEK
+from sim.config.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, MINUTES_PER_WEEK
+from sim.model.records import EndState, RunRecords, WorkerActivity
 
 __all__ = [
     "WAIT_TOLERANCE_MINUTES",

@@ -2,7 +2,7 @@
 check-theory``.
 
 Every replication of every case is one task: the model runs the case's scenario
-(``sim.model.simulate``, the engine's own code path), and the case reads its statistics
+(``sim.model.station.simulate``, the engine's own code path), and the case reads its statistics
 off the records of its measurement window. Tasks run on a backend of
 :mod:`sim.pipeline.backends` (results are identical on any: each replication has its
 own random streams). The statistics are then judged
@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from sim import model
-from sim.outcomes import measured
+from sim.model import station as model
+from sim.model.outcomes import measured
 from sim.pipeline.backends import Backend, LocalBackend, run_all
 from sim.validation.cases import ValidationCase, all_cases
 from sim.validation.verdict import FAMILY_ALPHA, Observation, ValidationRow, judge

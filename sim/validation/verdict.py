@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from sim.week import DAY_NAMES
+from sim.config.week import DAY_NAMES
 
 __all__ = [
     "FAMILY_ALPHA",

@@ -30,12 +30,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mutations import mutated, segments
 
-from sim.cli import main
-from sim.config import scenario_from_dict
-from sim.documents import read_scenario_document
-from sim.errors import ConfigError
-from sim.measures import measure_run, measures_for
-from sim.model import simulate
+from sim.commands.cli import main
+from sim.config.schema import scenario_from_dict
+from sim.config.documents import read_scenario_document
+from sim.config.errors import ConfigError
+from sim.measures.catalogue import measure_run, measures_for
+from sim.model.station import simulate
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = {p.stem: read_scenario_document(p) for p in sorted((REPO / "configs").glob("*.yaml"))}

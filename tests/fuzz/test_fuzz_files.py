@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fuzz_configs import FUZZ, SECONDS_PER_CASE, assert_one_clean_message, invoke
 
-from sim.documents import MAX_BASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
+from sim.config.documents import MAX_BASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
@@ -173,7 +173,7 @@ def test_bad_options_get_one_message_and_write_nothing(command, option, value, o
 HEAVY = r"""
 import json, resource, sys, time
 resource.setrlimit(resource.RLIMIT_AS, (__LIMIT__, __LIMIT__))
-from sim.cli import main
+from sim.commands.cli import main
 start = time.perf_counter()
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "seconds": time.perf_counter() - start,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mutations import mutated
 from test_fuzz_configs import FUZZ, SECONDS_PER_CASE, assert_one_clean_message, invoke
 
-from sim.documents import read_mapping
+from sim.config.documents import read_mapping
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {

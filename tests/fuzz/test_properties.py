@@ -32,10 +32,10 @@ from scipy import stats
 from test_fuzz_configs import FUZZ
 
 import sim
-from sim.config import Scenario, scenario_from_dict
-from sim.measures import measure_run
-from sim.model import simulate
-from sim.records import EndState, FollowupStatus, WorkerActivity
+from sim.config.schema import Scenario, scenario_from_dict
+from sim.measures.catalogue import measure_run
+from sim.model.station import simulate
+from sim.model.records import EndState, FollowupStatus, WorkerActivity
 
 ROSTERS = {
     "office": [{"days": "weekdays", "start": "09:00", "end": "17:00"}],
@@ -208,9 +208,9 @@ _WITH_FOLLOWUPS = {
 
 
 def test_losing_an_appointment_row_breaks_conservation(monkeypatch):
-    import sim.model
+    import sim.model.station
 
-    intact = sim.model.StationModel._appointment_records
+    intact = sim.model.station.StationModel._appointment_records
 
     def losing(self: Any, contacted: Any) -> Any:
         self.appointments.pop()
@@ -218,7 +218,7 @@ def test_losing_an_appointment_row_breaks_conservation(monkeypatch):
 
     run = simulate(_scenario(_WITH_FOLLOWUPS), 0)
     check_conserved(run)
-    monkeypatch.setattr(sim.model.StationModel, "_appointment_records", losing)
+    monkeypatch.setattr(sim.model.station.StationModel, "_appointment_records", losing)
     with pytest.raises(AssertionError):
         check_conserved(simulate(_scenario(_WITH_FOLLOWUPS), 0))
 
@@ -228,16 +228,16 @@ def test_logging_a_delayed_follow_up_at_its_booked_time_breaks_one_thing_at_a_ti
 ):
     """A follow-up that waited for its worker (busy with a walk-in) logged as if it
     had started when it was due overlaps the walk-in."""
-    import sim.model
+    import sim.model.station
 
     run = simulate(_scenario(_WITH_FOLLOWUPS), 0)
     check_one_thing_at_a_time(run)
-    intact = sim.model.StationModel._start_appointment
+    intact = sim.model.station.StationModel._start_appointment
 
     def started_when_due(self: Any, worker: Any, row: Any, now: float) -> None:
-        intact(self, worker, row, row[sim.model._A_DUE])
+        intact(self, worker, row, row[sim.model.station._A_DUE])
 
-    monkeypatch.setattr(sim.model.StationModel, "_start_appointment", started_when_due)
+    monkeypatch.setattr(sim.model.station.StationModel, "_start_appointment", started_when_due)
     with pytest.raises(AssertionError, match="two things at once"):
         check_one_thing_at_a_time(simulate(_scenario(_WITH_FOLLOWUPS), 0))
 
@@ -296,7 +296,7 @@ def test_one_more_post_on_the_same_roster_never_raises_the_wait_beyond_noise(dra
 
 def test_the_monotonicity_check_fails_when_a_post_slows_the_others(monkeypatch):
     """Mutation: interviews that take longer the more posts there are."""
-    import sim.model
+    import sim.model.station
 
     document = {
         **_WITH_FOLLOWUPS,
@@ -308,14 +308,14 @@ def test_the_monotonicity_check_fails_when_a_post_slows_the_others(monkeypatch):
         },
     }
     document["staffing"] = {"workers": [{"name": "w", "count": 1, "roster": ROSTERS["office"]}]}
-    intact = sim.model.StationModel.__init__
+    intact = sim.model.station.StationModel.__init__
 
     def crowded(self: Any, scenario: Any, *args: Any, **kwargs: Any) -> None:
         intact(self, scenario, *args, **kwargs)
         slower = 4.0 ** (scenario.posts - 1)
         self.interview = [minutes * slower for minutes in self.interview]
 
-    monkeypatch.setattr(sim.model.StationModel, "__init__", crowded)
+    monkeypatch.setattr(sim.model.station.StationModel, "__init__", crowded)
     with pytest.raises(AssertionError, match="one more post raised it"):
         test_one_more_post_on_the_same_roster_never_raises_the_wait_beyond_noise.hypothesis.inner_test(
             (1, document)

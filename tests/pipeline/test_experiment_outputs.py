@@ -8,7 +8,7 @@ import pytest
 from experiment_specs import ALL_FIGURES, write_spec
 
 import sim.pipeline.tasks
-from sim.cli import main
+from sim.commands.cli import main
 from sim.pipeline.results import StoredResults
 
 FIGURE_STEMS = ("wait_ecdf", "hour_of_week_heatmap", "staffing_response", "cost_frontier")

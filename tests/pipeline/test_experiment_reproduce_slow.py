@@ -9,11 +9,11 @@ import pyarrow.csv as pacsv
 import pytest
 from experiment_specs import EXPERIMENTS
 
-from sim.cli import main
+from sim.commands.cli import main
 from sim.national.spec import is_national_spec, load_national_experiment
 from sim.national.study import run_national
 from sim.pipeline.backends import LocalBackend
-from sim.pipeline.reproduce import RELATIVE_TOLERANCE
+from sim.commands.reproduce import RELATIVE_TOLERANCE
 
 REFERENCE = EXPERIMENTS.parent / "results" / "reference"
 

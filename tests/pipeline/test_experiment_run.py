@@ -19,8 +19,8 @@ from experiment_specs import CONFIGS, SHORT, write_spec
 
 import sim
 import sim.pipeline.tasks
-from sim.cli import main
-from sim.errors import ConfigError
+from sim.commands.cli import main
+from sim.config.errors import ConfigError
 from sim.pipeline.backends import LocalBackend
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.plan import load_plan

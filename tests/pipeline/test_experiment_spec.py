@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from experiment_specs import CONFIGS, EXPERIMENTS, TINY, write_spec
 
-from sim.cli import main
-from sim.config import load_scenario
-from sim.errors import ConfigError
+from sim.commands.cli import main
+from sim.config.schema import load_scenario
+from sim.config.errors import ConfigError
 from sim.pipeline.design import design_points
 from sim.pipeline.plan import load_plan
 from sim.pipeline.spec import Design

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-import sim.demand
-import sim.model
-import sim.theory
-from sim.records import EndState
-from sim.roster import build_plan
+import sim.model.demand
+import sim.model.station
+import sim.validation.theory
+from sim.model.records import EndState
+from sim.model.roster import build_plan
 from sim.validation.cases import (
     SHIPPED_CONFIGS,
     ValidationCase,
@@ -37,7 +37,7 @@ from sim.validation.cases import (
 )
 from sim.validation.suite import judge_case, run_cases
 from sim.validation.verdict import ValidationRow
-from sim.week import MINUTES_PER_HOUR
+from sim.config.week import MINUTES_PER_HOUR
 
 
 def _verdicts(case: ValidationCase) -> dict[str, ValidationRow]:
@@ -54,13 +54,13 @@ def test_serving_by_arrival_instead_of_urgency_fails_the_priority_case(monkeypat
     case = priority_case(1, 0.80, 0.30, run_days=60, replications=8)
     assert _failed(_verdicts(case)) == set()
 
-    intact = sim.model.StationModel.__init__
+    intact = sim.model.station.StationModel.__init__
 
     def first_come_first_served(self: Any, *args: Any, **kwargs: Any) -> None:
         intact(self, *args, **kwargs)
         self.rank = [1] * len(self.rank)  # the waiting-queue key forgets urgency
 
-    monkeypatch.setattr(sim.model.StationModel, "__init__", first_come_first_served)
+    monkeypatch.setattr(sim.model.station.StationModel, "__init__", first_come_first_served)
     assert _failed(_verdicts(case)) == {"urgent_wait", "other_wait"}
 
 
@@ -86,7 +86,7 @@ def _shifted_by_an_hour(scenario: Any, replication: int) -> Any:
 def test_a_roster_off_by_one_hour_fails_the_time_varying_case(monkeypatch):
     case = time_varying_case("mutation", weeks=6, replications=20)
     assert _failed(_verdicts(case)) == set()
-    monkeypatch.setattr(sim.model, "build_plan", _shifted_by_an_hour)
+    monkeypatch.setattr(sim.model.station, "build_plan", _shifted_by_an_hour)
     failed = _failed(_verdicts(case))
     # The office workers are on site 10-18 instead of 09-17: their hours, worker 0 left
     # alone from 09:00, and the queue that hour builds give it away.
@@ -96,7 +96,7 @@ def test_a_roster_off_by_one_hour_fails_the_time_varying_case(monkeypatch):
 def test_ignoring_patience_fails_the_erlang_a_case(monkeypatch):
     case = erlang_a_case(2, 1.10, 20, run_days=2, replications=30)
     assert _failed(_verdicts(case)) == set()
-    monkeypatch.setattr(sim.model.StationModel, "_on_patience_end", lambda self, event: None)
+    monkeypatch.setattr(sim.model.station.StationModel, "_on_patience_end", lambda self, event: None)
     # Nobody leaves, and at a load of 1.1 the queue grows without bound.
     assert "mean_wait_served" in _failed(_verdicts(case))
 
@@ -111,11 +111,11 @@ def test_last_come_first_served_fails_the_wait_tail_and_nothing_else(monkeypatch
     # work, same idle periods) but thins the tail: only P(wait > t) can see it.
     case = erlang_c_case(2, 0.80, run_days=30, replications=10)
     assert _failed(_verdicts(case)) == set()
-    monkeypatch.setattr(sim.model, "heappush", _last_come_first_served)
+    monkeypatch.setattr(sim.model.station, "heappush", _last_come_first_served)
     assert _failed(_verdicts(case)) == {"p_wait_exceeds"}
 
 
-def _served_wait_as_all_waits(*args: Any, **kwargs: Any) -> sim.theory.ErlangAResult:
+def _served_wait_as_all_waits(*args: Any, **kwargs: Any) -> sim.validation.theory.ErlangAResult:
     # A classic slip: E[W] / (1 - P(abandon)), which counts the waits of those who left.
     result = _intact_erlang_a(*args, **kwargs)
     return dataclasses.replace(
@@ -123,15 +123,15 @@ def _served_wait_as_all_waits(*args: Any, **kwargs: Any) -> sim.theory.ErlangARe
     )
 
 
-def _wait_probability_from_erlang_b(c: int, lam: float, mu: float) -> sim.theory.ErlangCResult:
+def _wait_probability_from_erlang_b(c: int, lam: float, mu: float) -> sim.validation.theory.ErlangCResult:
     # Another: the loss system's blocking probability used as the delay probability.
     result = _intact_erlang_c(c, lam, mu)
-    blocked = sim.theory.erlang_b(c, lam / mu)
+    blocked = sim.validation.theory.erlang_b(c, lam / mu)
     return dataclasses.replace(result, p_wait=blocked, mean_wait=blocked / (c * mu - lam))
 
 
-_intact_erlang_a = sim.theory.erlang_a
-_intact_erlang_c = sim.theory.erlang_c
+_intact_erlang_a = sim.validation.theory.erlang_a
+_intact_erlang_c = sim.validation.theory.erlang_c
 
 
 @pytest.mark.parametrize(
@@ -154,19 +154,19 @@ _intact_erlang_c = sim.theory.erlang_c
 )
 def test_a_wrong_exact_formula_fails_its_case(monkeypatch, formula, wrong, case, caught):
     assert _failed(_verdicts(case)) == set()
-    monkeypatch.setattr(sim.theory, formula, wrong)
+    monkeypatch.setattr(sim.validation.theory, formula, wrong)
     assert _failed(_verdicts(case)) == caught
 
 
 def test_a_profile_shifted_by_one_hour_fails_the_counts(monkeypatch):
     case = arrival_process_case(weeks=8, replications=5)
     assert _failed(_verdicts(case)) == set()
-    intact = sim.demand.poisson_arrivals
+    intact = sim.model.demand.poisson_arrivals
 
     def late_by_an_hour(rates: np.ndarray, horizon: float, rng: np.random.Generator) -> Any:
         return intact(np.roll(rates, 1), horizon, rng)
 
-    monkeypatch.setattr(sim.demand, "poisson_arrivals", late_by_an_hour)
+    monkeypatch.setattr(sim.model.demand, "poisson_arrivals", late_by_an_hour)
     # The flat population cannot show a shift; the uneven one shows it in its counts.
     assert _failed(_verdicts(case)) == {"victim/counts", "victim/gaps"}
 
@@ -185,7 +185,7 @@ def _evenly_spaced_within_each_hour(
 
 def test_arrivals_with_the_right_counts_but_regular_gaps_fail_the_gap_test(monkeypatch):
     case = arrival_process_case(weeks=8, replications=5)
-    monkeypatch.setattr(sim.demand, "poisson_arrivals", _evenly_spaced_within_each_hour)
+    monkeypatch.setattr(sim.model.demand, "poisson_arrivals", _evenly_spaced_within_each_hour)
     assert _failed(_verdicts(case)) == {"victim/gaps", "third_party/gaps"}
 
 
@@ -193,7 +193,7 @@ def test_records_that_lose_the_expired_cases_fail_conservation(monkeypatch):
     case = conservation_case(SHIPPED_CONFIGS / "visiting_twice_weekly.yaml")
     case = case.with_simulation(replications=3)
     assert _failed(_verdicts(case)) == set()
-    intact = sim.model.StationModel._records
+    intact = sim.model.station.StationModel._records
 
     def losing_expired(self: Any) -> Any:
         records = intact(self)
@@ -202,24 +202,24 @@ def test_records_that_lose_the_expired_cases_fail_conservation(monkeypatch):
         columns = {name: column[keep] for name, column in records.cases.columns().items()}
         return dataclasses.replace(records, cases=type(records.cases)(**columns))
 
-    monkeypatch.setattr(sim.model.StationModel, "_records", losing_expired)
+    monkeypatch.setattr(sim.model.station.StationModel, "_records", losing_expired)
     assert _failed(_verdicts(case)) == {"imbalance"}
 
 
 def test_follow_ups_that_take_no_worker_time_fail_the_diary_case(monkeypatch):
     case = diary_case(0.5, run_days=60, replications=10)
     assert _failed(_verdicts(case)) == set()
-    intact = sim.model.StationModel.__init__
+    intact = sim.model.station.StationModel.__init__
 
     def instant_follow_ups(self: Any, *args: Any, **kwargs: Any) -> None:
         intact(self, *args, **kwargs)
         self.demand.followup_duration[:] = 0.0  # held, but in no time at all
 
-    monkeypatch.setattr(sim.model.StationModel, "__init__", instant_follow_ups)
+    monkeypatch.setattr(sim.model.station.StationModel, "__init__", instant_follow_ups)
     assert _failed(_verdicts(case)) == {"busy"}
 
 
 def test_follow_ups_that_are_never_booked_fail_the_diary_case(monkeypatch):
     case = diary_case(0.5, run_days=60, replications=10)
-    monkeypatch.setattr(sim.model.StationModel, "_start_series", lambda self, case, w, now: None)
+    monkeypatch.setattr(sim.model.station.StationModel, "_start_series", lambda self, case, w, now: None)
     assert _failed(_verdicts(case)) == {"busy", "unheld"}

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from sim.validation.verdict import Statistic, judge
-from sim.week import HOURS_PER_WEEK
+from sim.config.week import HOURS_PER_WEEK
 
 MEAN = Statistic("x", "x")
 

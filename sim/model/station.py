@@ -1,0 +1,1176 @@
+"""The station model: referrals, waiting, interviews, follow-up appointments, shifts,
+on call and callbacks, as SimPy events.
+
+SimPy is the event engine; the model keeps the number of events low by waking workers
+with events instead of running a process per case: a referral, the end of a task, a
+person's patience running out, a callback or an appointment coming due, a call-out's
+end and a roster change are each one scheduled event whose callback updates the
+stations' state.  All random draws are made before the run (``sim.model.demand``,
+``sim.model.roster``), so the run itself is deterministic given its inputs.  For speed, the
+events of nearly every case (referrals, ends of tasks, roster changes) reuse one event
+object each instead of allocating one per event, one-shot events (appointments coming
+due, patience, retries, call-outs) are reused once fired (``sim.model.engine``), the handlers keep
+per-case state in Python lists (numpy scalars are slow to touch one at a time) and log
+worker time into columns, and the record columns are built with numpy once the run is
+over.
+
+The rules (``docs/model.md`` states them for reviewers, each with its test):
+
+* A case is referred at ``arrival + referral delay``.  If a worker is on site at its
+  station for cases, the first idle one (in roster order) interviews the person at
+  once; if all are busy the person waits in the station's queue (urgent first, then by
+  referral time) until a worker is free or their patience runs out.
+* When nobody is on site for cases, the case goes to the on-call rota if one covers
+  the station now, the case is eligible and the window's call-out cap is not reached;
+  otherwise it goes on the callback list of its station.
+* A worker who is free takes, in this order: a follow-up appointment that is due (the
+  person is there); the longest-waiting person of the highest urgency present at its
+  station; the first callback of the stations it serves, by the callback order.  A task
+  in progress at the end of a shift is finished, the time past the shift's end recorded
+  as overtime.
+* After a first interview the worker arranges the onward referral (if any), and books
+  the person's next follow-up in its diary (``Diary``); after each appointment, the next
+  one.  An appointment the worker is not there to hold is rebooked from the next day.
+* At the end of a shift's case time the worker takes no new case: it finishes what it
+  is doing and the appointments already due, then turns to other duties until the
+  shift ends.  When the last worker for cases leaves a station, the people still
+  waiting there are routed as if referred at that moment (on call or callback list).
+* A staff on-call responder out on a call-out, or resting after a night call-out, joins
+  its shift when it is back.
+* Roster changes at an instant are applied before anything else at that instant: a
+  referral at exactly 09:00 finds the 09:00 shift on site, one at 17:00 finds the
+  17:00 shift gone.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+from collections import deque
+from heapq import heappop, heappush
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.events import Event
+
+from sim.config.schema import Scenario
+from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, covered, merge_intervals
+from sim.model.demand import Demand, draw_demand
+from sim.model.engine import FIRST, NORMAL, Recurring, Spares
+from sim.model.records import (
+    AppointmentRecords,
+    CaseRecords,
+    Channel,
+    EndState,
+    FollowupStatus,
+    RunRecords,
+    WorkerActivity,
+    WorkerRecords,
+)
+from sim.model.roster import EXTERNAL, NOBODY, CoveragePlan, build_plan
+
+__all__ = ["StationModel", "simulate"]
+
+# Case states during a run; a contacted case's state says by which channel, so that one
+# store per case records both.
+(
+    _PENDING,
+    _WAITING,
+    _ON_CALL,
+    _CALLBACK,
+    _RETRY,
+    _LOST,
+    _FAILED,
+    _EXPIRED,
+    _CONTACTED_ON_SITE,
+    _CONTACTED_ON_CALL,
+    _CONTACTED_BY_CALLBACK,
+) = range(11)
+_CHANNEL_OF_STATE = np.full(11, int(Channel.NONE))
+_CHANNEL_OF_STATE[_CONTACTED_ON_SITE] = Channel.ON_SITE
+_CHANNEL_OF_STATE[_CONTACTED_ON_CALL] = Channel.ON_CALL
+_CHANNEL_OF_STATE[_CONTACTED_BY_CALLBACK] = Channel.CALLBACK
+# The end state each run state records (not referred: set from the referral decision).
+_END_STATE_OF = np.full(11, int(EndState.IN_SYSTEM))
+_END_STATE_OF[_LOST] = EndState.LEFT
+_END_STATE_OF[_FAILED] = EndState.CALLBACK_FAILED
+_END_STATE_OF[_EXPIRED] = EndState.CALLBACK_EXPIRED
+for _contacted in (_CONTACTED_ON_SITE, _CONTACTED_ON_CALL, _CONTACTED_BY_CALLBACK):
+    _END_STATE_OF[_contacted] = EndState.CONTACTED
+
+# Activity and status codes as plain ints: the handlers store them once per log row,
+# and reading an enum member costs more than reading a module constant.
+_INTERVIEW = int(WorkerActivity.INTERVIEW)
+_ATTEMPT = int(WorkerActivity.CALLBACK_ATTEMPT)
+_OVERTIME = int(WorkerActivity.OVERTIME)
+_CALLOUT = int(WorkerActivity.CALLOUT)
+_FOLLOWUP = int(WorkerActivity.FOLLOWUP)
+_ONWARD_WORK = int(WorkerActivity.ONWARD_WORK)
+_DUTIES = int(WorkerActivity.DUTIES)
+_REST = int(WorkerActivity.REST)
+_HELD = int(FollowupStatus.HELD)
+_NO_SHOW = int(FollowupStatus.NO_SHOW)
+_DIARY_FULL = int(FollowupStatus.DIARY_FULL)
+_CANCELLED = int(FollowupStatus.CANCELLED)
+_NO_WORKER = int(FollowupStatus.NO_WORKER)
+_BOOKED = int(FollowupStatus.PENDING)  # booked, not yet held: pending if the run ends
+
+_INF = float("inf")
+_NAN = float("nan")
+
+_LOG_WIDTH = 6
+"""Fields of a worker-log row: worker, activity, station, start, end, case."""
+
+_roster_position = attrgetter("index")
+
+
+class _WorkLog:
+    """The blocks of worker time a run logs (interviews, appointments, failed callback
+    attempts, onward-referral work, duties, rest, overtime, call-outs), as six columns
+    of Python lists: appending to a list is as cheap as building a row, and a list of
+    ints or of floats becomes a numpy column faster than rows do."""
+
+    __slots__ = ("activity", "case", "end", "start", "station", "worker")
+
+    def __init__(self) -> None:
+        self.worker: list[int] = []
+        self.activity: list[int] = []
+        self.station: list[int] = []
+        self.start: list[float] = []
+        self.end: list[float] = []
+        self.case: list[int] = []
+
+    def add(
+        self, worker: int, activity: int, station: int, start: float, end: float, case: int
+    ) -> None:
+        """Log one block (the hot paths append to the columns themselves)."""
+        self.worker.append(worker)
+        self.activity.append(activity)
+        self.station.append(station)
+        self.start.append(start)
+        self.end.append(end)
+        self.case.append(case)
+
+    def rows(self) -> np.ndarray:
+        """The log as an (n, 6) float array, one row per block (the ints are exact)."""
+        rows = np.empty((len(self.worker), _LOG_WIDTH))
+        rows[:, 0] = np.asarray(self.worker, dtype=np.int64)
+        rows[:, 1] = np.asarray(self.activity, dtype=np.int64)
+        rows[:, 2] = np.asarray(self.station, dtype=np.int64)
+        rows[:, 3] = np.asarray(self.start, dtype=float)
+        rows[:, 4] = np.asarray(self.end, dtype=float)
+        rows[:, 5] = np.asarray(self.case, dtype=np.int64)
+        return rows
+
+
+class _Worker:
+    """An on-site social worker's state during a run, its diary included."""
+
+    __slots__ = (
+        "away_until",
+        "busy",
+        "callback_lists",
+        "callout_after",
+        "diary_ends",
+        "diary_starts",
+        "diary_stations",
+        "duty_until",
+        "index",
+        "on_site",
+        "pending",
+        "rest_until",
+        "serves",
+        "shift_end",
+        "slot_ends",
+        "slot_room",
+        "slot_starts",
+        "slot_stations",
+        "station",
+        "task_end",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        serves: tuple[int, ...],
+        task_end: Recurring,
+        slots: np.ndarray,
+        bookable_share: float,
+    ) -> None:
+        self.index = index
+        self.serves = serves
+        self.task_end = task_end  # fires at the end of the current task
+        # The callback lists (heaps) of the stations served, in station order.
+        self.callback_lists: list[list[tuple[int, float, int]]] = []
+        self.station = -1
+        self.on_site = False  # on site and taking cases
+        self.busy = False
+        self.shift_end = 0.0  # end of the current shift on site: later work is overtime
+        self.duty_until = 0.0  # other duties run from the end of case time to here
+        self.pending: deque[list[Any]] = deque()  # appointments due, the person waiting
+        self.away_until = 0.0  # out on a call-out until then
+        self.rest_until = 0.0  # compensatory rest until then
+        # A call-out of the worker's on-call turn, waiting for the task in hand (work
+        # past the end of a shift) to end: (slot, case).
+        self.callout_after: tuple[int, int] | None = None
+        # The diary: planned case time (slots) and booked appointments, both sorted.
+        self.slot_starts: list[float] = slots[:, 0].tolist()
+        self.slot_ends: list[float] = slots[:, 1].tolist()
+        self.slot_stations: list[int] = slots[:, 2].astype(np.int64).tolist()
+        self.diary_stations = frozenset(self.slot_stations)  # where it books follow-ups
+        # Minutes each slot may still have booked (its bookable share of case time).
+        self.slot_room: list[float] = (bookable_share * (slots[:, 1] - slots[:, 0])).tolist()
+        self.diary_starts: list[float] = []
+        self.diary_ends: list[float] = []
+
+
+class _Station:
+    """A station's state: who is on site, who waits there, its callback list."""
+
+    __slots__ = ("callback_workers", "callbacks", "present", "queue")
+
+    def __init__(self) -> None:
+        self.present: list[_Worker] = []  # on site for cases now, in roster order
+        self.queue: list[tuple[int, float, int]] = []  # heap of (urgency rank, referral, case)
+        self.callbacks: list[tuple[int, float, int]] = []  # heap, key by callback order
+        self.callback_workers: list[_Worker] = []  # who works this list, roster order
+
+
+# The fields of an appointment row (a Python list: one per follow-up wanted, created as
+# it is booked or given up, and passed to its events, so that a handler reaches it
+# without a lookup).
+(
+    _A_CASE,
+    _A_NUMBER,
+    _A_WORKER,
+    _A_STATION,
+    _A_BOOKED_AT,
+    _A_DUE,
+    _A_START,
+    _A_END,
+    _A_STATUS,
+    _A_REBOOKINGS,
+    _A_DURATION,
+) = range(11)
+
+
+def _appointment(
+    case: int, number: int, worker: int, station: int, status: int, booked_at: float
+) -> list[Any]:
+    """A new appointment row, not yet due, started or ended."""
+    return [case, number, worker, station, booked_at, _NAN, _NAN, _NAN, status, 0, 0.0]
+
+
+class StationModel:
+    """One run of a scenario: build it from the scenario, its demand and its coverage
+    plan, then call :meth:`run`."""
+
+    def __init__(
+        self, scenario: Scenario, demand: Demand, plan: CoveragePlan, replication: int = 0
+    ) -> None:
+        self.scenario = scenario
+        self.demand = demand
+        self.plan = plan
+        self.replication = replication
+        self.env = simpy.Environment()
+        self.horizon = scenario.simulation.horizon_minutes
+        n = len(demand)
+        on_call = scenario.on_call
+
+        self._decide_referrals(scenario, demand, plan)
+        referral = demand.arrival + demand.referral_delay
+        self.referral = referral
+        self.referral_order: list[int] = np.flatnonzero(self.referred)[
+            np.argsort(referral[self.referred], kind="stable")
+        ].tolist()
+
+        # Per-case state as Python lists: the event handlers touch single elements.
+        # Attributes read only on rarer paths (callback attempts, call-outs, follow-ups)
+        # stay numpy arrays and are read with float()/int(), which gives the same values.
+        self.referral_time: list[float] = referral.tolist()
+        self.station_of: list[int] = demand.station.tolist()
+        self.rank: list[int] = np.where(demand.urgent, 0, 1).tolist()
+        self.patience: list[float] = demand.patience.tolist()
+        self.interview: list[float] = demand.interview.tolist()
+        self.onward_work: list[float] = np.where(demand.onward, demand.onward_work, 0.0).tolist()
+        self.followups: list[int] = demand.followups.tolist()
+        self.callback_uniform: np.ndarray = demand.callback_uniform
+        self.state = [_PENDING] * n
+        self.first_contact = [np.nan] * n
+        self.service_end = [np.nan] * n
+        self.series_end = [np.nan] * n
+        # Rare per-case facts are kept sparse: cheaper to build and to turn into columns.
+        self.left_station: list[int] = []  # cases that left before being seen
+        self.attempts: dict[int, int] = {}  # callback attempts made, by case
+        self.followup_worker: dict[int, int] = {}  # whose diary a person's series is in
+        self.booked_numbers: dict[int, int] = {}  # follow-ups given a row, by case
+        self.worker_log = _WorkLog()
+        self.appointments: list[list[Any]] = []
+
+        self.stations = [_Station() for _ in scenario.stations]
+        self.workers = [
+            _Worker(
+                w,
+                plan.serves(w),
+                Recurring(self.env),
+                plan.diary_slots[w],
+                scenario.diary.bookable_share,
+            )
+            for w in range(len(plan.worker_names))
+        ]
+        for worker in self.workers:
+            for s in worker.serves:
+                self.stations[s].callback_workers.append(worker)
+                worker.callback_lists.append(self.stations[s].callbacks)
+        # The worker a station's follow-ups are booked with when the first contact was
+        # made by someone without a diary there (an on-call responder).
+        self.diary_of_station = [
+            next((w.index for w in self.workers if s in w.diary_stations), -1)
+            for s in range(len(self.stations))
+        ]
+        populations = list(scenario.populations.values())
+        self.no_show = [0.0 if p.followups is None else p.followups.no_show for p in populations]
+        self.population_of: list[int] = demand.population.tolist()
+        diary = scenario.diary
+        self.diary_horizon = diary.horizon_days * MINUTES_PER_DAY
+        self.max_rebookings = diary.max_rebookings
+        # Read one element at a time, with .item(): faster than indexing then float().
+        self.gap: np.ndarray = demand.followup_gap
+        self.duration: np.ndarray = demand.followup_duration
+        self.no_show_draw: np.ndarray = demand.followup_no_show
+
+        callbacks = scenario.callbacks
+        self.attempt_minutes = callbacks.attempt_minutes
+        self.max_attempts = callbacks.max_attempts
+        self.retry_minutes = callbacks.retry_after_hours * MINUTES_PER_HOUR
+        self.reach_initial = callbacks.reach_probability.initial
+        self.reach_floor = callbacks.reach_probability.floor
+        self.reach_half_life = callbacks.reach_probability.half_life_hours * MINUTES_PER_HOUR
+        self.lose_leavers = callbacks.left_before_seen == "lost"
+        self.expiry_minutes = (
+            np.inf
+            if callbacks.expire_after_days is None
+            else callbacks.expire_after_days * MINUTES_PER_DAY
+        )
+        order = callbacks.order
+        if order == "urgent_then_oldest":
+            self._callback_key = lambda case: (self.rank[case], self.referral_time[case], case)
+        elif order == "oldest_first":
+            self._callback_key = lambda case: (0, self.referral_time[case], case)
+        else:
+            self._callback_key = lambda case: (0, -self.referral_time[case], case)
+
+        self.on_call_starts: list[float] = plan.on_call_windows[:, 0].tolist()
+        self.on_call_ends: list[float] = plan.on_call_windows[:, 1].tolist()
+        self.on_call_staff: list[list[int]] = plan.on_call_staff.tolist()
+        self.callouts = [0] * len(self.on_call_starts)
+        self.on_call_all = on_call is not None and on_call.eligible == "all"
+        self.callout_cap = None if on_call is None else on_call.max_callouts_per_window
+        self.free_slots = [] if on_call is None else list(range(on_call.responders))
+        self.on_call_queue: list[tuple[int, float, int, int]] = []
+        self.callout_window: dict[int, int] = {}
+        self.on_call_stations = plan.on_call_stations
+        self.on_call_delay: np.ndarray = demand.on_call_delay
+        self.on_call_by_phone: np.ndarray = demand.on_call_by_phone
+        self.rest_minutes = 0.0 if on_call is None else on_call.rest_hours * MINUTES_PER_HOUR
+        self.night = (0, 0) if on_call is None else on_call.night
+        self.n_workers = len(self.workers)
+        # The callbacks of the recurring events, built once.
+        self._referral = Recurring(self.env)
+        self._referral_handlers = [self._on_referral]
+        self._interview_end_handlers = [self._on_interview_end]
+        self._attempt_end_handlers = [self._on_attempt_end]
+        self._appointment_end_handlers = [self._on_appointment_end]
+        self._onward_end_handlers = [self._on_onward_end]
+        self.one_shots = Spares(self.env)
+        self._back_handlers = [self._on_back]
+        self._patience_handlers = [self._on_patience_end]
+        self._due_handlers = [self._on_appointment_due]
+        self._retry_handlers = [self._on_retry_due]
+        self._callout_end_handlers = [self._on_callout_end]
+
+    def _decide_referrals(self, scenario: Scenario, demand: Demand, plan: CoveragePlan) -> None:
+        """The referral decision, vectorised: whether a worker is reachable at each
+        arrival (``referral_rule``), and so which probability applies."""
+        n = len(demand)
+        populations = list(scenario.populations.values())
+        p_present = np.asarray([p.referral.probability for p in populations])[demand.population]
+        p_absent = np.asarray([p.referral.probability_absent for p in populations])[
+            demand.population
+        ]
+        reachable = np.zeros(n, dtype=bool)
+        on_call = merge_intervals(plan.staffed_windows)
+        if scenario.referral_rule == "can_take_now" and scenario.on_call is not None:
+            eligible = demand.urgent | (scenario.on_call.eligible == "all")
+        else:
+            eligible = np.ones(n, dtype=bool)
+        single_station = len(plan.station_coverage) == 1
+        for s, intervals in enumerate(plan.station_coverage):
+            at = slice(None) if single_station else demand.station == s
+            reachable[at] = covered(intervals, demand.arrival[at])
+            if s in plan.on_call_stations:
+                reachable[at] |= covered(on_call, demand.arrival[at]) & eligible[at]
+        u = demand.referral_uniform
+        self.referred = u < np.where(reachable, p_present, p_absent)
+        self.lost_to_absence = ~reachable & (u >= p_absent) & (u < p_present)
+
+    # -- running --------------------------------------------------------------------
+
+    def run(self) -> RunRecords:
+        """Run to the horizon and return the records (once: building the records
+        releases the run's state)."""
+        self._schedule_roster()
+        self._next_referral = 0
+        if self.referral_order:
+            first = self.referral_order[0]
+            delay = self.referral_time[first]
+            self._referral.fire_in(delay, self._referral_handlers, first, NORMAL)
+        self.env.run(until=self.horizon)
+        return self._records()
+
+    def _schedule_roster(self) -> None:
+        # At each instant: the workers whose case time ends, and those who arrive with
+        # their station, case-time end and shift end (objects, not indexes: this is
+        # read at every change).
+        changes: dict[float, tuple[list[_Worker], list[tuple[_Worker, int, float, float]]]] = {}
+        workers = self.workers
+        for w, station, _, _, start, end, case_end in self.plan.shifts:
+            if end <= start:
+                continue
+            changes.setdefault(start, ([], []))[1].append((workers[w], station, case_end, end))
+            changes.setdefault(case_end, ([], []))[0].append(workers[w])
+        self._roster_times = sorted(changes)
+        self._roster_changes = [changes[t] for t in self._roster_times]
+        self._roster_next = 0
+        self._roster_handlers = [self._on_roster]
+        if self._roster_times:
+            roster = Recurring(self.env)
+            roster.fire_in(self._roster_times[0], self._roster_handlers, None, FIRST)
+
+    def _on_roster(self, event: Event) -> None:
+        now = self.env.now
+        ends, starts = self._roster_changes[self._roster_next]
+        self._roster_next += 1
+        if self._roster_next < len(self._roster_times):
+            delay = self._roster_times[self._roster_next] - now
+            event.fire_in(delay, self._roster_handlers, None, FIRST)
+        # Ends before starts: a worker moving between stations at an instant first
+        # leaves; a colleague starting at the instant another leaves keeps the station
+        # covered, so the queue is only sent away if nobody is left once both are done.
+        stations = self.stations
+        emptied = set()
+        for worker in ends:
+            if not worker.on_site:  # still away or resting: never joined this shift
+                continue
+            present = stations[worker.station].present
+            present.remove(worker)
+            worker.on_site = False
+            if not present:
+                emptied.add(worker.station)
+            if not worker.busy and not worker.pending:
+                self._to_duties(worker, now)
+        joined = []
+        for worker, s, case_end, end in starts:
+            back = max(worker.away_until, worker.rest_until)
+            if back > now:
+                self._join_later(worker, s, case_end, end, now)
+                continue
+            self._join(worker, s, case_end, end)
+            emptied.discard(s)
+            joined.append(worker)
+        if emptied:
+            for s in sorted(emptied):
+                self._send_away_waiting(s)
+        for worker in joined:
+            if not worker.busy:
+                self._next_task(worker, now)
+
+    def _join(self, worker: _Worker, s: int, case_end: float, end: float) -> None:
+        worker.on_site = True
+        worker.station = s
+        worker.shift_end = end
+        worker.duty_until = end
+        insort(self.stations[s].present, worker, key=_roster_position)
+
+    def _join_later(self, worker: _Worker, s: int, case_end: float, end: float, now: float) -> None:
+        """A shift starting while its worker is out on a call-out or resting: the worker
+        joins when back (rest is logged as such), or not at all if back too late."""
+        back = max(worker.away_until, worker.rest_until)
+        rest_from = max(now, worker.away_until)
+        if worker.rest_until > rest_from:
+            self.worker_log.add(worker.index, _REST, s, rest_from, min(worker.rest_until, end), -1)
+        if back < case_end:
+            # NORMAL, not FIRST: a call-out ending at that instant is handled first, and
+            # may set a rest that pushes the join later again.
+            self.one_shots.fire_in(back - now, self._back_handlers, (worker, s, case_end, end))
+        elif back < end:
+            self.worker_log.add(worker.index, _DUTIES, s, back, end, -1)
+
+    def _on_back(self, event: Event) -> None:
+        self.one_shots.release(event)
+        worker, s, case_end, end = event.payload
+        now = self.env.now
+        if max(worker.away_until, worker.rest_until) > now:
+            worker.away_until = max(worker.away_until, now)  # rest logged from here on
+            self._join_later(worker, s, case_end, end, now)
+            return
+        self._join(worker, s, case_end, end)
+        if not worker.busy:
+            self._next_task(worker, now)
+
+    def _to_duties(self, worker: _Worker, now: float) -> None:
+        """The worker's case time is over and its work done: other duties until the
+        shift ends."""
+        if worker.duty_until > now:
+            self.worker_log.add(worker.index, _DUTIES, worker.station, now, worker.duty_until, -1)
+            worker.duty_until = now
+
+    def _send_away_waiting(self, s: int) -> None:
+        queue = self.stations[s].queue
+        waiting = [case for _, _, case in sorted(queue) if self.state[case] == _WAITING]
+        queue.clear()
+        for case in waiting:
+            self._no_worker(case)
+
+    # -- referral and routing -----------------------------------------------------------
+
+    def _on_referral(self, event: Event) -> None:
+        case = event.payload
+        env = self.env
+        # Referrals are scheduled one at a time, each by the one before, so that the
+        # event queue stays short.
+        now = env.now
+        position = self._next_referral + 1
+        self._next_referral = position
+        if position < len(self.referral_order):
+            following = self.referral_order[position]
+            delay = self.referral_time[following] - now
+            # fire_in, inlined: this runs once per case.
+            event.callbacks = self._referral_handlers
+            event.payload = following
+            env.schedule(event, NORMAL, delay)
+        station = self.stations[self.station_of[case]]
+        present = station.present
+        if present:
+            for worker in present:
+                if not worker.busy:
+                    self._start_interview(worker, case, _CONTACTED_ON_SITE, now)
+                    return
+            self.state[case] = _WAITING
+            heappush(station.queue, (self.rank[case], self.referral_time[case], case))
+            patience = self.patience[case]
+            if patience != _INF:
+                self.one_shots.fire_in(patience, self._patience_handlers, case)
+        else:
+            self._no_worker(case)
+
+    def _no_worker(self, case: int) -> None:
+        """Route a case that nobody on site can take: on call, else the callback list."""
+        if self.on_call_starts and (self.on_call_all or self.rank[case] == 0):
+            now = self.env.now
+            window = bisect_right(self.on_call_starts, now) - 1
+            if (
+                window >= 0
+                and now < self.on_call_ends[window]
+                and self.station_of[case] in self.on_call_stations
+                and (self.callout_cap is None or self.callouts[window] < self.callout_cap)
+            ):
+                staffed = [
+                    j for j, member in enumerate(self.on_call_staff[window]) if member != NOBODY
+                ]
+                if staffed:
+                    self.callouts[window] += 1
+                    self.state[case] = _ON_CALL
+                    self.callout_window[case] = window
+                    free = [j for j in self.free_slots if j in staffed]
+                    if free:
+                        self.free_slots.remove(free[0])
+                        self._start_callout(free[0], case)
+                    else:
+                        entry = (self.rank[case], self.referral_time[case], case, window)
+                        heappush(self.on_call_queue, entry)
+                    return
+        self._add_callback(case)
+
+    def _on_patience_end(self, event: Event) -> None:
+        self.one_shots.spare.append(event)  # release, inlined: once per waiting case
+        case = event.payload
+        if self.state[case] != _WAITING:
+            return
+        self.left_station.append(case)
+        if self.lose_leavers:
+            self.state[case] = _LOST
+        else:
+            self._add_callback(case)
+
+    # -- on-site work ---------------------------------------------------------------------
+
+    def _start_interview(self, worker: _Worker, case: int, contacted: int, now: float) -> None:
+        """Start a first interview now; ``contacted`` is the contacted state of its
+        channel."""
+        self.state[case] = contacted
+        self.first_contact[case] = now
+        worker.busy = True
+        # fire_in, inlined: this runs once per case.
+        task_end = worker.task_end
+        task_end.callbacks = self._interview_end_handlers
+        task_end.payload = (worker, case, now, worker.station, worker.shift_end)
+        self.env.schedule(task_end, NORMAL, self.interview[case])
+
+    def _on_interview_end(self, event: Event) -> None:
+        worker, case, start, station, shift_end = event.payload
+        now = self.env.now
+        self.service_end[case] = now
+        # _WorkLog.add, inlined: this runs once per case.
+        log = self.worker_log
+        log.worker.append(worker.index)
+        log.activity.append(_INTERVIEW)
+        log.station.append(station)
+        log.start.append(start)
+        log.end.append(now)
+        log.case.append(case)
+        if now > shift_end:
+            log.add(worker.index, _OVERTIME, station, max(start, shift_end), now, case)
+        self._start_series(case, worker.index, now)
+        work = self.onward_work[case]
+        if work > 0:
+            worker.task_end.fire_in(
+                work, self._onward_end_handlers, (worker, case, now, station, shift_end), NORMAL
+            )
+            return
+        worker.busy = False
+        self._worker_free(worker, now)
+
+    def _on_onward_end(self, event: Event) -> None:
+        worker, case, start, station, shift_end = event.payload
+        now = self.env.now
+        log = self.worker_log
+        log.add(worker.index, _ONWARD_WORK, station, start, now, case)
+        if now > shift_end:
+            log.add(worker.index, _OVERTIME, station, max(start, shift_end), now, case)
+        worker.busy = False
+        self._worker_free(worker, now)
+
+    def _worker_free(self, worker: _Worker, now: float) -> None:
+        """A worker has just finished a task: the next one, or its duties.  A person
+        waiting for a booked appointment is seen before a call-out that came in during
+        the overrun (they are at the station; the call-out waits its turn)."""
+        if worker.pending:
+            self._start_appointment(worker, worker.pending.popleft(), now)
+        elif worker.on_site:
+            self._next_task(worker, now)
+        else:
+            self._to_duties(worker, now)
+            if worker.callout_after is not None:
+                slot, case = worker.callout_after
+                worker.callout_after = None
+                self._start_callout(slot, case)
+
+    def _next_task(self, worker: _Worker, now: float) -> None:
+        """Give a free, on-site worker the next person waiting, else the next callback."""
+        if worker.pending:
+            self._start_appointment(worker, worker.pending.popleft(), now)
+            return
+        queue = self.stations[worker.station].queue
+        state = self.state
+        while queue:
+            case = heappop(queue)[2]
+            if state[case] == _WAITING:
+                self._start_interview(worker, case, _CONTACTED_ON_SITE, now)
+                return
+        lists = worker.callback_lists
+        oldest_referral = None
+        while True:
+            best = None
+            for callbacks in lists:
+                if callbacks and (best is None or callbacks[0] < best[0]):
+                    best = callbacks
+            if best is None:
+                return
+            if oldest_referral is None:
+                oldest_referral = now - self.expiry_minutes
+            case = heappop(best)[2]
+            if self.referral_time[case] >= oldest_referral:
+                self._attempt_callback(worker, case, now)
+                return
+            state[case] = _EXPIRED
+
+    # -- follow-up appointments -----------------------------------------------------------
+
+    def _start_series(self, case: int, worker: int, now: float) -> None:
+        """A first contact has ended: book the person's first follow-up, with the worker
+        who met them when that worker keeps a diary at the person's station, else with
+        the first worker who does."""
+        if not self.followups[case]:
+            self.series_end[case] = now
+            return
+        station = self.station_of[case]
+        if worker < 0 or station not in self.workers[worker].diary_stations:
+            worker = self.diary_of_station[station]
+        self.followup_worker[case] = worker
+        self._book_next(case, 0, now)
+
+    def _book_next(self, case: int, done: int, now: float) -> None:
+        """Book the follow-up after number ``done`` (0: the first contact), or close the
+        series."""
+        number = done + 1
+        if number > self.followups[case]:
+            self.series_end[case] = now
+            return
+        earliest = now + self.gap.item(case, number - 1)
+        self._book(case, number, earliest, now, None)
+
+    def _book(
+        self, case: int, number: int, earliest: float, now: float, row: list[Any] | None
+    ) -> None:
+        """Put follow-up ``number`` in the diary at the first free slot from
+        ``earliest`` (``row``: its row when it is rebooked), or give up the series.
+
+        The slot is the first ``(slot, start)`` from ``earliest`` where an appointment
+        of its duration fits the worker's planned case time at the person's station, no
+        other appointment and the slot's bookable share, within the booking horizon.
+        (The search is written out here, not in a method of its own: this runs once
+        per appointment wanted, and a call costs as much as the search usually does.)
+        """
+        w = self.followup_worker[case]
+        station = self.station_of[case]
+        if w < 0:
+            self._give_up(case, number, _NO_WORKER, now, row)
+            return
+        worker = self.workers[w]
+        duration = self.duration.item(case, number - 1)
+        starts, ends = worker.slot_starts, worker.slot_ends
+        stations, room = worker.slot_stations, worker.slot_room
+        diary_starts, diary_ends = worker.diary_starts, worker.diary_ends
+        limit = earliest + self.diary_horizon
+        n = len(starts)
+        i = bisect_right(ends, earliest)
+        while i < n and starts[i] <= limit:
+            if stations[i] == station and duration <= room[i] + 1e-9:
+                t = earliest if earliest > starts[i] else starts[i]
+                slot_end = ends[i]
+                # Booked appointments never overlap, so once t is past the one it falls
+                # in, the candidates are the following ones in order: walk them.
+                k = bisect_right(diary_starts, t)
+                if k and diary_ends[k - 1] > t:
+                    t = diary_ends[k - 1]  # inside an appointment: try after it
+                booked = len(diary_starts)
+                while t + duration <= slot_end and t <= limit:
+                    # The next appointment starts too soon, or just at t (then t is in
+                    # it, which matters for an appointment of no duration).
+                    if k < booked and (diary_starts[k] < t + duration or diary_starts[k] == t):
+                        t = diary_ends[k]
+                        k += 1
+                    else:
+                        break
+                else:
+                    i += 1
+                    continue
+                break
+            i += 1
+        else:
+            if earliest + self.diary_horizon > self.horizon:
+                # The diary ends with the run, not because it is full: the follow-up
+                # stays pending, and the series open.
+                return
+            self._give_up(case, number, _DIARY_FULL, now, row)
+            return
+        room[i] -= duration
+        k = bisect_right(diary_starts, t)
+        diary_starts.insert(k, t)
+        diary_ends.insert(k, t + duration)
+        if row is None:
+            row = [case, number, w, station, now, t, _NAN, _NAN, _BOOKED, 0, duration]
+            self.appointments.append(row)
+            self.booked_numbers[case] = number
+        else:
+            row[_A_BOOKED_AT] = now
+            row[_A_DUE] = t
+        self.one_shots.fire_in(t - now, self._due_handlers, row)
+
+    def _give_up(
+        self, case: int, number: int, status: int, now: float, row: list[Any] | None
+    ) -> None:
+        """Follow-up ``number`` cannot be held, and the series ends: it and every later
+        one the person wanted are unmet, for ``status``."""
+        w = self.followup_worker.get(case, -1)
+        station = self.station_of[case]
+        if row is not None:
+            row[_A_STATUS] = status
+            number += 1
+        for k in range(number, self.followups[case] + 1):
+            self.appointments.append(_appointment(case, k, w, station, status, _NAN))
+        self.booked_numbers[case] = self.followups[case]
+        self.series_end[case] = now
+
+    def _on_appointment_due(self, event: Event) -> None:
+        self.one_shots.spare.append(event)  # release, inlined: once per appointment
+        row = event.payload
+        now = self.env.now
+        case = row[_A_CASE]
+        number = row[_A_NUMBER]
+        worker = self.workers[row[_A_WORKER]]
+        if not (worker.on_site and worker.station == row[_A_STATION]):
+            # The worker is absent or not back yet: the appointment is rebooked.
+            row[_A_REBOOKINGS] += 1
+            if row[_A_REBOOKINGS] > self.max_rebookings:
+                row[_A_STATUS] = _CANCELLED
+                self._book_next(case, number, now)
+                return
+            tomorrow = (now // MINUTES_PER_DAY + 1) * MINUTES_PER_DAY
+            self._book(case, number, tomorrow, now, row)
+            return
+        if self.no_show_draw.item(case, number - 1) < self.no_show[self.population_of[case]]:
+            row[_A_STATUS] = _NO_SHOW
+            self._book_next(case, number, now)
+            return
+        if worker.busy:
+            worker.pending.append(row)
+        else:
+            self._start_appointment(worker, row, now)
+
+    def _start_appointment(self, worker: _Worker, row: list[Any], now: float) -> None:
+        row[_A_START] = now
+        worker.busy = True
+        # fire_in, inlined: this runs once per appointment.
+        task_end = worker.task_end
+        task_end.callbacks = self._appointment_end_handlers
+        task_end.payload = (worker, row, now, worker.shift_end)
+        self.env.schedule(task_end, NORMAL, row[_A_DURATION])
+
+    def _on_appointment_end(self, event: Event) -> None:
+        worker, row, start, shift_end = event.payload
+        now = self.env.now
+        case = row[_A_CASE]
+        row[_A_END] = now
+        row[_A_STATUS] = _HELD
+        # _WorkLog.add, inlined: this runs once per appointment.
+        log = self.worker_log
+        log.worker.append(worker.index)
+        log.activity.append(_FOLLOWUP)
+        log.station.append(row[_A_STATION])
+        log.start.append(start)
+        log.end.append(now)
+        log.case.append(case)
+        if now > shift_end:
+            log.add(worker.index, _OVERTIME, row[_A_STATION], max(start, shift_end), now, case)
+        # _book_next, inlined: this runs once per appointment.
+        done = row[_A_NUMBER]
+        if done < self.followups[case]:
+            self._book(case, done + 1, now + self.gap.item(case, done), now, None)
+        else:
+            self.series_end[case] = now
+        worker.busy = False
+        # _worker_free, inlined.
+        if worker.pending:
+            self._start_appointment(worker, worker.pending.popleft(), now)
+        elif worker.on_site:
+            self._next_task(worker, now)
+        else:
+            self._worker_free(worker, now)
+
+    # -- callbacks ------------------------------------------------------------------------
+
+    def _add_callback(self, case: int) -> None:
+        self.state[case] = _CALLBACK
+        s = self.station_of[case]
+        station = self.stations[s]
+        heappush(station.callbacks, self._callback_key(case))
+        for worker in station.callback_workers:
+            if not station.callbacks:
+                return
+            if worker.on_site and not worker.busy:
+                self._next_task(worker, self.env.now)
+
+    def _attempt_callback(self, worker: _Worker, case: int, now: float) -> None:
+        attempt = self.attempts.get(case, 0)
+        self.attempts[case] = attempt + 1
+        delay = now - self.referral_time[case]
+        reach = self.reach_floor + (self.reach_initial - self.reach_floor) * 0.5 ** (
+            delay / self.reach_half_life
+        )
+        if self.callback_uniform.item(case, attempt) < reach:
+            self._start_interview(worker, case, _CONTACTED_BY_CALLBACK, now)
+            return
+        self.state[case] = _RETRY
+        worker.busy = True
+        worker.task_end.fire_in(
+            self.attempt_minutes,
+            self._attempt_end_handlers,
+            (worker, case, now, worker.station, worker.shift_end),
+            NORMAL,
+        )
+
+    def _on_attempt_end(self, event: Event) -> None:
+        worker, case, start, station, shift_end = event.payload
+        now = self.env.now
+        log = self.worker_log
+        log.add(worker.index, _ATTEMPT, station, start, now, case)
+        if now > shift_end:
+            log.add(worker.index, _OVERTIME, station, max(start, shift_end), now, case)
+        if self.attempts[case] >= self.max_attempts:
+            self.state[case] = _FAILED
+        elif self.retry_minutes > 0:
+            self.one_shots.fire_in(self.retry_minutes, self._retry_handlers, case)
+        worker.busy = False
+        self._worker_free(worker, now)
+        # A retry due at once goes back on the list after this worker has moved on, so
+        # that it is not phoned twice in a row while others are waiting.
+        if self.state[case] == _RETRY and self.retry_minutes <= 0:
+            self._add_callback(case)
+
+    def _on_retry_due(self, event: Event) -> None:
+        self.one_shots.release(event)
+        self._add_callback(event.payload)
+
+    # -- on call --------------------------------------------------------------------------
+
+    def _responder(self, slot: int, case: int) -> int:
+        """The worker-log index of who makes the call-out: the staff member of the
+        window, or the slot's outside responder (numbered after the workers)."""
+        member = self.on_call_staff[self.callout_window[case]][slot]
+        return self.n_workers + slot if member == EXTERNAL else member
+
+    def _start_callout(self, slot: int, case: int) -> None:
+        """The slot's responder answers ``case`` now, or, a staff member still at work
+        past the end of a shift, as soon as that work is done."""
+        responder = self._responder(slot, case)
+        if responder < self.n_workers and self.workers[responder].busy:
+            self.workers[responder].callout_after = (slot, case)
+            return
+        now = self.env.now
+        response = float(self.on_call_delay[case])
+        self.state[case] = _CONTACTED_ON_CALL
+        self.first_contact[case] = now + response
+        self.service_end[case] = now + response + self.interview[case]
+        back = 0.0 if self.on_call_by_phone[case] else response
+        end = now + response + self.interview[case] + back
+        if responder < self.n_workers:
+            worker = self.workers[responder]
+            worker.away_until = max(worker.away_until, end)
+        self.one_shots.fire_in(end - now, self._callout_end_handlers, (slot, case, now))
+
+    def _is_night(self, minute_of_day: float) -> bool:
+        start, end = self.night
+        if start <= end:
+            return start <= minute_of_day < end
+        return minute_of_day >= start or minute_of_day < end
+
+    def _on_callout_end(self, event: Event) -> None:
+        self.one_shots.release(event)
+        slot, case, start = event.payload
+        now = self.env.now
+        responder = self._responder(slot, case)
+        station = self.station_of[case]
+        self.worker_log.add(responder, _CALLOUT, station, start, now, case)
+        staff = responder < self.n_workers
+        if staff and self.rest_minutes > 0 and self._is_night(start % MINUTES_PER_DAY):
+            worker = self.workers[responder]
+            worker.rest_until = max(worker.rest_until, now + self.rest_minutes)
+        self._start_series(case, responder if staff else -1, float(self.service_end[case]))
+        while self.on_call_queue:
+            _, _, waiting, window = heappop(self.on_call_queue)
+            if now >= self.on_call_ends[window]:
+                # Its window has closed while it waited: the shift is starting, or the
+                # rota is over; it goes on the callback list.
+                self._add_callback(waiting)
+                continue
+            if self.on_call_staff[window][slot] == NOBODY:
+                heappush(self.on_call_queue, (self.rank[waiting], 0.0, waiting, window))
+                break
+            self._start_callout(slot, waiting)
+            return
+        self.free_slots.append(slot)
+        self.free_slots.sort()
+
+    # -- records --------------------------------------------------------------------------
+
+    def _records(self) -> RunRecords:
+        # The run's Python lists are dropped as soon as they have become columns, so
+        # that a long run peaks at about its records, not its records plus the objects
+        # they came from.
+        workers = self._worker_records()
+        self.worker_log = _WorkLog()
+        self.referral_order = self.referral_time = self.patience = self.interview = []
+        self.station_of = self.rank = []
+        scenario = self.scenario
+        demand = self.demand
+        end_time = self.env.now
+        window_start, window_end = scenario.simulation.window_minutes
+        first_contact = np.asarray(self.first_contact, dtype=float)
+        self.first_contact = []
+        service_end = np.asarray(self.service_end, dtype=float)
+        self.service_end = []
+        # An on-call first contact is set when the call-out starts; one still in the
+        # future at the end did not happen within the run.
+        unfinished = first_contact > end_time
+        first_contact[unfinished] = np.nan
+        service_end[service_end > end_time] = np.nan
+        state = np.asarray(self.state, dtype=np.int64)
+        self.state = []
+        state[unfinished] = _ON_CALL
+        # Cases left on the list past their expiry were dropped then, not at the end.
+        on_list = (state == _CALLBACK) | (state == _RETRY)
+        state[on_list & (end_time - self.referral > self.expiry_minutes)] = _EXPIRED
+        referral = np.where(self.referred, self.referral, np.nan)
+        end_state = _END_STATE_OF[state]
+        end_state[~self.referred] = EndState.NOT_REFERRED
+        end_state[self.lost_to_absence] = EndState.NOT_REFERRED_NO_WORKER
+
+        contacted = ~np.isnan(first_contact)
+        onward = np.where(
+            contacted & demand.onward & ~np.isnan(service_end),
+            service_end + demand.onward_delay,
+            np.nan,
+        )
+        left_station = np.zeros(len(demand), dtype=bool)
+        left_station[self.left_station] = True
+        attempts = np.zeros(len(demand), dtype=np.int64)
+        attempts[list(self.attempts)] = list(self.attempts.values())
+        series_end = np.asarray(self.series_end, dtype=float)
+        series_end[series_end > end_time] = np.nan
+        cases = CaseRecords(
+            case_id=np.arange(len(demand), dtype=np.int64),
+            population=demand.population,
+            station=demand.station,
+            urgent=demand.urgent,
+            arrival=demand.arrival,
+            referral=referral,
+            first_contact=first_contact,
+            service_end=service_end,
+            onward_referral=onward,
+            channel=_CHANNEL_OF_STATE[state],
+            state=end_state,
+            left_station=left_station,
+            callback_attempts=attempts,
+            couple_violence=demand.couple_violence,
+            followups_wanted=np.where(contacted, demand.followups, 0),
+            series_end=series_end,
+        )
+        return RunRecords(
+            scenario=scenario.name,
+            replication=self.replication,
+            seed=scenario.simulation.seed,
+            window_start=window_start,
+            window_end=window_end,
+            end_time=end_time,
+            population_names=scenario.population_names,
+            station_names=tuple(s.name for s in scenario.stations),
+            worker_names=self.plan.worker_names + self._responder_names(),
+            cases=cases,
+            workers=workers,
+            appointments=self._appointment_records(contacted),
+            on_call_windows=self.plan.on_call_windows,
+        )
+
+    def _appointment_records(self, contacted: np.ndarray) -> AppointmentRecords:
+        """One row per follow-up wanted by a person met: those booked or given up, and
+        those the run ended before (pending)."""
+        rows = self.appointments
+        for case in np.flatnonzero(contacted & (self.demand.followups > 0)).tolist():
+            first = self.booked_numbers.get(case, 0) + 1
+            w = self.followup_worker.get(case, -1)
+            station = int(self.demand.station[case])
+            for number in range(first, self.followups[case] + 1):
+                rows.append(_appointment(case, number, w, station, _BOOKED, _NAN))
+        fields = list(zip(*rows, strict=True)) if rows else [()] * 11
+        ints = {
+            k: np.asarray(fields[k], dtype=np.int64)
+            for k in (_A_CASE, _A_NUMBER, _A_WORKER, _A_STATION, _A_STATUS, _A_REBOOKINGS)
+        }
+        times = {
+            k: np.asarray(fields[k], dtype=float) for k in (_A_BOOKED_AT, _A_DUE, _A_START, _A_END)
+        }
+        self.appointments = []
+        end_time = self.env.now
+        for k in (_A_START, _A_END):
+            times[k][times[k] > end_time] = np.nan
+        # Booked but due after the end, or begun and not ended: still pending.
+        status = ints[_A_STATUS]
+        status[np.isnan(times[_A_END]) & (status == _HELD)] = _BOOKED
+        order = np.lexsort((ints[_A_NUMBER], ints[_A_CASE]))
+        return AppointmentRecords(
+            case_id=ints[_A_CASE][order],
+            number=ints[_A_NUMBER][order],
+            worker=ints[_A_WORKER][order],
+            station=ints[_A_STATION][order],
+            booked_at=times[_A_BOOKED_AT][order],
+            due=times[_A_DUE][order],
+            start=times[_A_START][order],
+            end=times[_A_END][order],
+            status=status[order],
+            rebookings=ints[_A_REBOOKINGS][order],
+        )
+
+    def _responder_names(self) -> tuple[str, ...]:
+        on_call = self.scenario.on_call
+        if on_call is None or on_call.staffed_by != "external":
+            return ()
+        return tuple(f"on_call_{r + 1}" for r in range(on_call.responders))
+
+    def _worker_records(self) -> WorkerRecords:
+        # Rows in a fixed order before the stable sort: the run's log, then each shift
+        # (paid shift, then its travel at both ends), absences, on-call windows.
+        parts = [self.worker_log.rows()]
+        shifts = np.asarray([s[:6] for s in self.plan.shifts], dtype=float).reshape(-1, 6)
+        worker, station, paid_start, paid_end, start, end = shifts.T
+        blocks = np.empty((len(shifts), 3, _LOG_WIDTH))
+        blocks[:, :, 0] = worker[:, None]
+        blocks[:, :, 2] = station[:, None]
+        blocks[:, :, 5] = -1
+        blocks[:, 0, 1] = WorkerActivity.SHIFT
+        blocks[:, 0, 3:5] = shifts[:, 2:4]
+        blocks[:, 1:, 1] = WorkerActivity.TRAVEL
+        blocks[:, 1, 3], blocks[:, 1, 4] = paid_start, start
+        blocks[:, 2, 3], blocks[:, 2, 4] = end, paid_end
+        travels = start > paid_start
+        parts.append(blocks[np.column_stack((np.ones_like(travels), travels, travels))])
+        plan = self.plan
+        for activity, per_worker in (
+            (WorkerActivity.ABSENCE, plan.sick_days),
+            (WorkerActivity.LEAVE, plan.leave_days),
+            (WorkerActivity.REPLACED, plan.replaced_days),
+        ):
+            for w, days in enumerate(per_worker):
+                day_start = days.astype(float) * MINUTES_PER_DAY
+                parts.append(_rows(w, activity, day_start, day_start + MINUTES_PER_DAY))
+        windows = plan.on_call_windows
+        for slot in range(plan.on_call_staff.shape[1] if plan.on_call_staff.ndim == 2 else 0):
+            members = plan.on_call_staff[:, slot]
+            for member in np.unique(members[members != NOBODY]).tolist():
+                index = self.n_workers + slot if member == EXTERNAL else member
+                mine = members == member
+                parts.append(
+                    _rows(index, WorkerActivity.ON_CALL_WINDOW, windows[mine, 0], windows[mine, 1])
+                )
+        rows = np.concatenate(parts)
+        if not len(rows):
+            empty = np.empty(0)
+            return WorkerRecords(
+                *(empty.astype(np.int64),) * 3, empty, empty, empty.astype(np.int64)
+            )
+        order = np.lexsort((rows[:, 1], rows[:, 0], rows[:, 3]))
+        return WorkerRecords(
+            worker=rows[order, 0].astype(np.int64),
+            activity=rows[order, 1].astype(np.int64),
+            station=rows[order, 2].astype(np.int64),
+            start=rows[order, 3],
+            end=rows[order, 4],
+            case_id=rows[order, 5].astype(np.int64),
+        )
+
+
+def _rows(worker: int, activity: int, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Worker-log rows of one worker's blocks of one activity, at no station, no case."""
+    rows = np.empty((len(start), _LOG_WIDTH))
+    rows[:, 0], rows[:, 1], rows[:, 2] = worker, activity, -1
+    rows[:, 3], rows[:, 4], rows[:, 5] = start, end, -1
+    return rows
+
+
+def simulate(scenario: Scenario, replication: int = 0) -> RunRecords:
+    """Run one replication of a scenario: draw its demand and plan, run the model."""
+    demand = draw_demand(scenario, replication)
+    plan = build_plan(scenario, replication)
+    return StationModel(scenario, demand, plan, replication).run()
