@@ -33,8 +33,8 @@ except ModuleNotFoundError:  # run as a script: python benchmarks/golden.py
     from model_mmc import mmc_reduction  # type: ignore[no-redef]
 
 from sim.config.schema import Scenario, load_scenario
-from sim.pipeline.tasks import run_replication
 from sim.model.records import RunRecords
+from sim.pipeline.tasks import run_replication
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = {"simulation.run_days": 56}

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.schema import Scenario, scenario_from_dict
-from sim.pipeline.tasks import run_replication
 from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
+from sim.pipeline.tasks import run_replication
 
 try:
     from benchmarks.mmc_result import MMcResult, report_standalone

@@ -56,12 +56,12 @@ from benchmarks import floor_heapq, lindley_mmc, model_mmc, simpy_mmc  # noqa: E
 from benchmarks.memory_case import CASES as MEMORY_CASES  # noqa: E402
 from benchmarks.mmc_result import MMcResult  # noqa: E402
 from sim.config.schema import load_scenario  # noqa: E402
-from sim.model.demand import draw_demand  # noqa: E402
 from sim.measures.catalogue import measure_run  # noqa: E402
+from sim.model.demand import draw_demand  # noqa: E402
+from sim.model.roster import build_plan  # noqa: E402
 from sim.model.station import StationModel  # noqa: E402
 from sim.pipeline.backends import default_jobs  # noqa: E402
 from sim.pipeline.tasks import run_replication  # noqa: E402
-from sim.model.roster import build_plan  # noqa: E402
 from sim.validation.theory import erlang_c  # noqa: E402
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -236,8 +236,8 @@ def time_breakdown(path: Path, replications: int) -> dict[str, Any]:
         t2 = time.perf_counter()
         model = StationModel(scenario, demand, plan, r)
         t3 = time.perf_counter()
-        records_of = model._records  # split the run from the building of its records
-        model._records = lambda: None  # type: ignore[method-assign]
+        records_of = model.records  # split the run from the building of its records
+        model.records = lambda: None  # type: ignore[method-assign]
         model.run()
         t4 = time.perf_counter()
         records = records_of()

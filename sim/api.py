@@ -28,9 +28,9 @@ from sim.config.errors import ConfigError
 from sim.measures.catalogue import MeasureList
 from sim.pipeline.backends import make_backend
 from sim.pipeline.execute import SUMMARY_TEXT, ExperimentOutcome, run_experiment
+from sim.pipeline.layout import RECORDS, TABLES
 from sim.pipeline.plan import ExperimentPlan, load_plan, plan_for_scenario
 from sim.pipeline.results import StoredResults
-from sim.pipeline.tables import RECORDS, TABLES
 
 __all__ = ["Result", "RunFailed", "experiment", "load", "run"]
 
@@ -87,7 +87,7 @@ class Result:
         return self._frames[name]
 
     def table(self, name: str) -> pd.DataFrame:
-        """A table by name (one of ``sim.pipeline.tables.TABLES``)."""
+        """A table by name (one of ``sim.pipeline.layout.TABLES``)."""
         if name not in TABLES:
             raise KeyError(f"no table '{name}'; the tables are {list(TABLES)}")
         frame = self._frame(name)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.model.arrivals import poisson_arrivals
 from sim.config.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, MINUTES_PER_WEEK, hour_of_week
+from sim.model.arrivals import poisson_arrivals
 
 WEEKS = 400
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from conftest import CONFIGS
 
-from sim.config.assumptions import commented_paths, load_assumptions
 from sim.commands.cli import main
+from sim.config.assumptions import commented_paths, load_assumptions
 from sim.config.errors import ConfigError
 from sim.config.paths import ABSENT, lookup, parse_path
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from conftest import CONFIGS, scenario
 
-from sim.config.schema import load_scenario
 from sim.config.errors import ConfigError
-from sim.model.station import simulate
+from sim.config.schema import load_scenario
+from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, MINUTES_PER_WEEK, covered
 from sim.model.records import Channel, EndState, FollowupStatus, WorkerActivity
 from sim.model.roster import build_plan
-from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, MINUTES_PER_WEEK, covered
+from sim.model.station import simulate
 
 OFFICE = {"days": "weekdays", "start": "09:00", "end": "17:00"}
 

@@ -136,6 +136,17 @@ BAD_CASES = {
         "base: {configs}/france_office_hours.yaml\nname: a\nname: b\n",
         "'name' is given twice",
     ),
+    # Both passed validate but ended `run` in a traceback, or ran with one responder.
+    "thresholds naming one measure": (
+        "thresholds.yaml",
+        "base: {configs}/belgium_24_7.yaml\nmeasures: {{thresholds_hours: [24, 24.000001]}}\n",
+        "both name the measure within_24h_share",
+    ),
+    "responders: yes": (
+        "responders.yaml",
+        "base: {configs}/belgium_24_7.yaml\non_call: {{responders: yes}}\n",
+        "on_call.responders = True: a true/false (yes/no) value is not a count",
+    ),
 }
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import CONFIGS, SHIPPED
 
-from sim.config.schema import load_scenario, scenario_from_dict
 from sim.config.distributions import Empirical, Gamma, Lognormal, Triangular
 from sim.config.errors import ConfigError
 from sim.config.paths import apply_overrides, parse_path
+from sim.config.schema import load_scenario, scenario_from_dict
 from sim.config.week import parse_clock
 
 
@@ -53,6 +53,16 @@ def test_every_shipped_config_is_valid(path):
         ({"staffing.workers[0].absence.sickness_rate": 1.0}, "sickness_rate = 1.0"),
         ({"staffing.workers[0].absence.leave_weeks": [9]}, "leave_weeks[0] = 9"),
         ({"measures.thresholds_hours": [24, 24]}, "lists a threshold twice"),
+        # Two thresholds that would give two measures of one name.
+        (
+            {"measures.thresholds_hours": [24, 24.000001]},
+            "24 and 24.000001 both name the measure within_24h_share",
+        ),
+        # A boolean (YAML's yes/true) or a quoted number is not a count.
+        ({"staffing.workers[0].count": True}, "count = True: a true/false (yes/no) value"),
+        ({"staffing.workers[0].count": "2"}, "count = '2': text is not a count"),
+        ({"simulation.replications": False}, "replications = False: a true/false"),
+        ({"simulation.seed": True}, "seed = True: a true/false"),
         ({"populations.victim.urgent_share": 1.5}, "urgent_share = 1.5"),
         (
             {

@@ -9,9 +9,9 @@ from conftest import SHIPPED
 
 from sim.config.schema import load_scenario
 from sim.measures.catalogue import ALL, measure_run, measures_for
-from sim.model.station import simulate
 from sim.model.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
 from sim.model.records import Channel, EndState
+from sim.model.station import simulate
 
 SHORT = {
     "simulation.run_days": 56,

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import always_on_site, scenario
 
-from sim.model.station import simulate
+from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, covered
 from sim.model.records import Channel, EndState, WorkerActivity
 from sim.model.roster import build_plan
-from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, covered
+from sim.model.station import simulate
 
 OFFICE = {
     "workers": [{"name": "w", "roster": [{"days": "weekdays", "start": "09:00", "end": "17:00"}]}]

@@ -14,8 +14,8 @@ from sim.config.errors import ConfigError
 from sim.pipeline.backends import LocalBackend
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.plan import plan_for_scenario
-from sim.pipeline.store import ResultsFolder, atomic_folder
 from sim.pipeline.provenance import MARKER
+from sim.pipeline.store import ResultsFolder, atomic_folder
 
 SHORT = {"simulation.run_days": 28, "simulation.warm_up_days": 7, "simulation.drain_days": 7}
 

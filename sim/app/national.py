@@ -179,7 +179,7 @@ def compute_national(coverage: str, rule: str, posts: int, replications: int) ->
 
 def national_table(national: pd.DataFrame) -> pd.DataFrame:
     """The national measures in plain words: mean and 95 % interval over replications."""
-    from sim.measures.catalogue import NATIONAL_MEASURES
+    from sim.national.measures import NATIONAL_MEASURES
 
     known = {m.name: m for m in NATIONAL_MEASURES}
     rows = []

@@ -179,7 +179,7 @@ def _execute(run: Any, args: argparse.Namespace, out: Path, keys: list[str], hea
 
 def format_national(tables: dict[str, Any]) -> str:
     """The national table as the commands print it: one row per allocation."""
-    from sim.measures.catalogue import NATIONAL_MEASURES
+    from sim.national.measures import NATIONAL_MEASURES
 
     shown = (
         "national_posts",

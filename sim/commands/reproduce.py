@@ -28,8 +28,12 @@ import pyarrow.parquet as pq
 
 from sim.config.errors import ConfigError
 from sim.measures.catalogue import ALL, MeasureList
+from sim.national.spec import NationalExperiment, is_national_spec, load_national_experiment
+from sim.national.study import run_national_experiment
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.plan import ExperimentPlan, load_plan
+from sim.sensitivity.run import run_sensitivity
+from sim.sensitivity.spec import SensitivityStudy, load_sensitivity_spec
 
 __all__ = [
     "RELATIVE_TOLERANCE",
@@ -38,6 +42,10 @@ __all__ = [
     "reference_tables",
     "reproduce",
 ]
+
+Study = ExperimentPlan | NationalExperiment | SensitivityStudy
+"""Every kind of study ``reproduce`` reruns: experiment plans, national experiments and
+sensitivity studies."""
 
 RELATIVE_TOLERANCE = 1e-9
 ABSOLUTE_TOLERANCE = 1e-12  # for values that should be zero
@@ -217,16 +225,13 @@ def _compact_copy(source: Path, target: Path) -> None:
         palette.save(target, optimize=True)
 
 
-def find_specs(experiments_dir: Path, only: Sequence[str] = ()) -> list[Any]:
+def find_specs(experiments_dir: Path, only: Sequence[str] = ()) -> list[Study]:
     """Every spec of the folder (experiment plans, and national experiments for the
     specs of ``kind: national``) and of its ``sensitivity/`` subfolder (sensitivity
     studies), checked whole before anything runs."""
-    from sim.national.spec import is_national_spec, load_national_experiment
-    from sim.sensitivity.spec import load_sensitivity_spec
-
     if not experiments_dir.is_dir():
         raise ConfigError(f"--experiments {experiments_dir}: no such folder")
-    plans: list[Any] = [
+    plans: list[Study] = [
         load_national_experiment(path) if is_national_spec(path) else load_plan(path)
         for path in sorted(experiments_dir.glob("*.yaml"))
     ]
@@ -245,13 +250,15 @@ def find_specs(experiments_dir: Path, only: Sequence[str] = ()) -> list[Any]:
     return [p for p in plans if not only or _name(p) in only]
 
 
-def _name(plan: Any) -> str:
+def _name(plan: Study) -> str:
     # An experiment plan and a sensitivity study name themselves in their spec.
-    return plan.spec.name if hasattr(plan, "spec") else plan.name
+    if isinstance(plan, NationalExperiment):
+        return plan.name
+    return plan.spec.name
 
 
 def reproduce(
-    plans: Sequence[ExperimentPlan],
+    plans: Sequence[Study],
     results_dir: Path,
     backend: Any,
     update_reference: bool = False,
@@ -260,9 +267,6 @@ def reproduce(
 ) -> list[ReproductionCheck]:
     """Rerun each plan from scratch into ``results_dir/NAME``, then check its tables
     against ``results_dir/reference/NAME`` (or rewrite that reference)."""
-    from sim.national.study import run_national_experiment
-    from sim.sensitivity.spec import SensitivityStudy
-
     checks = []
     for plan in plans:
         started = time.monotonic()
@@ -274,7 +278,7 @@ def reproduce(
                 )
             )
             continue
-        if not isinstance(plan, ExperimentPlan):
+        if isinstance(plan, NationalExperiment):
             check = ReproductionCheck(plan.name, 0, 0.0)
             try:
                 outcome = run_national_experiment(
@@ -304,7 +308,7 @@ def reproduce(
 
 
 def _reproduce_study(
-    study: Any,
+    study: SensitivityStudy,
     out: Path,
     results_dir: Path,
     backend: Any,
@@ -313,8 +317,6 @@ def _reproduce_study(
     command: Sequence[str],
 ) -> ReproductionCheck:
     """Rerun a sensitivity study from scratch, then check or rewrite its reference."""
-    from sim.sensitivity.run import run_sensitivity
-
     started = time.monotonic()
     check = ReproductionCheck(study.spec.name, 0, 0.0)
 

@@ -9,9 +9,9 @@ any real use (a station simulated for a thousand years, an interview of a year),
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 __all__ = [
     "LIMITS",
@@ -48,6 +48,21 @@ thousand Belgian station-years, 1.55 million cases, peaks at 3.4 GiB), so this b
 keeps a replication under about 9 GiB; longer studies take more replications."""
 MAX_DESIGN_POINTS = 100_000
 """Most points of an experiment's design."""
+
+
+def _a_whole_number(value: Any) -> Any:
+    # YAML reads ``yes``/``no``/``on``/``true`` as booleans, and Python's bool is an int:
+    # without this check ``responders: yes`` would be one responder.
+    if isinstance(value, bool):
+        raise ValueError("a true/false (yes/no) value is not a count; write a whole number")
+    if isinstance(value, str):
+        raise ValueError("text is not a count; write the whole number unquoted")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_a_whole_number)]
+"""An integer where a count, a number of replications or a seed is meant: a whole
+number, never a boolean (``yes``, ``true``) or a quoted string."""
 
 Magnitude = Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False)]
 """A non-negative number at most :data:`MAX_MAGNITUDE`."""

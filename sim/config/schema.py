@@ -37,6 +37,7 @@ from sim.config.limits import (
     MAX_REPLICATIONS,
     Magnitude,
     PositiveMagnitude,
+    WholeNumber,
 )
 from sim.config.paths import apply_overrides, check_path
 from sim.config.week import (
@@ -54,6 +55,7 @@ __all__ = [
     "load_scenario",
     "override_document",
     "scenario_from_dict",
+    "threshold_name",
 ]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -278,7 +280,7 @@ class Followups(BaseModel):
 
     model_config = _FROZEN
     count: Distribution
-    max_count: Annotated[int, Field(ge=1, le=50)] = 12
+    max_count: Annotated[WholeNumber, Field(ge=1, le=50)] = 12
     gap_days: Distribution
     duration: Distribution
     no_show: Probability = 0.0
@@ -315,9 +317,9 @@ class Absence(BaseModel):
 
     model_config = _FROZEN
     sickness_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
-    leave_weeks: tuple[Annotated[int, Field(ge=1, le=8)], ...] = ()
-    main_leave_season: tuple[Annotated[int, Field(ge=1, le=52)], ...] | None = None
-    replacement_after_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    leave_weeks: tuple[Annotated[WholeNumber, Field(ge=1, le=8)], ...] = ()
+    main_leave_season: tuple[Annotated[WholeNumber, Field(ge=1, le=52)], ...] | None = None
+    replacement_after_days: Annotated[WholeNumber, Field(ge=1, le=365)] | None = None
 
     @model_validator(mode="after")
     def _season(self) -> Absence:
@@ -340,7 +342,7 @@ class Worker(BaseModel):
 
     model_config = _FROZEN
     name: Name
-    count: Annotated[int, Field(ge=1, le=1000)] = 1
+    count: Annotated[WholeNumber, Field(ge=1, le=1000)] = 1
     roster: tuple[Shift, ...] = Field(min_length=1)
     absence: Absence = Absence()
     other_duties_share: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
@@ -370,7 +372,8 @@ class OnCall(BaseModel):
     its end, which delays the start of their next shift.  ``staffed_by: external``: an
     outside rota (e.g. trained officers) with its own costs.  A call-out reaches the
     person by phone (share ``phone_share``, after ``phone_delay`` minutes) or by
-    travelling in (after ``travel_delay`` minutes, and the same time to return);
+    travelling in (after ``travel_delay`` minutes, and the same time to return): its
+    *on-call delay* (``Demand.on_call_delay`` in the model);
     ``eligible`` says which referrals are passed to on call;
     ``max_callouts_per_window`` caps call-outs in each rostered window (omitted: no
     cap)."""
@@ -378,7 +381,7 @@ class OnCall(BaseModel):
     model_config = _FROZEN
     windows: tuple[WeeklyWindow, ...] = Field(min_length=1)
     stations: tuple[str, ...] | None = None
-    responders: Annotated[int, Field(ge=1, le=100)] = 1
+    responders: Annotated[WholeNumber, Field(ge=1, le=100)] = 1
     staffed_by: Literal["staff", "external"] = "staff"
     rota: tuple[Name, ...] | None = None
     rest_hours: NonNegative = 0.0
@@ -388,7 +391,7 @@ class OnCall(BaseModel):
     phone_share: Probability = 1.0
     phone_delay: Distribution = Fixed(dist="fixed", value=0.0)
     travel_delay: Distribution = Fixed(dist="fixed", value=0.0)
-    max_callouts_per_window: Annotated[int, Field(ge=0)] | None = None
+    max_callouts_per_window: Annotated[WholeNumber, Field(ge=0)] | None = None
 
     @field_validator("night_start", "night_end")
     @classmethod
@@ -437,7 +440,7 @@ class Callbacks(BaseModel):
     model_config = _FROZEN
     order: Literal["urgent_then_oldest", "oldest_first", "newest_first"] = "urgent_then_oldest"
     attempt_minutes: Positive = 10.0
-    max_attempts: Annotated[int, Field(ge=1)] = 3
+    max_attempts: Annotated[WholeNumber, Field(ge=1)] = 3
     retry_after_hours: NonNegative = 24.0
     reach_probability: ReachProbability = ReachProbability()
     expire_after_days: Positive | None = None
@@ -458,7 +461,7 @@ class Diary(BaseModel):
     model_config = _FROZEN
     horizon_days: Positive = 42.0
     bookable_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
-    max_rebookings: Annotated[int, Field(ge=0, le=20)] = 2
+    max_rebookings: Annotated[WholeNumber, Field(ge=0, le=20)] = 2
 
 
 class Simulation(BaseModel):
@@ -470,8 +473,8 @@ class Simulation(BaseModel):
     warm_up_days: Days = 14.0
     run_days: Annotated[float, Field(gt=0, le=MAX_DAYS, allow_inf_nan=False)] = 364.0
     drain_days: Days = 14.0
-    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 10
-    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+    replications: Annotated[WholeNumber, Field(ge=1, le=MAX_REPLICATIONS)] = 10
+    seed: Annotated[WholeNumber, Field(ge=0, lt=2**63)] = 0
 
     @property
     def window_minutes(self) -> tuple[float, float]:
@@ -503,7 +506,20 @@ class Measures(BaseModel):
             raise ValueError(f"{list(value)} lists a threshold twice")
         if list(value) != sorted(value):
             raise ValueError(f"{list(value)}: list the thresholds in increasing order")
+        names = [threshold_name(hours) for hours in value]
+        for a, b, name in zip(value, value[1:], names, strict=False):
+            if threshold_name(b) == name:
+                raise ValueError(
+                    f"{a:.12g} and {b:.12g} both name the measure {name}: thresholds must "
+                    "differ in their first 6 significant digits"
+                )
         return value
+
+
+def threshold_name(hours: float) -> str:
+    """Name of the 'share contacted within ``hours`` of referral' measure
+    (``within_24h_share``): ``hours`` to 6 significant digits."""
+    return f"within_{hours:g}h_share"
 
 
 class Costs(BaseModel):

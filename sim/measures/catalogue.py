@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sim.config.schema import RESERVED_POPULATION, Scenario
+from sim.config.schema import RESERVED_POPULATION, Scenario, threshold_name
 from sim.config.week import DAYS_PER_YEAR, MINUTES_PER_DAY, MINUTES_PER_HOUR, MINUTES_PER_WEEK
 from sim.measures.costs import fixed_cost_eur_per_year, variable_cost_eur_per_year
 from sim.model.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
@@ -39,13 +39,12 @@ from sim.model.records import Channel, EndState, FollowupStatus, RunRecords, Wor
 
 __all__ = [
     "ALL",
-    "NATIONAL_MEASURES",
     "Measure",
     "MeasureList",
-    "measure_nation",
     "measure_run",
     "measure_window",
     "measures_for",
+    "share",
     "threshold_name",
 ]
 
@@ -173,11 +172,6 @@ class MeasureList(Sequence[Measure]):
             )
             measures.append(Measure(**values))
         return cls(measures)
-
-
-def threshold_name(hours: float) -> str:
-    """Name of the 'share contacted within ``hours`` of referral' measure."""
-    return f"within_{hours:g}h_share"
 
 
 def measures_for(scenario: Scenario) -> MeasureList:
@@ -342,7 +336,8 @@ class _Cases:
         return np.bincount(self.cases.channel[self.mask][self._contacted], minlength=len(Channel))
 
 
-def _share(part: float, whole: float) -> float:
+def share(part: float, whole: float) -> float:
+    """``part / whole``, or NaN when there is no whole (a share of nothing is undefined)."""
     return float(part) / whole if whole else np.nan
 
 
@@ -422,7 +417,7 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
         ratio_of=("unmet", "servable"),
         lists=_COMPARED | {"overview"},
         heading="unmet %",
-        compute=lambda c: _share(c.unmet, c.servable),
+        compute=lambda c: share(c.unmet, c.servable),
         **_PERCENT,
     )
     yield Measure(
@@ -432,7 +427,7 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
         aggregate="ratio",
         ratio_of=("met_late", "servable"),
         lists=_COMPARED,
-        compute=lambda c: _share(c.counts[Outcome.MET_LATE], c.servable),
+        compute=lambda c: share(c.counts[Outcome.MET_LATE], c.servable),
         **_PERCENT,
     )
     yield Measure(
@@ -470,7 +465,7 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
             lists=_COMPARED | ({"overview"} if hours == overview else set()),
             heading=f"<={hours:g}h %",
             threshold_hours=float(hours),
-            compute=lambda c, h=hours: _share(np.count_nonzero(c.wait_referral <= h), c.referred),
+            compute=lambda c, h=hours: share(np.count_nonzero(c.wait_referral <= h), c.referred),
             **_PERCENT,
         )
     yield from _followup_measures()
@@ -479,7 +474,7 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
             f"{channel.label}_share",
             f"First contacts {described}",
             "% of contacts",
-            compute=lambda c, code=int(channel): _share(c.channels[code], c.channels.sum()),
+            compute=lambda c, code=int(channel): share(c.channels[code], c.channels.sum()),
             **_PERCENT,
         )
 
@@ -511,7 +506,7 @@ def _followup_measures() -> Iterator[Measure]:
         "share_of_persons_met",
         "Share of the persons met",
         "% of all persons met",
-        compute=lambda c: _share(c.met, c.series.persons_met),
+        compute=lambda c: share(c.met, c.series.persons_met),
         **_PERCENT,
     )
     yield Measure(
@@ -520,7 +515,7 @@ def _followup_measures() -> Iterator[Measure]:
         "first contact and follow-ups held",
         digits=2,
         lists=frozenset({"reference"}),
-        compute=lambda c: _share(c.cohort.sum() + c.followups(FollowupStatus.HELD), c.cohort.sum()),
+        compute=lambda c: share(c.cohort.sum() + c.followups(FollowupStatus.HELD), c.cohort.sum()),
     )
     yield Measure(
         "followup_days",
@@ -556,7 +551,7 @@ def _followup_measures() -> Iterator[Measure]:
         aggregate="ratio",
         ratio_of=("followups_unmet", "followups_settled"),
         lists=frozenset({"reference", "comparison"}),
-        compute=lambda c: _share(c.followups_unmet, c.followups_settled),
+        compute=lambda c: share(c.followups_unmet, c.followups_settled),
         **_PERCENT,
     )
     yield Measure(
@@ -684,7 +679,7 @@ def _system_measures() -> Iterator[Measure]:
         aggregate="ratio",
         ratio_of=("busy_hours_per_year", "case_hours_per_year"),
         lists=_COMPARED,
-        compute=lambda s: _share(s.busy, s.available),
+        compute=lambda s: share(s.busy, s.available),
         **_PERCENT,
     )
     yield Measure(
@@ -803,124 +798,6 @@ def _system_measures() -> Iterator[Measure]:
         aggregate="sum",
         compute=lambda s: s.replaced_days / s.years,
     )
-
-
-# ---------------------------------------------------------------------------------------
-# The measures of a country: sums over its catchments (:mod:`sim.national.run`)
-
-_NATIONAL_COUNT = {"scope": "national", "unit": "persons a year", "digits": 0, "aggregate": "sum"}
-_NATIONAL_SHARE = {"scope": "national", "unit": "% of persons in need", **_PERCENT}
-_NATIONAL_REASONS = (
-    ("no_post", "Unmet: no post in the catchment"),
-    ("not_referred_no_worker", "Unmet: not referred, no worker reachable"),
-    ("left", "Unmet: left before being seen"),
-    ("callback_failed", "Unmet: callback failed"),
-    ("callback_expired", "Unmet: callback expired"),
-    ("waiting_at_end", "Unmet: still waiting at the end"),
-)
-
-
-def _national_measures() -> Iterator[Measure]:
-    # ``t`` is the national sums of one replication (sim.national.run.COUNTS).
-    yield Measure(
-        "national_posts",
-        "Posts",
-        digits=0,
-        scope="national",
-        aggregate="sum",
-        compute=lambda t: t["posts"],
-    )
-    yield Measure(
-        "national_persons_in_need",
-        "Persons in need",
-        heading="in need/yr",
-        compute=lambda t: t["servable"],
-        **_NATIONAL_COUNT,
-    )
-    yield Measure(
-        "national_contacted",
-        "Persons contacted",
-        heading="contacted/yr",
-        compute=lambda t: t["met"],
-        **_NATIONAL_COUNT,
-    )
-    yield Measure(
-        "national_unmet",
-        "Persons in need unmet",
-        heading="unmet/yr",
-        compute=lambda t: t["unmet"],
-        **_NATIONAL_COUNT,
-    )
-    yield Measure(
-        "national_unmet_share",
-        "Unmet demand",
-        aggregate="ratio",
-        ratio_of=("national_unmet", "national_persons_in_need"),
-        heading="unmet %",
-        lists=frozenset({"national"}),
-        compute=lambda t: _share(t["unmet"], t["servable"]),
-        **_NATIONAL_SHARE,
-    )
-    for reason, title in _NATIONAL_REASONS:
-        yield Measure(
-            f"national_unmet_{reason}",
-            title,
-            heading=reason.replace("_", " "),
-            compute=lambda t, r=reason: t[r],
-            **_NATIONAL_COUNT,
-        )
-    yield Measure(
-        "national_no_post_share",
-        "Unmet for want of a post",
-        heading="no post %",
-        lists=frozenset({"national"}),
-        compute=lambda t: _share(t["no_post"], t["servable"]),
-        **_NATIONAL_SHARE,
-    )
-    yield Measure(
-        "national_within_24h_share",
-        "Contacted within 24 h of referral",
-        heading="<=24h %",
-        lists=frozenset({"national"}),
-        compute=lambda t: _share(t["within_24h"], t["servable"]),
-        **_NATIONAL_SHARE,
-    )
-    yield Measure(
-        "national_cost_eur_per_year",
-        "Cost",
-        "EUR a year",
-        digits=0,
-        scope="national",
-        aggregate="sum",
-        heading="EUR a year",
-        lists=frozenset({"national"}),
-        compute=lambda t: t["cost_eur_per_year"],
-    )
-    yield Measure(
-        "national_cost_per_contact_eur",
-        "Cost per person contacted",
-        "EUR",
-        digits=0,
-        scope="national",
-        heading="EUR/contact",
-        compute=lambda t: t["cost_eur_per_year"] / t["met"] if t["met"] else np.nan,
-    )
-    yield Measure(
-        "national_couple_violence_met",
-        "Couple-violence persons met",
-        heading="CV met/yr",
-        compute=lambda t: t["couple_violence_met"],
-        **_NATIONAL_COUNT,
-    )
-
-
-NATIONAL_MEASURES = MeasureList(list(_national_measures()))
-"""The measures of a national run, computed from the national sums of a replication."""
-
-
-def measure_nation(totals: dict[str, float]) -> dict[str, float]:
-    """Every national measure of one replication's national sums."""
-    return {m.name: float(m.compute(totals)) for m in NATIONAL_MEASURES}  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------------------------------

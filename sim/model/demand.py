@@ -36,8 +36,8 @@ class Demand:
     interview: np.ndarray
     onward: np.ndarray  # bool: referred onward after the interview
     onward_delay: np.ndarray
-    on_call_by_phone: np.ndarray  # bool: an on-call response would be by phone
-    on_call_delay: np.ndarray  # response delay of an on-call response, by its mode
+    on_call_by_phone: np.ndarray  # bool: a call-out to this case would be by phone
+    on_call_delay: np.ndarray  # minutes from call-out to contact: phone_delay or travel_delay
     callback_uniform: np.ndarray  # (n, max_attempts): compared with reach probabilities
     onward_work: np.ndarray  # minutes of work arranging the onward referral
     couple_violence: np.ndarray  # bool

@@ -69,7 +69,7 @@ class WorkerActivity(IntEnum):
     CALLBACK_ATTEMPT = 3  # a failed attempt; a successful one is the interview's start
     OVERTIME = 4  # work after the shift's end
     ON_CALL_WINDOW = 5
-    CALLOUT = 6  # on-call response (phone or travel in) and interview
+    CALLOUT = 6  # on-call delay (phone or travel in), interview and the way back
     ABSENCE = 7  # a sick day nobody covers
     FOLLOWUP = 8  # a follow-up appointment
     ONWARD_WORK = 9  # arranging an onward referral, after the first interview

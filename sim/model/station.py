@@ -45,7 +45,6 @@ The rules (``docs/model.md`` states them for reviewers, each with its test):
 from __future__ import annotations
 
 from bisect import bisect_right, insort
-from collections import deque
 from heapq import heappop, heappush
 from operator import attrgetter
 from typing import Any
@@ -55,211 +54,61 @@ import simpy
 from simpy.events import Event
 
 from sim.config.schema import Scenario
-from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR, covered, merge_intervals
+from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
 from sim.model.demand import Demand, draw_demand
 from sim.model.engine import FIRST, NORMAL, Recurring, Spares
-from sim.model.records import (
-    AppointmentRecords,
-    CaseRecords,
-    Channel,
-    EndState,
-    FollowupStatus,
-    RunRecords,
-    WorkerActivity,
-    WorkerRecords,
-)
+from sim.model.recording import run_records
+from sim.model.records import RunRecords
+from sim.model.referrals import decide_referrals
 from sim.model.roster import EXTERNAL, NOBODY, CoveragePlan, build_plan
+from sim.model.state import (
+    A_BOOKED_AT,
+    A_CASE,
+    A_DUE,
+    A_DURATION,
+    A_END,
+    A_NUMBER,
+    A_REBOOKINGS,
+    A_START,
+    A_STATION,
+    A_STATUS,
+    A_WORKER,
+    ATTEMPT,
+    BOOKED,
+    CALLBACK,
+    CALLOUT,
+    CANCELLED,
+    CONTACTED_BY_CALLBACK,
+    CONTACTED_ON_CALL,
+    CONTACTED_ON_SITE,
+    DIARY_FULL,
+    DUTIES,
+    EXPIRED,
+    FAILED,
+    FOLLOWUP,
+    HELD,
+    INTERVIEW,
+    LOST,
+    NO_SHOW,
+    NO_WORKER,
+    ON_CALL,
+    ONWARD_WORK,
+    OVERTIME,
+    PENDING,
+    REST,
+    RETRY,
+    WAITING,
+    StationState,
+    WorkerState,
+    WorkLog,
+    new_appointment,
+)
 
 __all__ = ["StationModel", "simulate"]
 
-# Case states during a run; a contacted case's state says by which channel, so that one
-# store per case records both.
-(
-    _PENDING,
-    _WAITING,
-    _ON_CALL,
-    _CALLBACK,
-    _RETRY,
-    _LOST,
-    _FAILED,
-    _EXPIRED,
-    _CONTACTED_ON_SITE,
-    _CONTACTED_ON_CALL,
-    _CONTACTED_BY_CALLBACK,
-) = range(11)
-_CHANNEL_OF_STATE = np.full(11, int(Channel.NONE))
-_CHANNEL_OF_STATE[_CONTACTED_ON_SITE] = Channel.ON_SITE
-_CHANNEL_OF_STATE[_CONTACTED_ON_CALL] = Channel.ON_CALL
-_CHANNEL_OF_STATE[_CONTACTED_BY_CALLBACK] = Channel.CALLBACK
-# The end state each run state records (not referred: set from the referral decision).
-_END_STATE_OF = np.full(11, int(EndState.IN_SYSTEM))
-_END_STATE_OF[_LOST] = EndState.LEFT
-_END_STATE_OF[_FAILED] = EndState.CALLBACK_FAILED
-_END_STATE_OF[_EXPIRED] = EndState.CALLBACK_EXPIRED
-for _contacted in (_CONTACTED_ON_SITE, _CONTACTED_ON_CALL, _CONTACTED_BY_CALLBACK):
-    _END_STATE_OF[_contacted] = EndState.CONTACTED
-
-# Activity and status codes as plain ints: the handlers store them once per log row,
-# and reading an enum member costs more than reading a module constant.
-_INTERVIEW = int(WorkerActivity.INTERVIEW)
-_ATTEMPT = int(WorkerActivity.CALLBACK_ATTEMPT)
-_OVERTIME = int(WorkerActivity.OVERTIME)
-_CALLOUT = int(WorkerActivity.CALLOUT)
-_FOLLOWUP = int(WorkerActivity.FOLLOWUP)
-_ONWARD_WORK = int(WorkerActivity.ONWARD_WORK)
-_DUTIES = int(WorkerActivity.DUTIES)
-_REST = int(WorkerActivity.REST)
-_HELD = int(FollowupStatus.HELD)
-_NO_SHOW = int(FollowupStatus.NO_SHOW)
-_DIARY_FULL = int(FollowupStatus.DIARY_FULL)
-_CANCELLED = int(FollowupStatus.CANCELLED)
-_NO_WORKER = int(FollowupStatus.NO_WORKER)
-_BOOKED = int(FollowupStatus.PENDING)  # booked, not yet held: pending if the run ends
-
 _INF = float("inf")
 _NAN = float("nan")
-
-_LOG_WIDTH = 6
-"""Fields of a worker-log row: worker, activity, station, start, end, case."""
-
 _roster_position = attrgetter("index")
-
-
-class _WorkLog:
-    """The blocks of worker time a run logs (interviews, appointments, failed callback
-    attempts, onward-referral work, duties, rest, overtime, call-outs), as six columns
-    of Python lists: appending to a list is as cheap as building a row, and a list of
-    ints or of floats becomes a numpy column faster than rows do."""
-
-    __slots__ = ("activity", "case", "end", "start", "station", "worker")
-
-    def __init__(self) -> None:
-        self.worker: list[int] = []
-        self.activity: list[int] = []
-        self.station: list[int] = []
-        self.start: list[float] = []
-        self.end: list[float] = []
-        self.case: list[int] = []
-
-    def add(
-        self, worker: int, activity: int, station: int, start: float, end: float, case: int
-    ) -> None:
-        """Log one block (the hot paths append to the columns themselves)."""
-        self.worker.append(worker)
-        self.activity.append(activity)
-        self.station.append(station)
-        self.start.append(start)
-        self.end.append(end)
-        self.case.append(case)
-
-    def rows(self) -> np.ndarray:
-        """The log as an (n, 6) float array, one row per block (the ints are exact)."""
-        rows = np.empty((len(self.worker), _LOG_WIDTH))
-        rows[:, 0] = np.asarray(self.worker, dtype=np.int64)
-        rows[:, 1] = np.asarray(self.activity, dtype=np.int64)
-        rows[:, 2] = np.asarray(self.station, dtype=np.int64)
-        rows[:, 3] = np.asarray(self.start, dtype=float)
-        rows[:, 4] = np.asarray(self.end, dtype=float)
-        rows[:, 5] = np.asarray(self.case, dtype=np.int64)
-        return rows
-
-
-class _Worker:
-    """An on-site social worker's state during a run, its diary included."""
-
-    __slots__ = (
-        "away_until",
-        "busy",
-        "callback_lists",
-        "callout_after",
-        "diary_ends",
-        "diary_starts",
-        "diary_stations",
-        "duty_until",
-        "index",
-        "on_site",
-        "pending",
-        "rest_until",
-        "serves",
-        "shift_end",
-        "slot_ends",
-        "slot_room",
-        "slot_starts",
-        "slot_stations",
-        "station",
-        "task_end",
-    )
-
-    def __init__(
-        self,
-        index: int,
-        serves: tuple[int, ...],
-        task_end: Recurring,
-        slots: np.ndarray,
-        bookable_share: float,
-    ) -> None:
-        self.index = index
-        self.serves = serves
-        self.task_end = task_end  # fires at the end of the current task
-        # The callback lists (heaps) of the stations served, in station order.
-        self.callback_lists: list[list[tuple[int, float, int]]] = []
-        self.station = -1
-        self.on_site = False  # on site and taking cases
-        self.busy = False
-        self.shift_end = 0.0  # end of the current shift on site: later work is overtime
-        self.duty_until = 0.0  # other duties run from the end of case time to here
-        self.pending: deque[list[Any]] = deque()  # appointments due, the person waiting
-        self.away_until = 0.0  # out on a call-out until then
-        self.rest_until = 0.0  # compensatory rest until then
-        # A call-out of the worker's on-call turn, waiting for the task in hand (work
-        # past the end of a shift) to end: (slot, case).
-        self.callout_after: tuple[int, int] | None = None
-        # The diary: planned case time (slots) and booked appointments, both sorted.
-        self.slot_starts: list[float] = slots[:, 0].tolist()
-        self.slot_ends: list[float] = slots[:, 1].tolist()
-        self.slot_stations: list[int] = slots[:, 2].astype(np.int64).tolist()
-        self.diary_stations = frozenset(self.slot_stations)  # where it books follow-ups
-        # Minutes each slot may still have booked (its bookable share of case time).
-        self.slot_room: list[float] = (bookable_share * (slots[:, 1] - slots[:, 0])).tolist()
-        self.diary_starts: list[float] = []
-        self.diary_ends: list[float] = []
-
-
-class _Station:
-    """A station's state: who is on site, who waits there, its callback list."""
-
-    __slots__ = ("callback_workers", "callbacks", "present", "queue")
-
-    def __init__(self) -> None:
-        self.present: list[_Worker] = []  # on site for cases now, in roster order
-        self.queue: list[tuple[int, float, int]] = []  # heap of (urgency rank, referral, case)
-        self.callbacks: list[tuple[int, float, int]] = []  # heap, key by callback order
-        self.callback_workers: list[_Worker] = []  # who works this list, roster order
-
-
-# The fields of an appointment row (a Python list: one per follow-up wanted, created as
-# it is booked or given up, and passed to its events, so that a handler reaches it
-# without a lookup).
-(
-    _A_CASE,
-    _A_NUMBER,
-    _A_WORKER,
-    _A_STATION,
-    _A_BOOKED_AT,
-    _A_DUE,
-    _A_START,
-    _A_END,
-    _A_STATUS,
-    _A_REBOOKINGS,
-    _A_DURATION,
-) = range(11)
-
-
-def _appointment(
-    case: int, number: int, worker: int, station: int, status: int, booked_at: float
-) -> list[Any]:
-    """A new appointment row, not yet due, started or ended."""
-    return [case, number, worker, station, booked_at, _NAN, _NAN, _NAN, status, 0, 0.0]
 
 
 class StationModel:
@@ -278,7 +127,7 @@ class StationModel:
         n = len(demand)
         on_call = scenario.on_call
 
-        self._decide_referrals(scenario, demand, plan)
+        self.referred, self.lost_to_absence = decide_referrals(scenario, demand, plan)
         referral = demand.arrival + demand.referral_delay
         self.referral = referral
         self.referral_order: list[int] = np.flatnonzero(self.referred)[
@@ -296,7 +145,7 @@ class StationModel:
         self.onward_work: list[float] = np.where(demand.onward, demand.onward_work, 0.0).tolist()
         self.followups: list[int] = demand.followups.tolist()
         self.callback_uniform: np.ndarray = demand.callback_uniform
-        self.state = [_PENDING] * n
+        self.state = [PENDING] * n
         self.first_contact = [np.nan] * n
         self.service_end = [np.nan] * n
         self.series_end = [np.nan] * n
@@ -305,12 +154,12 @@ class StationModel:
         self.attempts: dict[int, int] = {}  # callback attempts made, by case
         self.followup_worker: dict[int, int] = {}  # whose diary a person's series is in
         self.booked_numbers: dict[int, int] = {}  # follow-ups given a row, by case
-        self.worker_log = _WorkLog()
+        self.worker_log = WorkLog()
         self.appointments: list[list[Any]] = []
 
-        self.stations = [_Station() for _ in scenario.stations]
+        self.stations = [StationState() for _ in scenario.stations]
         self.workers = [
-            _Worker(
+            WorkerState(
                 w,
                 plan.serves(w),
                 Recurring(self.env),
@@ -390,31 +239,6 @@ class StationModel:
         self._retry_handlers = [self._on_retry_due]
         self._callout_end_handlers = [self._on_callout_end]
 
-    def _decide_referrals(self, scenario: Scenario, demand: Demand, plan: CoveragePlan) -> None:
-        """The referral decision, vectorised: whether a worker is reachable at each
-        arrival (``referral_rule``), and so which probability applies."""
-        n = len(demand)
-        populations = list(scenario.populations.values())
-        p_present = np.asarray([p.referral.probability for p in populations])[demand.population]
-        p_absent = np.asarray([p.referral.probability_absent for p in populations])[
-            demand.population
-        ]
-        reachable = np.zeros(n, dtype=bool)
-        on_call = merge_intervals(plan.staffed_windows)
-        if scenario.referral_rule == "can_take_now" and scenario.on_call is not None:
-            eligible = demand.urgent | (scenario.on_call.eligible == "all")
-        else:
-            eligible = np.ones(n, dtype=bool)
-        single_station = len(plan.station_coverage) == 1
-        for s, intervals in enumerate(plan.station_coverage):
-            at = slice(None) if single_station else demand.station == s
-            reachable[at] = covered(intervals, demand.arrival[at])
-            if s in plan.on_call_stations:
-                reachable[at] |= covered(on_call, demand.arrival[at]) & eligible[at]
-        u = demand.referral_uniform
-        self.referred = u < np.where(reachable, p_present, p_absent)
-        self.lost_to_absence = ~reachable & (u >= p_absent) & (u < p_present)
-
     # -- running --------------------------------------------------------------------
 
     def run(self) -> RunRecords:
@@ -427,13 +251,19 @@ class StationModel:
             delay = self.referral_time[first]
             self._referral.fire_in(delay, self._referral_handlers, first, NORMAL)
         self.env.run(until=self.horizon)
-        return self._records()
+        return self.records()
+
+    def records(self) -> RunRecords:
+        """The records of the finished run (once: building them releases the run's
+        state)."""
+        return run_records(self)
 
     def _schedule_roster(self) -> None:
         # At each instant: the workers whose case time ends, and those who arrive with
         # their station, case-time end and shift end (objects, not indexes: this is
         # read at every change).
-        changes: dict[float, tuple[list[_Worker], list[tuple[_Worker, int, float, float]]]] = {}
+        Starts = list[tuple[WorkerState, int, float, float]]
+        changes: dict[float, tuple[list[WorkerState], Starts]] = {}
         workers = self.workers
         for w, station, _, _, start, end, case_end in self.plan.shifts:
             if end <= start:
@@ -486,26 +316,28 @@ class StationModel:
             if not worker.busy:
                 self._next_task(worker, now)
 
-    def _join(self, worker: _Worker, s: int, case_end: float, end: float) -> None:
+    def _join(self, worker: WorkerState, s: int, case_end: float, end: float) -> None:
         worker.on_site = True
         worker.station = s
         worker.shift_end = end
         worker.duty_until = end
         insort(self.stations[s].present, worker, key=_roster_position)
 
-    def _join_later(self, worker: _Worker, s: int, case_end: float, end: float, now: float) -> None:
+    def _join_later(
+        self, worker: WorkerState, s: int, case_end: float, end: float, now: float
+    ) -> None:
         """A shift starting while its worker is out on a call-out or resting: the worker
         joins when back (rest is logged as such), or not at all if back too late."""
         back = max(worker.away_until, worker.rest_until)
         rest_from = max(now, worker.away_until)
         if worker.rest_until > rest_from:
-            self.worker_log.add(worker.index, _REST, s, rest_from, min(worker.rest_until, end), -1)
+            self.worker_log.add(worker.index, REST, s, rest_from, min(worker.rest_until, end), -1)
         if back < case_end:
             # NORMAL, not FIRST: a call-out ending at that instant is handled first, and
             # may set a rest that pushes the join later again.
             self.one_shots.fire_in(back - now, self._back_handlers, (worker, s, case_end, end))
         elif back < end:
-            self.worker_log.add(worker.index, _DUTIES, s, back, end, -1)
+            self.worker_log.add(worker.index, DUTIES, s, back, end, -1)
 
     def _on_back(self, event: Event) -> None:
         self.one_shots.release(event)
@@ -519,16 +351,16 @@ class StationModel:
         if not worker.busy:
             self._next_task(worker, now)
 
-    def _to_duties(self, worker: _Worker, now: float) -> None:
+    def _to_duties(self, worker: WorkerState, now: float) -> None:
         """The worker's case time is over and its work done: other duties until the
         shift ends."""
         if worker.duty_until > now:
-            self.worker_log.add(worker.index, _DUTIES, worker.station, now, worker.duty_until, -1)
+            self.worker_log.add(worker.index, DUTIES, worker.station, now, worker.duty_until, -1)
             worker.duty_until = now
 
     def _send_away_waiting(self, s: int) -> None:
         queue = self.stations[s].queue
-        waiting = [case for _, _, case in sorted(queue) if self.state[case] == _WAITING]
+        waiting = [case for _, _, case in sorted(queue) if self.state[case] == WAITING]
         queue.clear()
         for case in waiting:
             self._no_worker(case)
@@ -555,9 +387,9 @@ class StationModel:
         if present:
             for worker in present:
                 if not worker.busy:
-                    self._start_interview(worker, case, _CONTACTED_ON_SITE, now)
+                    self._start_interview(worker, case, CONTACTED_ON_SITE, now)
                     return
-            self.state[case] = _WAITING
+            self.state[case] = WAITING
             heappush(station.queue, (self.rank[case], self.referral_time[case], case))
             patience = self.patience[case]
             if patience != _INF:
@@ -581,7 +413,7 @@ class StationModel:
                 ]
                 if staffed:
                     self.callouts[window] += 1
-                    self.state[case] = _ON_CALL
+                    self.state[case] = ON_CALL
                     self.callout_window[case] = window
                     free = [j for j in self.free_slots if j in staffed]
                     if free:
@@ -596,17 +428,17 @@ class StationModel:
     def _on_patience_end(self, event: Event) -> None:
         self.one_shots.spare.append(event)  # release, inlined: once per waiting case
         case = event.payload
-        if self.state[case] != _WAITING:
+        if self.state[case] != WAITING:
             return
         self.left_station.append(case)
         if self.lose_leavers:
-            self.state[case] = _LOST
+            self.state[case] = LOST
         else:
             self._add_callback(case)
 
     # -- on-site work ---------------------------------------------------------------------
 
-    def _start_interview(self, worker: _Worker, case: int, contacted: int, now: float) -> None:
+    def _start_interview(self, worker: WorkerState, case: int, contacted: int, now: float) -> None:
         """Start a first interview now; ``contacted`` is the contacted state of its
         channel."""
         self.state[case] = contacted
@@ -622,16 +454,16 @@ class StationModel:
         worker, case, start, station, shift_end = event.payload
         now = self.env.now
         self.service_end[case] = now
-        # _WorkLog.add, inlined: this runs once per case.
+        # WorkLog.add, inlined: this runs once per case.
         log = self.worker_log
         log.worker.append(worker.index)
-        log.activity.append(_INTERVIEW)
+        log.activity.append(INTERVIEW)
         log.station.append(station)
         log.start.append(start)
         log.end.append(now)
         log.case.append(case)
         if now > shift_end:
-            log.add(worker.index, _OVERTIME, station, max(start, shift_end), now, case)
+            log.add(worker.index, OVERTIME, station, max(start, shift_end), now, case)
         self._start_series(case, worker.index, now)
         work = self.onward_work[case]
         if work > 0:
@@ -646,13 +478,13 @@ class StationModel:
         worker, case, start, station, shift_end = event.payload
         now = self.env.now
         log = self.worker_log
-        log.add(worker.index, _ONWARD_WORK, station, start, now, case)
+        log.add(worker.index, ONWARD_WORK, station, start, now, case)
         if now > shift_end:
-            log.add(worker.index, _OVERTIME, station, max(start, shift_end), now, case)
+            log.add(worker.index, OVERTIME, station, max(start, shift_end), now, case)
         worker.busy = False
         self._worker_free(worker, now)
 
-    def _worker_free(self, worker: _Worker, now: float) -> None:
+    def _worker_free(self, worker: WorkerState, now: float) -> None:
         """A worker has just finished a task: the next one, or its duties.  A person
         waiting for a booked appointment is seen before a call-out that came in during
         the overrun (they are at the station; the call-out waits its turn)."""
@@ -667,7 +499,7 @@ class StationModel:
                 worker.callout_after = None
                 self._start_callout(slot, case)
 
-    def _next_task(self, worker: _Worker, now: float) -> None:
+    def _next_task(self, worker: WorkerState, now: float) -> None:
         """Give a free, on-site worker the next person waiting, else the next callback."""
         if worker.pending:
             self._start_appointment(worker, worker.pending.popleft(), now)
@@ -676,8 +508,8 @@ class StationModel:
         state = self.state
         while queue:
             case = heappop(queue)[2]
-            if state[case] == _WAITING:
-                self._start_interview(worker, case, _CONTACTED_ON_SITE, now)
+            if state[case] == WAITING:
+                self._start_interview(worker, case, CONTACTED_ON_SITE, now)
                 return
         lists = worker.callback_lists
         oldest_referral = None
@@ -694,7 +526,7 @@ class StationModel:
             if self.referral_time[case] >= oldest_referral:
                 self._attempt_callback(worker, case, now)
                 return
-            state[case] = _EXPIRED
+            state[case] = EXPIRED
 
     # -- follow-up appointments -----------------------------------------------------------
 
@@ -736,7 +568,7 @@ class StationModel:
         w = self.followup_worker[case]
         station = self.station_of[case]
         if w < 0:
-            self._give_up(case, number, _NO_WORKER, now, row)
+            self._give_up(case, number, NO_WORKER, now, row)
             return
         worker = self.workers[w]
         duration = self.duration.item(case, number - 1)
@@ -774,19 +606,19 @@ class StationModel:
                 # The diary ends with the run, not because it is full: the follow-up
                 # stays pending, and the series open.
                 return
-            self._give_up(case, number, _DIARY_FULL, now, row)
+            self._give_up(case, number, DIARY_FULL, now, row)
             return
         room[i] -= duration
         k = bisect_right(diary_starts, t)
         diary_starts.insert(k, t)
         diary_ends.insert(k, t + duration)
         if row is None:
-            row = [case, number, w, station, now, t, _NAN, _NAN, _BOOKED, 0, duration]
+            row = [case, number, w, station, now, t, _NAN, _NAN, BOOKED, 0, duration]
             self.appointments.append(row)
             self.booked_numbers[case] = number
         else:
-            row[_A_BOOKED_AT] = now
-            row[_A_DUE] = t
+            row[A_BOOKED_AT] = now
+            row[A_DUE] = t
         self.one_shots.fire_in(t - now, self._due_handlers, row)
 
     def _give_up(
@@ -797,10 +629,10 @@ class StationModel:
         w = self.followup_worker.get(case, -1)
         station = self.station_of[case]
         if row is not None:
-            row[_A_STATUS] = status
+            row[A_STATUS] = status
             number += 1
         for k in range(number, self.followups[case] + 1):
-            self.appointments.append(_appointment(case, k, w, station, status, _NAN))
+            self.appointments.append(new_appointment(case, k, w, station, status, _NAN))
         self.booked_numbers[case] = self.followups[case]
         self.series_end[case] = now
 
@@ -808,21 +640,21 @@ class StationModel:
         self.one_shots.spare.append(event)  # release, inlined: once per appointment
         row = event.payload
         now = self.env.now
-        case = row[_A_CASE]
-        number = row[_A_NUMBER]
-        worker = self.workers[row[_A_WORKER]]
-        if not (worker.on_site and worker.station == row[_A_STATION]):
+        case = row[A_CASE]
+        number = row[A_NUMBER]
+        worker = self.workers[row[A_WORKER]]
+        if not (worker.on_site and worker.station == row[A_STATION]):
             # The worker is absent or not back yet: the appointment is rebooked.
-            row[_A_REBOOKINGS] += 1
-            if row[_A_REBOOKINGS] > self.max_rebookings:
-                row[_A_STATUS] = _CANCELLED
+            row[A_REBOOKINGS] += 1
+            if row[A_REBOOKINGS] > self.max_rebookings:
+                row[A_STATUS] = CANCELLED
                 self._book_next(case, number, now)
                 return
             tomorrow = (now // MINUTES_PER_DAY + 1) * MINUTES_PER_DAY
             self._book(case, number, tomorrow, now, row)
             return
         if self.no_show_draw.item(case, number - 1) < self.no_show[self.population_of[case]]:
-            row[_A_STATUS] = _NO_SHOW
+            row[A_STATUS] = NO_SHOW
             self._book_next(case, number, now)
             return
         if worker.busy:
@@ -830,33 +662,33 @@ class StationModel:
         else:
             self._start_appointment(worker, row, now)
 
-    def _start_appointment(self, worker: _Worker, row: list[Any], now: float) -> None:
-        row[_A_START] = now
+    def _start_appointment(self, worker: WorkerState, row: list[Any], now: float) -> None:
+        row[A_START] = now
         worker.busy = True
         # fire_in, inlined: this runs once per appointment.
         task_end = worker.task_end
         task_end.callbacks = self._appointment_end_handlers
         task_end.payload = (worker, row, now, worker.shift_end)
-        self.env.schedule(task_end, NORMAL, row[_A_DURATION])
+        self.env.schedule(task_end, NORMAL, row[A_DURATION])
 
     def _on_appointment_end(self, event: Event) -> None:
         worker, row, start, shift_end = event.payload
         now = self.env.now
-        case = row[_A_CASE]
-        row[_A_END] = now
-        row[_A_STATUS] = _HELD
-        # _WorkLog.add, inlined: this runs once per appointment.
+        case = row[A_CASE]
+        row[A_END] = now
+        row[A_STATUS] = HELD
+        # WorkLog.add, inlined: this runs once per appointment.
         log = self.worker_log
         log.worker.append(worker.index)
-        log.activity.append(_FOLLOWUP)
-        log.station.append(row[_A_STATION])
+        log.activity.append(FOLLOWUP)
+        log.station.append(row[A_STATION])
         log.start.append(start)
         log.end.append(now)
         log.case.append(case)
         if now > shift_end:
-            log.add(worker.index, _OVERTIME, row[_A_STATION], max(start, shift_end), now, case)
+            log.add(worker.index, OVERTIME, row[A_STATION], max(start, shift_end), now, case)
         # _book_next, inlined: this runs once per appointment.
-        done = row[_A_NUMBER]
+        done = row[A_NUMBER]
         if done < self.followups[case]:
             self._book(case, done + 1, now + self.gap.item(case, done), now, None)
         else:
@@ -873,7 +705,7 @@ class StationModel:
     # -- callbacks ------------------------------------------------------------------------
 
     def _add_callback(self, case: int) -> None:
-        self.state[case] = _CALLBACK
+        self.state[case] = CALLBACK
         s = self.station_of[case]
         station = self.stations[s]
         heappush(station.callbacks, self._callback_key(case))
@@ -883,7 +715,7 @@ class StationModel:
             if worker.on_site and not worker.busy:
                 self._next_task(worker, self.env.now)
 
-    def _attempt_callback(self, worker: _Worker, case: int, now: float) -> None:
+    def _attempt_callback(self, worker: WorkerState, case: int, now: float) -> None:
         attempt = self.attempts.get(case, 0)
         self.attempts[case] = attempt + 1
         delay = now - self.referral_time[case]
@@ -891,9 +723,9 @@ class StationModel:
             delay / self.reach_half_life
         )
         if self.callback_uniform.item(case, attempt) < reach:
-            self._start_interview(worker, case, _CONTACTED_BY_CALLBACK, now)
+            self._start_interview(worker, case, CONTACTED_BY_CALLBACK, now)
             return
-        self.state[case] = _RETRY
+        self.state[case] = RETRY
         worker.busy = True
         worker.task_end.fire_in(
             self.attempt_minutes,
@@ -906,18 +738,18 @@ class StationModel:
         worker, case, start, station, shift_end = event.payload
         now = self.env.now
         log = self.worker_log
-        log.add(worker.index, _ATTEMPT, station, start, now, case)
+        log.add(worker.index, ATTEMPT, station, start, now, case)
         if now > shift_end:
-            log.add(worker.index, _OVERTIME, station, max(start, shift_end), now, case)
+            log.add(worker.index, OVERTIME, station, max(start, shift_end), now, case)
         if self.attempts[case] >= self.max_attempts:
-            self.state[case] = _FAILED
+            self.state[case] = FAILED
         elif self.retry_minutes > 0:
             self.one_shots.fire_in(self.retry_minutes, self._retry_handlers, case)
         worker.busy = False
         self._worker_free(worker, now)
         # A retry due at once goes back on the list after this worker has moved on, so
         # that it is not phoned twice in a row while others are waiting.
-        if self.state[case] == _RETRY and self.retry_minutes <= 0:
+        if self.state[case] == RETRY and self.retry_minutes <= 0:
             self._add_callback(case)
 
     def _on_retry_due(self, event: Event) -> None:
@@ -940,12 +772,12 @@ class StationModel:
             self.workers[responder].callout_after = (slot, case)
             return
         now = self.env.now
-        response = float(self.on_call_delay[case])
-        self.state[case] = _CONTACTED_ON_CALL
-        self.first_contact[case] = now + response
-        self.service_end[case] = now + response + self.interview[case]
-        back = 0.0 if self.on_call_by_phone[case] else response
-        end = now + response + self.interview[case] + back
+        delay = float(self.on_call_delay[case])
+        self.state[case] = CONTACTED_ON_CALL
+        self.first_contact[case] = now + delay
+        self.service_end[case] = now + delay + self.interview[case]
+        back = 0.0 if self.on_call_by_phone[case] else delay
+        end = now + delay + self.interview[case] + back
         if responder < self.n_workers:
             worker = self.workers[responder]
             worker.away_until = max(worker.away_until, end)
@@ -963,7 +795,7 @@ class StationModel:
         now = self.env.now
         responder = self._responder(slot, case)
         station = self.station_of[case]
-        self.worker_log.add(responder, _CALLOUT, station, start, now, case)
+        self.worker_log.add(responder, CALLOUT, station, start, now, case)
         staff = responder < self.n_workers
         if staff and self.rest_minutes > 0 and self._is_night(start % MINUTES_PER_DAY):
             worker = self.workers[responder]
@@ -983,190 +815,6 @@ class StationModel:
             return
         self.free_slots.append(slot)
         self.free_slots.sort()
-
-    # -- records --------------------------------------------------------------------------
-
-    def _records(self) -> RunRecords:
-        # The run's Python lists are dropped as soon as they have become columns, so
-        # that a long run peaks at about its records, not its records plus the objects
-        # they came from.
-        workers = self._worker_records()
-        self.worker_log = _WorkLog()
-        self.referral_order = self.referral_time = self.patience = self.interview = []
-        self.station_of = self.rank = []
-        scenario = self.scenario
-        demand = self.demand
-        end_time = self.env.now
-        window_start, window_end = scenario.simulation.window_minutes
-        first_contact = np.asarray(self.first_contact, dtype=float)
-        self.first_contact = []
-        service_end = np.asarray(self.service_end, dtype=float)
-        self.service_end = []
-        # An on-call first contact is set when the call-out starts; one still in the
-        # future at the end did not happen within the run.
-        unfinished = first_contact > end_time
-        first_contact[unfinished] = np.nan
-        service_end[service_end > end_time] = np.nan
-        state = np.asarray(self.state, dtype=np.int64)
-        self.state = []
-        state[unfinished] = _ON_CALL
-        # Cases left on the list past their expiry were dropped then, not at the end.
-        on_list = (state == _CALLBACK) | (state == _RETRY)
-        state[on_list & (end_time - self.referral > self.expiry_minutes)] = _EXPIRED
-        referral = np.where(self.referred, self.referral, np.nan)
-        end_state = _END_STATE_OF[state]
-        end_state[~self.referred] = EndState.NOT_REFERRED
-        end_state[self.lost_to_absence] = EndState.NOT_REFERRED_NO_WORKER
-
-        contacted = ~np.isnan(first_contact)
-        onward = np.where(
-            contacted & demand.onward & ~np.isnan(service_end),
-            service_end + demand.onward_delay,
-            np.nan,
-        )
-        left_station = np.zeros(len(demand), dtype=bool)
-        left_station[self.left_station] = True
-        attempts = np.zeros(len(demand), dtype=np.int64)
-        attempts[list(self.attempts)] = list(self.attempts.values())
-        series_end = np.asarray(self.series_end, dtype=float)
-        series_end[series_end > end_time] = np.nan
-        cases = CaseRecords(
-            case_id=np.arange(len(demand), dtype=np.int64),
-            population=demand.population,
-            station=demand.station,
-            urgent=demand.urgent,
-            arrival=demand.arrival,
-            referral=referral,
-            first_contact=first_contact,
-            service_end=service_end,
-            onward_referral=onward,
-            channel=_CHANNEL_OF_STATE[state],
-            state=end_state,
-            left_station=left_station,
-            callback_attempts=attempts,
-            couple_violence=demand.couple_violence,
-            followups_wanted=np.where(contacted, demand.followups, 0),
-            series_end=series_end,
-        )
-        return RunRecords(
-            scenario=scenario.name,
-            replication=self.replication,
-            seed=scenario.simulation.seed,
-            window_start=window_start,
-            window_end=window_end,
-            end_time=end_time,
-            population_names=scenario.population_names,
-            station_names=tuple(s.name for s in scenario.stations),
-            worker_names=self.plan.worker_names + self._responder_names(),
-            cases=cases,
-            workers=workers,
-            appointments=self._appointment_records(contacted),
-            on_call_windows=self.plan.on_call_windows,
-        )
-
-    def _appointment_records(self, contacted: np.ndarray) -> AppointmentRecords:
-        """One row per follow-up wanted by a person met: those booked or given up, and
-        those the run ended before (pending)."""
-        rows = self.appointments
-        for case in np.flatnonzero(contacted & (self.demand.followups > 0)).tolist():
-            first = self.booked_numbers.get(case, 0) + 1
-            w = self.followup_worker.get(case, -1)
-            station = int(self.demand.station[case])
-            for number in range(first, self.followups[case] + 1):
-                rows.append(_appointment(case, number, w, station, _BOOKED, _NAN))
-        fields = list(zip(*rows, strict=True)) if rows else [()] * 11
-        ints = {
-            k: np.asarray(fields[k], dtype=np.int64)
-            for k in (_A_CASE, _A_NUMBER, _A_WORKER, _A_STATION, _A_STATUS, _A_REBOOKINGS)
-        }
-        times = {
-            k: np.asarray(fields[k], dtype=float) for k in (_A_BOOKED_AT, _A_DUE, _A_START, _A_END)
-        }
-        self.appointments = []
-        end_time = self.env.now
-        for k in (_A_START, _A_END):
-            times[k][times[k] > end_time] = np.nan
-        # Booked but due after the end, or begun and not ended: still pending.
-        status = ints[_A_STATUS]
-        status[np.isnan(times[_A_END]) & (status == _HELD)] = _BOOKED
-        order = np.lexsort((ints[_A_NUMBER], ints[_A_CASE]))
-        return AppointmentRecords(
-            case_id=ints[_A_CASE][order],
-            number=ints[_A_NUMBER][order],
-            worker=ints[_A_WORKER][order],
-            station=ints[_A_STATION][order],
-            booked_at=times[_A_BOOKED_AT][order],
-            due=times[_A_DUE][order],
-            start=times[_A_START][order],
-            end=times[_A_END][order],
-            status=status[order],
-            rebookings=ints[_A_REBOOKINGS][order],
-        )
-
-    def _responder_names(self) -> tuple[str, ...]:
-        on_call = self.scenario.on_call
-        if on_call is None or on_call.staffed_by != "external":
-            return ()
-        return tuple(f"on_call_{r + 1}" for r in range(on_call.responders))
-
-    def _worker_records(self) -> WorkerRecords:
-        # Rows in a fixed order before the stable sort: the run's log, then each shift
-        # (paid shift, then its travel at both ends), absences, on-call windows.
-        parts = [self.worker_log.rows()]
-        shifts = np.asarray([s[:6] for s in self.plan.shifts], dtype=float).reshape(-1, 6)
-        worker, station, paid_start, paid_end, start, end = shifts.T
-        blocks = np.empty((len(shifts), 3, _LOG_WIDTH))
-        blocks[:, :, 0] = worker[:, None]
-        blocks[:, :, 2] = station[:, None]
-        blocks[:, :, 5] = -1
-        blocks[:, 0, 1] = WorkerActivity.SHIFT
-        blocks[:, 0, 3:5] = shifts[:, 2:4]
-        blocks[:, 1:, 1] = WorkerActivity.TRAVEL
-        blocks[:, 1, 3], blocks[:, 1, 4] = paid_start, start
-        blocks[:, 2, 3], blocks[:, 2, 4] = end, paid_end
-        travels = start > paid_start
-        parts.append(blocks[np.column_stack((np.ones_like(travels), travels, travels))])
-        plan = self.plan
-        for activity, per_worker in (
-            (WorkerActivity.ABSENCE, plan.sick_days),
-            (WorkerActivity.LEAVE, plan.leave_days),
-            (WorkerActivity.REPLACED, plan.replaced_days),
-        ):
-            for w, days in enumerate(per_worker):
-                day_start = days.astype(float) * MINUTES_PER_DAY
-                parts.append(_rows(w, activity, day_start, day_start + MINUTES_PER_DAY))
-        windows = plan.on_call_windows
-        for slot in range(plan.on_call_staff.shape[1] if plan.on_call_staff.ndim == 2 else 0):
-            members = plan.on_call_staff[:, slot]
-            for member in np.unique(members[members != NOBODY]).tolist():
-                index = self.n_workers + slot if member == EXTERNAL else member
-                mine = members == member
-                parts.append(
-                    _rows(index, WorkerActivity.ON_CALL_WINDOW, windows[mine, 0], windows[mine, 1])
-                )
-        rows = np.concatenate(parts)
-        if not len(rows):
-            empty = np.empty(0)
-            return WorkerRecords(
-                *(empty.astype(np.int64),) * 3, empty, empty, empty.astype(np.int64)
-            )
-        order = np.lexsort((rows[:, 1], rows[:, 0], rows[:, 3]))
-        return WorkerRecords(
-            worker=rows[order, 0].astype(np.int64),
-            activity=rows[order, 1].astype(np.int64),
-            station=rows[order, 2].astype(np.int64),
-            start=rows[order, 3],
-            end=rows[order, 4],
-            case_id=rows[order, 5].astype(np.int64),
-        )
-
-
-def _rows(worker: int, activity: int, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Worker-log rows of one worker's blocks of one activity, at no station, no case."""
-    rows = np.empty((len(start), _LOG_WIDTH))
-    rows[:, 0], rows[:, 1], rows[:, 2] = worker, activity, -1
-    rows[:, 3], rows[:, 4], rows[:, 5] = start, end, -1
-    return rows
 
 
 def simulate(scenario: Scenario, replication: int = 0) -> RunRecords:

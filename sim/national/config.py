@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sim.config.documents import read_mapping
 from sim.config.errors import ConfigError, did_you_mean, format_validation_error
-from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS
+from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS, WholeNumber
 from sim.config.paths import apply_overrides, check_path
 from sim.config.schema import Scenario, load_scenario
 
@@ -68,8 +68,8 @@ class Allocation(BaseModel):
 
     model_config = _FROZEN
     historical_rural_weight: Annotated[float, Field(ge=0, le=1)] = 0.08
-    posts_per_departement: Annotated[int, Field(ge=1, le=10)] = 2
-    training_replications: Annotated[int, Field(ge=1, le=100)] = 2
+    posts_per_departement: Annotated[WholeNumber, Field(ge=1, le=10)] = 2
+    training_replications: Annotated[WholeNumber, Field(ge=1, le=100)] = 2
 
 
 class NationalConfig(BaseModel):
@@ -84,15 +84,15 @@ class NationalConfig(BaseModel):
     departements: str | None = None
     only_departements: tuple[str, ...] | None = Field(default=None, min_length=1)
     boundaries: str | None = None
-    zones: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    zones: Annotated[WholeNumber, Field(ge=1, le=10_000)] | None = None
     population: Positive | None = None
     area_km2: Positive | None = None
     demand_per_100k: dict[str, NonNegative] = Field(min_length=1)
     catchments: Catchments
     coverage: dict[Name, CoverageModel] = Field(min_length=1)
     allocation: Allocation = Allocation()
-    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 2
-    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    replications: Annotated[WholeNumber, Field(ge=1, le=MAX_REPLICATIONS)] = 2
+    seed: Annotated[WholeNumber, Field(ge=0, lt=2**63)]
 
     @model_validator(mode="after")
     def _territory(self) -> NationalConfig:

@@ -22,7 +22,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from sim.pipeline.figures import _COLOURS, _DASHES, _MARKERS, _save
+from sim.pipeline.figure_style import COLOURS, DASHES, MARKERS, save_figure
 from sim.pipeline.store import atomic_folder
 
 __all__ = ["draw_national_figures"]
@@ -93,9 +93,9 @@ def _frontier(national: list[dict[str, Any]], staging: Path) -> Path:
             x,
             y,
             yerr=err,
-            color=_COLOURS[c % len(_COLOURS)],
-            linestyle=_DASHES[a % len(_DASHES)],
-            marker=_MARKERS[a % len(_MARKERS)],
+            color=COLOURS[c % len(COLOURS)],
+            linestyle=DASHES[a % len(DASHES)],
+            marker=MARKERS[a % len(MARKERS)],
             capsize=2,
             label=f"{coverage}, {allocation}",
         )
@@ -105,7 +105,7 @@ def _frontier(national: list[dict[str, Any]], staging: Path) -> Path:
     ax.set_title("Cost against unmet demand, by coverage model and allocation rule")
     ax.grid(True, alpha=0.3)
     figure.legend(loc="outside right upper", fontsize="small")
-    _save(figure, pa.Table.from_pylist(rows), staging, "frontier")
+    save_figure(figure, pa.Table.from_pylist(rows), staging, "frontier")
     return staging / "frontier.png"
 
 
@@ -202,7 +202,7 @@ def _maps(
                 "cividis_r",
                 "% unmet",
             )
-            _save(figure, pa.Table.from_pylist(rows), staging, stem)
+            save_figure(figure, pa.Table.from_pylist(rows), staging, stem)
             written.append(staging / f"{stem}.png")
         if len(levels) < 2:
             continue
@@ -226,7 +226,7 @@ def _maps(
             [{"departement": c, "before": before[c], "after": after[c], "change": v}
              for c, v in change.items()]
         )  # fmt: skip
-        _save(figure, table, staging, stem)
+        save_figure(figure, table, staging, stem)
         written.append(staging / f"{stem}.png")
     return written
 

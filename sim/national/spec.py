@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.config.documents import read_mapping
 from sim.config.errors import ConfigError, format_validation_error
-from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS
+from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS, WholeNumber
 from sim.national.allocation import RULES
 from sim.national.config import load_national
 from sim.national.run import NationalStudy
@@ -22,7 +22,7 @@ from sim.national.study import Request, check_requests
 __all__ = ["NationalExperiment", "load_national_experiment"]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
-Posts = Annotated[int, Field(ge=1, le=100_000)]
+Posts = Annotated[WholeNumber, Field(ge=1, le=100_000)]
 
 
 class Optimise(BaseModel):
@@ -74,7 +74,7 @@ class NationalExperimentSpec(BaseModel):
     optimise: Optimise | None = None
     next_posts: NextPosts | None = None
     objective: Literal["unmet", "not_within_24h"] = "unmet"
-    replications: Annotated[int, Field(ge=2, le=MAX_REPLICATIONS)]
+    replications: Annotated[WholeNumber, Field(ge=2, le=MAX_REPLICATIONS)]
     maps: tuple[MapRequest, ...] = ()
     sanity: Sanity | None = None
 

@@ -28,9 +28,9 @@ import numpy as np
 import pyarrow as pa
 
 from sim.config.errors import ConfigError, did_you_mean
-from sim.measures.catalogue import NATIONAL_MEASURES, measure_nation
 from sim.measures.stats import intervals, paired_difference
 from sim.national.allocation import RULES, allocate, departements_without_post, minimum_posts
+from sim.national.measures import NATIONAL_MEASURES, measure_nation
 from sim.national.optimise import OBJECTIVES, ResponseCurves, greedy_allocation
 from sim.national.run import CatchmentCounts, NationalStudy, national_plan
 from sim.pipeline.backends import Backend

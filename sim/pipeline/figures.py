@@ -27,26 +27,12 @@ from sim.config.errors import ConfigError
 from sim.config.week import DAY_NAMES
 from sim.measures.catalogue import ALL
 from sim.pipeline.compare import comparison_markdown
+from sim.pipeline.figure_style import HEATMAP, save_figure, series_style
 from sim.pipeline.results import StoredResults, factor_title, same_stored, show_number
 from sim.pipeline.spec import FigureRequest
 from sim.pipeline.store import atomic_folder, foreign_entries
 
 __all__ = ["draw_figures"]
-
-# Colour-blind-safe colours (Okabe-Ito), each with its own dash pattern and marker.
-_COLOURS = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
-_DASHES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 3)))
-_MARKERS = ("o", "s", "^", "D", "v", "x", "P")
-_HEATMAP = "cividis"  # lightness rises monotonically: readable in grey
-
-
-def _style(i: int) -> dict[str, Any]:
-    return {
-        "color": _COLOURS[i % len(_COLOURS)],
-        "linestyle": _DASHES[i % len(_DASHES)],
-        "marker": _MARKERS[i % len(_MARKERS)],
-    }
-
 
 def draw_figures(folder: Path, on_figure: Callable[[str], None] | None = None) -> list[Path]:
     """Draw every figure the experiment's spec asks for, and the comparison table, into
@@ -79,13 +65,6 @@ def figure_count(folder: Path) -> int:
     return len(results.spec.figures) + (results.optional_table("comparison") is not None)
 
 
-def _save(figure: Figure, data: pa.Table, folder: Path, stem: str) -> None:
-    figure.savefig(folder / f"{stem}.png", dpi=120)
-    # No creation date in the PDF: the same tables give the same file.
-    figure.savefig(folder / f"{stem}.pdf", metadata={"CreationDate": None})
-    pacsv.write_csv(data, folder / f"{stem}.csv")
-
-
 def _filter(table: pa.Table, **equal: Any) -> pa.Table:
     mask = None
     for column, value in equal.items():
@@ -112,7 +91,7 @@ def _wait_ecdf(results: StoredResults, request: FigureRequest, folder: Path) -> 
             if len(part) == 0:
                 continue
             hours = part["hours"].to_numpy()
-            style = _style(i)
+            style = series_style(i)
             ax.plot(
                 hours,
                 100 * part["mean"].to_numpy(),
@@ -162,7 +141,7 @@ def _wait_ecdf(results: StoredResults, request: FigureRequest, folder: Path) -> 
         + ")",
         fontsize=11,
     )
-    _save(figure, data, folder, request.stem)
+    save_figure(figure, data, folder, request.stem)
 
 
 WAIT_X_LIMITS = (0.01, 1000.0)
@@ -197,7 +176,7 @@ def _hour_of_week_heatmap(results: StoredResults, request: FigureRequest, folder
             image = ax.imshow(
                 grids[(label, column)],
                 aspect="auto",
-                cmap=_HEATMAP,
+                cmap=HEATMAP,
                 norm=norm,
                 interpolation="nearest",
             )
@@ -219,7 +198,7 @@ def _hour_of_week_heatmap(results: StoredResults, request: FigureRequest, folder
         + "; blank: nobody contacted)",
         fontsize=11,
     )
-    _save(figure, data, folder, request.stem)
+    save_figure(figure, data, folder, request.stem)
 
 
 def _heatmap_scale(values: np.ndarray, logarithmic: bool) -> Normalize:
@@ -276,7 +255,7 @@ def _staffing_response(results: StoredResults, request: FigureRequest, folder: P
                 x = part[request.x].to_numpy(zero_copy_only=False)
                 order = np.argsort(x, kind="stable")
                 x = x[order]
-                style = _style(i)
+                style = series_style(i)
                 mean = part["mean"].to_numpy()[order] * shown.scale
                 low = part["ci_low"].to_numpy()[order] * shown.scale
                 high = part["ci_high"].to_numpy()[order] * shown.scale
@@ -324,7 +303,7 @@ def _staffing_response(results: StoredResults, request: FigureRequest, folder: P
         + ")",
         fontsize=11,
     )
-    _save(figure, summary, folder, request.stem)
+    save_figure(figure, summary, folder, request.stem)
 
 
 def _spans_decades(table: pa.Table, column: str) -> bool:
@@ -435,7 +414,7 @@ def _cost_frontier(results: StoredResults, request: FigureRequest, folder: Path)
         mine = [r for r in records if r["scenario"] == label]
         if not mine:
             continue
-        style = _style(i)
+        style = series_style(i)
         x = 100 * np.asarray([r["unmet_share_mean"] for r in mine])
         xerr = 100 * np.asarray(
             [
@@ -531,7 +510,7 @@ def _cost_frontier(results: StoredResults, request: FigureRequest, folder: Path)
         fontsize=11,
     )
     table = pa.Table.from_pylist(records) if records else pa.table({})
-    _save(figure, table, folder, request.stem)
+    save_figure(figure, table, folder, request.stem)
 
 
 def _non_dominated(points: Sequence[tuple[float, float]]) -> list[bool]:

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.config.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS
+from sim.config.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS, WholeNumber
 from sim.config.paths import parse_path
 from sim.measures.catalogue import ALL
 
@@ -164,8 +164,8 @@ class Design(BaseModel):
     model_config = _FROZEN
     kind: Literal["grid", "latin_hypercube", "sobol"] = "grid"
     factors: tuple[Factor, ...] = Field(min_length=1)
-    points: Annotated[int, Field(ge=1, le=MAX_DESIGN_POINTS)] | None = None
-    seed: Annotated[int, Field(ge=0)] | None = None
+    points: Annotated[WholeNumber, Field(ge=1, le=MAX_DESIGN_POINTS)] | None = None
+    seed: Annotated[WholeNumber, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _fits_kind(self) -> Design:
@@ -305,8 +305,8 @@ class ExperimentSpec(BaseModel):
     scenarios: tuple[ScenarioEntry, ...] = Field(min_length=1)
     overrides: dict[str, Any] = Field(default_factory=dict)
     design: Design | None = None
-    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)]
-    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    replications: Annotated[WholeNumber, Field(ge=1, le=MAX_REPLICATIONS)]
+    seed: Annotated[WholeNumber, Field(ge=0, lt=2**63)]
     comparison: Comparison | None = None
     figures: tuple[FigureRequest, ...] = ()
     records: bool = False

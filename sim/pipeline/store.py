@@ -46,6 +46,7 @@ import yaml
 
 from sim.config.errors import ConfigError
 from sim.pipeline import tasks as task_module
+from sim.pipeline.layout import RECORDS, TABLES
 from sim.pipeline.plan import ExperimentPlan
 from sim.pipeline.provenance import MARKER, NUMERIC_VERSIONS, environment_versions
 from sim.pipeline.tasks import Task, TaskOutput
@@ -186,8 +187,6 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def _own_files(manifest: dict[str, Any] | None) -> dict[str, set[str]]:
     """The file names each subfolder of a results folder may hold."""
-    from sim.pipeline.tables import RECORDS, TABLES
-
     figures = []
     for figure in (manifest or {}).get("spec", {}).get("figures", ()):
         figure = {"kind": figure} if isinstance(figure, str) else figure

@@ -41,23 +41,13 @@ import pyarrow.parquet as pq
 from sim.config.week import DAY_NAMES
 from sim.measures.costs import fixed_cost_eur_per_year
 from sim.measures.stats import PairedDifference, intervals, paired_difference
+from sim.pipeline.layout import RECORDS, TABLES
 from sim.pipeline.plan import ExperimentPlan
 from sim.pipeline.store import ResultsFolder, atomic_folder, write_table
 from sim.pipeline.tasks import Task
 
 __all__ = ["RECORDS", "TABLES", "build_tables", "factor_columns"]
 
-TABLES = (
-    "design",
-    "scenarios",
-    "replications",
-    "summary",
-    "comparison",
-    "hour_of_week",
-    "wait_ecdf",
-    "measures",
-)
-RECORDS = ("cases", "workers", "appointments")
 _SUMMARY_FIELDS = ("n", "mean", "sd", "half_width", "ci_low", "ci_high")
 
 

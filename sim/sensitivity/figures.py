@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from matplotlib.figure import Figure
 
+from sim.pipeline.figure_style import save_figure
 from sim.pipeline.store import atomic_folder
 
 __all__ = ["FIGURES", "draw_sensitivity_figures"]
@@ -36,12 +36,6 @@ def _rows(table: pa.Table, conclusion: str) -> dict[str, np.ndarray]:
     return {name: chosen[name].to_numpy(zero_copy_only=False) for name in chosen.column_names}
 
 
-def _save(figure: Figure, data: pa.Table, folder: Path, stem: str) -> None:
-    figure.savefig(folder / f"{stem}.png", dpi=120)
-    figure.savefig(folder / f"{stem}.pdf", metadata={"CreationDate": None})
-    pacsv.write_csv(data, folder / f"{stem}.csv")
-
-
 def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[Path]:
     """Draw the three figures into ``folder`` (replaced whole)."""
     conclusions = tables["conclusions"]
@@ -61,7 +55,7 @@ def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[
             ax.set_xlabel("mu* (mean absolute elementary effect)")
             ax.set_ylabel("sigma (spread of the effects)")
             ax.set_title(statements[name], fontsize=9)
-        _save(figure, tables["morris"], staging, "morris")
+        save_figure(figure, tables["morris"], staging, "morris")
 
         figure, axes = _panels(len(names))
         for ax, name in zip(axes, names, strict=True):
@@ -78,7 +72,7 @@ def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[
             ax.set_xlabel("Sobol' index (95 % bootstrap interval)")
             ax.set_title(statements[name], fontsize=9)
             ax.legend(fontsize=7, loc="lower right")
-        _save(figure, tables["sobol"], staging, "sobol")
+        save_figure(figure, tables["sobol"], staging, "sobol")
 
         figure, axes = _panels(len(names))
         thresholds = {
@@ -99,5 +93,5 @@ def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[
             ax.set_ylabel("the conclusion's quantity")
             ax.set_title(statements[name], fontsize=9)
             ax.legend(fontsize=7)
-        _save(figure, tables["one_way"], staging, "one_way")
+        save_figure(figure, tables["one_way"], staging, "one_way")
     return [folder / f"{stem}.png" for stem in FIGURES]

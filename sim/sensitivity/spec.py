@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sim.config.assumptions import Assumptions, load_assumptions
 from sim.config.documents import read_mapping
 from sim.config.errors import ConfigError, format_validation_error
-from sim.config.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS
+from sim.config.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS, WholeNumber
 from sim.config.schema import load_scenario
 from sim.measures.catalogue import measures_for
 
@@ -70,8 +70,8 @@ class Conclusion(BaseModel):
 
 class Morris(BaseModel):
     model_config = _FROZEN
-    trajectories: Annotated[int, Field(ge=2, le=1000)] = 10
-    levels: Annotated[int, Field(ge=2, le=20)] = 4
+    trajectories: Annotated[WholeNumber, Field(ge=2, le=1000)] = 10
+    levels: Annotated[WholeNumber, Field(ge=2, le=20)] = 4
 
     @model_validator(mode="after")
     def _even(self) -> Morris:
@@ -82,9 +82,9 @@ class Morris(BaseModel):
 
 class Sobol(BaseModel):
     model_config = _FROZEN
-    factors: Annotated[int, Field(ge=2, le=50)] = 6
-    samples: Annotated[int, Field(ge=4, le=65_536)] = 64
-    bootstrap: Annotated[int, Field(ge=10, le=10_000)] = 200
+    factors: Annotated[WholeNumber, Field(ge=2, le=50)] = 6
+    samples: Annotated[WholeNumber, Field(ge=4, le=65_536)] = 64
+    bootstrap: Annotated[WholeNumber, Field(ge=10, le=10_000)] = 200
 
     @model_validator(mode="after")
     def _power_of_two(self) -> Sobol:
@@ -97,13 +97,13 @@ class Sobol(BaseModel):
 
 class Robustness(BaseModel):
     model_config = _FROZEN
-    points: Annotated[int, Field(ge=8, le=MAX_DESIGN_POINTS)] = 128
+    points: Annotated[WholeNumber, Field(ge=8, le=MAX_DESIGN_POINTS)] = 128
 
 
 class OneWay(BaseModel):
     model_config = _FROZEN
-    levels: Annotated[int, Field(ge=3, le=50)] = 5
-    replications: Annotated[int, Field(ge=2, le=MAX_REPLICATIONS)] = 10
+    levels: Annotated[WholeNumber, Field(ge=3, le=50)] = 5
+    replications: Annotated[WholeNumber, Field(ge=2, le=MAX_REPLICATIONS)] = 10
 
 
 class SensitivitySpec(BaseModel):
@@ -116,8 +116,8 @@ class SensitivitySpec(BaseModel):
     configs: str = "../configs"
     factors: tuple[str, ...] | None = None
     overrides: dict[str, object] = Field(default_factory=dict)
-    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 2
-    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    replications: Annotated[WholeNumber, Field(ge=1, le=MAX_REPLICATIONS)] = 2
+    seed: Annotated[WholeNumber, Field(ge=0, lt=2**63)]
     conclusions: tuple[Conclusion, ...] = Field(min_length=1)
     morris: Morris = Morris()
     sobol: Sobol = Sobol()

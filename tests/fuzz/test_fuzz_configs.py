@@ -31,9 +31,9 @@ from hypothesis import strategies as st
 from mutations import mutated, segments
 
 from sim.commands.cli import main
-from sim.config.schema import scenario_from_dict
 from sim.config.documents import read_scenario_document
 from sim.config.errors import ConfigError
+from sim.config.schema import scenario_from_dict
 from sim.measures.catalogue import measure_run, measures_for
 from sim.model.station import simulate
 

@@ -34,8 +34,8 @@ from test_fuzz_configs import FUZZ
 import sim
 from sim.config.schema import Scenario, scenario_from_dict
 from sim.measures.catalogue import measure_run
-from sim.model.station import simulate
 from sim.model.records import EndState, FollowupStatus, WorkerActivity
+from sim.model.station import simulate
 
 ROSTERS = {
     "office": [{"days": "weekdays", "start": "09:00", "end": "17:00"}],
@@ -208,17 +208,17 @@ _WITH_FOLLOWUPS = {
 
 
 def test_losing_an_appointment_row_breaks_conservation(monkeypatch):
-    import sim.model.station
+    import sim.model.recording
 
-    intact = sim.model.station.StationModel._appointment_records
+    intact = sim.model.recording.appointment_records
 
-    def losing(self: Any, contacted: Any) -> Any:
-        self.appointments.pop()
-        return intact(self, contacted)
+    def losing(model: Any, contacted: Any) -> Any:
+        model.appointments.pop()
+        return intact(model, contacted)
 
     run = simulate(_scenario(_WITH_FOLLOWUPS), 0)
     check_conserved(run)
-    monkeypatch.setattr(sim.model.station.StationModel, "_appointment_records", losing)
+    monkeypatch.setattr(sim.model.recording, "appointment_records", losing)
     with pytest.raises(AssertionError):
         check_conserved(simulate(_scenario(_WITH_FOLLOWUPS), 0))
 
@@ -228,6 +228,7 @@ def test_logging_a_delayed_follow_up_at_its_booked_time_breaks_one_thing_at_a_ti
 ):
     """A follow-up that waited for its worker (busy with a walk-in) logged as if it
     had started when it was due overlaps the walk-in."""
+    import sim.model.state
     import sim.model.station
 
     run = simulate(_scenario(_WITH_FOLLOWUPS), 0)
@@ -235,7 +236,7 @@ def test_logging_a_delayed_follow_up_at_its_booked_time_breaks_one_thing_at_a_ti
     intact = sim.model.station.StationModel._start_appointment
 
     def started_when_due(self: Any, worker: Any, row: Any, now: float) -> None:
-        intact(self, worker, row, row[sim.model.station._A_DUE])
+        intact(self, worker, row, row[sim.model.state.A_DUE])
 
     monkeypatch.setattr(sim.model.station.StationModel, "_start_appointment", started_when_due)
     with pytest.raises(AssertionError, match="two things at once"):

@@ -10,10 +10,10 @@ import pytest
 from experiment_specs import EXPERIMENTS
 
 from sim.commands.cli import main
+from sim.commands.reproduce import RELATIVE_TOLERANCE
 from sim.national.spec import is_national_spec, load_national_experiment
 from sim.national.study import run_national
 from sim.pipeline.backends import LocalBackend
-from sim.commands.reproduce import RELATIVE_TOLERANCE
 
 REFERENCE = EXPERIMENTS.parent / "results" / "reference"
 

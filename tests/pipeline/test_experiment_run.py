@@ -23,8 +23,8 @@ from sim.commands.cli import main
 from sim.config.errors import ConfigError
 from sim.pipeline.backends import LocalBackend
 from sim.pipeline.execute import run_experiment
+from sim.pipeline.layout import TABLES
 from sim.pipeline.plan import load_plan
-from sim.pipeline.tables import TABLES
 
 
 def _tables(folder):

@@ -11,8 +11,8 @@ import pytest
 from experiment_specs import CONFIGS, EXPERIMENTS, TINY, write_spec
 
 from sim.commands.cli import main
-from sim.config.schema import load_scenario
 from sim.config.errors import ConfigError
+from sim.config.schema import load_scenario
 from sim.pipeline.design import design_points
 from sim.pipeline.plan import load_plan
 from sim.pipeline.spec import Design

@@ -22,8 +22,10 @@ import pytest
 import sim.model.demand
 import sim.model.station
 import sim.validation.theory
+from sim.config.week import MINUTES_PER_HOUR
 from sim.model.records import EndState
 from sim.model.roster import build_plan
+from sim.model.station import StationModel
 from sim.validation.cases import (
     SHIPPED_CONFIGS,
     ValidationCase,
@@ -36,8 +38,8 @@ from sim.validation.cases import (
     time_varying_case,
 )
 from sim.validation.suite import judge_case, run_cases
+from sim.validation.theory import ErlangCResult
 from sim.validation.verdict import ValidationRow
-from sim.config.week import MINUTES_PER_HOUR
 
 
 def _verdicts(case: ValidationCase) -> dict[str, ValidationRow]:
@@ -96,7 +98,7 @@ def test_a_roster_off_by_one_hour_fails_the_time_varying_case(monkeypatch):
 def test_ignoring_patience_fails_the_erlang_a_case(monkeypatch):
     case = erlang_a_case(2, 1.10, 20, run_days=2, replications=30)
     assert _failed(_verdicts(case)) == set()
-    monkeypatch.setattr(sim.model.station.StationModel, "_on_patience_end", lambda self, event: None)
+    monkeypatch.setattr(StationModel, "_on_patience_end", lambda self, event: None)
     # Nobody leaves, and at a load of 1.1 the queue grows without bound.
     assert "mean_wait_served" in _failed(_verdicts(case))
 
@@ -123,7 +125,7 @@ def _served_wait_as_all_waits(*args: Any, **kwargs: Any) -> sim.validation.theor
     )
 
 
-def _wait_probability_from_erlang_b(c: int, lam: float, mu: float) -> sim.validation.theory.ErlangCResult:
+def _wait_probability_from_erlang_b(c: int, lam: float, mu: float) -> ErlangCResult:
     # Another: the loss system's blocking probability used as the delay probability.
     result = _intact_erlang_c(c, lam, mu)
     blocked = sim.validation.theory.erlang_b(c, lam / mu)
@@ -193,7 +195,7 @@ def test_records_that_lose_the_expired_cases_fail_conservation(monkeypatch):
     case = conservation_case(SHIPPED_CONFIGS / "visiting_twice_weekly.yaml")
     case = case.with_simulation(replications=3)
     assert _failed(_verdicts(case)) == set()
-    intact = sim.model.station.StationModel._records
+    intact = sim.model.station.StationModel.records
 
     def losing_expired(self: Any) -> Any:
         records = intact(self)
@@ -202,7 +204,7 @@ def test_records_that_lose_the_expired_cases_fail_conservation(monkeypatch):
         columns = {name: column[keep] for name, column in records.cases.columns().items()}
         return dataclasses.replace(records, cases=type(records.cases)(**columns))
 
-    monkeypatch.setattr(sim.model.station.StationModel, "_records", losing_expired)
+    monkeypatch.setattr(sim.model.station.StationModel, "records", losing_expired)
     assert _failed(_verdicts(case)) == {"imbalance"}
 
 
@@ -221,5 +223,5 @@ def test_follow_ups_that_take_no_worker_time_fail_the_diary_case(monkeypatch):
 
 def test_follow_ups_that_are_never_booked_fail_the_diary_case(monkeypatch):
     case = diary_case(0.5, run_days=60, replications=10)
-    monkeypatch.setattr(sim.model.station.StationModel, "_start_series", lambda self, case, w, now: None)
+    monkeypatch.setattr(StationModel, "_start_series", lambda self, case, w, now: None)
     assert _failed(_verdicts(case)) == {"busy", "unheld"}

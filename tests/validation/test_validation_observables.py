@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from sim.config.schema import load_scenario
-from sim.model.station import simulate
+from sim.config.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, MINUTES_PER_WEEK
 from sim.model.outcomes import measured
 from sim.model.records import EndState, WorkerActivity
+from sim.model.station import simulate
 from sim.validation.cases import SHIPPED_CONFIGS
 from sim.validation.observables import (
     cumulative_intensity,
@@ -17,7 +18,6 @@ from sim.validation.observables import (
     littles_law_terms,
     waiting_exits,
 )
-from sim.config.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, MINUTES_PER_WEEK
 
 
 def _occupancy_by_overlap(starts: np.ndarray, ends: np.ndarray, t0: float, t1: float) -> np.ndarray:

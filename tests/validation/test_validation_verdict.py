@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.validation.verdict import Statistic, judge
 from sim.config.week import HOURS_PER_WEEK
+from sim.validation.verdict import Statistic, judge
 
 MEAN = Statistic("x", "x")
 

@@ -1,0 +1,245 @@
+"""Turning a finished run's state into its records: one row per case, per block of
+worker time and per follow-up wanted, as numpy columns (:mod:`sim.model.records`).
+
+Called once, after the event loop: the per-case Python lists the handlers kept become
+columns here, and the run's objects are released as they do, so that a long run peaks
+at about its records.  States the run left open at the end are closed as the records
+define them (a call-out not yet begun is still on call, a callback past its expiry has
+expired, an appointment not ended is pending).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.config.week import MINUTES_PER_DAY
+from sim.model.records import (
+    AppointmentRecords,
+    CaseRecords,
+    EndState,
+    RunRecords,
+    WorkerActivity,
+    WorkerRecords,
+)
+from sim.model.roster import EXTERNAL, NOBODY
+from sim.model.state import (
+    A_BOOKED_AT,
+    A_CASE,
+    A_DUE,
+    A_END,
+    A_NUMBER,
+    A_REBOOKINGS,
+    A_START,
+    A_STATION,
+    A_STATUS,
+    A_WORKER,
+    BOOKED,
+    CALLBACK,
+    CHANNEL_OF_STATE,
+    END_STATE_OF,
+    EXPIRED,
+    HELD,
+    LOG_WIDTH,
+    ON_CALL,
+    RETRY,
+    WorkLog,
+    new_appointment,
+)
+
+if TYPE_CHECKING:
+    from sim.model.station import StationModel
+
+__all__ = ["appointment_records", "responder_names", "run_records", "worker_records"]
+
+_NAN = float("nan")
+
+
+def run_records(model: StationModel) -> RunRecords:
+    """The records of a finished run (once: building them releases the run's state)."""
+    # The run's Python lists are dropped as soon as they have become columns, so
+    # that a long run peaks at about its records, not its records plus the objects
+    # they came from.
+    workers = worker_records(model)
+    model.worker_log = WorkLog()
+    model.referral_order = model.referral_time = model.patience = model.interview = []
+    model.station_of = model.rank = []
+    scenario = model.scenario
+    demand = model.demand
+    end_time = model.env.now
+    window_start, window_end = scenario.simulation.window_minutes
+    first_contact = np.asarray(model.first_contact, dtype=float)
+    model.first_contact = []
+    service_end = np.asarray(model.service_end, dtype=float)
+    model.service_end = []
+    # An on-call first contact is set when the call-out starts; one still in the
+    # future at the end did not happen within the run.
+    unfinished = first_contact > end_time
+    first_contact[unfinished] = np.nan
+    service_end[service_end > end_time] = np.nan
+    state = np.asarray(model.state, dtype=np.int64)
+    model.state = []
+    state[unfinished] = ON_CALL
+    # Cases left on the list past their expiry were dropped then, not at the end.
+    on_list = (state == CALLBACK) | (state == RETRY)
+    state[on_list & (end_time - model.referral > model.expiry_minutes)] = EXPIRED
+    referral = np.where(model.referred, model.referral, np.nan)
+    end_state = END_STATE_OF[state]
+    end_state[~model.referred] = EndState.NOT_REFERRED
+    end_state[model.lost_to_absence] = EndState.NOT_REFERRED_NO_WORKER
+
+    contacted = ~np.isnan(first_contact)
+    onward = np.where(
+        contacted & demand.onward & ~np.isnan(service_end),
+        service_end + demand.onward_delay,
+        np.nan,
+    )
+    left_station = np.zeros(len(demand), dtype=bool)
+    left_station[model.left_station] = True
+    attempts = np.zeros(len(demand), dtype=np.int64)
+    attempts[list(model.attempts)] = list(model.attempts.values())
+    series_end = np.asarray(model.series_end, dtype=float)
+    series_end[series_end > end_time] = np.nan
+    cases = CaseRecords(
+        case_id=np.arange(len(demand), dtype=np.int64),
+        population=demand.population,
+        station=demand.station,
+        urgent=demand.urgent,
+        arrival=demand.arrival,
+        referral=referral,
+        first_contact=first_contact,
+        service_end=service_end,
+        onward_referral=onward,
+        channel=CHANNEL_OF_STATE[state],
+        state=end_state,
+        left_station=left_station,
+        callback_attempts=attempts,
+        couple_violence=demand.couple_violence,
+        followups_wanted=np.where(contacted, demand.followups, 0),
+        series_end=series_end,
+    )
+    return RunRecords(
+        scenario=scenario.name,
+        replication=model.replication,
+        seed=scenario.simulation.seed,
+        window_start=window_start,
+        window_end=window_end,
+        end_time=end_time,
+        population_names=scenario.population_names,
+        station_names=tuple(s.name for s in scenario.stations),
+        worker_names=model.plan.worker_names + responder_names(model),
+        cases=cases,
+        workers=workers,
+        appointments=appointment_records(model, contacted),
+        on_call_windows=model.plan.on_call_windows,
+    )
+
+
+def appointment_records(model: StationModel, contacted: np.ndarray) -> AppointmentRecords:
+    """One row per follow-up wanted by a person met: those booked or given up, and
+    those the run ended before (pending)."""
+    rows = model.appointments
+    for case in np.flatnonzero(contacted & (model.demand.followups > 0)).tolist():
+        first = model.booked_numbers.get(case, 0) + 1
+        w = model.followup_worker.get(case, -1)
+        station = int(model.demand.station[case])
+        for number in range(first, model.followups[case] + 1):
+            rows.append(new_appointment(case, number, w, station, BOOKED, _NAN))
+    fields = list(zip(*rows, strict=True)) if rows else [()] * 11
+    ints = {
+        k: np.asarray(fields[k], dtype=np.int64)
+        for k in (A_CASE, A_NUMBER, A_WORKER, A_STATION, A_STATUS, A_REBOOKINGS)
+    }
+    times = {
+        k: np.asarray(fields[k], dtype=float) for k in (A_BOOKED_AT, A_DUE, A_START, A_END)
+    }
+    model.appointments = []
+    end_time = model.env.now
+    for k in (A_START, A_END):
+        times[k][times[k] > end_time] = np.nan
+    # Booked but due after the end, or begun and not ended: still pending.
+    status = ints[A_STATUS]
+    status[np.isnan(times[A_END]) & (status == HELD)] = BOOKED
+    order = np.lexsort((ints[A_NUMBER], ints[A_CASE]))
+    return AppointmentRecords(
+        case_id=ints[A_CASE][order],
+        number=ints[A_NUMBER][order],
+        worker=ints[A_WORKER][order],
+        station=ints[A_STATION][order],
+        booked_at=times[A_BOOKED_AT][order],
+        due=times[A_DUE][order],
+        start=times[A_START][order],
+        end=times[A_END][order],
+        status=status[order],
+        rebookings=ints[A_REBOOKINGS][order],
+    )
+
+
+def responder_names(model: StationModel) -> tuple[str, ...]:
+    """The names of the outside on-call responders, who are in no roster."""
+    on_call = model.scenario.on_call
+    if on_call is None or on_call.staffed_by != "external":
+        return ()
+    return tuple(f"on_call_{r + 1}" for r in range(on_call.responders))
+
+
+def worker_records(model: StationModel) -> WorkerRecords:
+    """Every block of worker time: the run's log, then shifts, absences, on-call windows."""
+    # Rows in a fixed order before the stable sort: the run's log, then each shift
+    # (paid shift, then its travel at both ends), absences, on-call windows.
+    parts = [model.worker_log.rows()]
+    shifts = np.asarray([s[:6] for s in model.plan.shifts], dtype=float).reshape(-1, 6)
+    worker, station, paid_start, paid_end, start, end = shifts.T
+    blocks = np.empty((len(shifts), 3, LOG_WIDTH))
+    blocks[:, :, 0] = worker[:, None]
+    blocks[:, :, 2] = station[:, None]
+    blocks[:, :, 5] = -1
+    blocks[:, 0, 1] = WorkerActivity.SHIFT
+    blocks[:, 0, 3:5] = shifts[:, 2:4]
+    blocks[:, 1:, 1] = WorkerActivity.TRAVEL
+    blocks[:, 1, 3], blocks[:, 1, 4] = paid_start, start
+    blocks[:, 2, 3], blocks[:, 2, 4] = end, paid_end
+    travels = start > paid_start
+    parts.append(blocks[np.column_stack((np.ones_like(travels), travels, travels))])
+    plan = model.plan
+    for activity, per_worker in (
+        (WorkerActivity.ABSENCE, plan.sick_days),
+        (WorkerActivity.LEAVE, plan.leave_days),
+        (WorkerActivity.REPLACED, plan.replaced_days),
+    ):
+        for w, days in enumerate(per_worker):
+            day_start = days.astype(float) * MINUTES_PER_DAY
+            parts.append(_rows(w, activity, day_start, day_start + MINUTES_PER_DAY))
+    windows = plan.on_call_windows
+    for slot in range(plan.on_call_staff.shape[1] if plan.on_call_staff.ndim == 2 else 0):
+        members = plan.on_call_staff[:, slot]
+        for member in np.unique(members[members != NOBODY]).tolist():
+            index = model.n_workers + slot if member == EXTERNAL else member
+            mine = members == member
+            parts.append(
+                _rows(index, WorkerActivity.ON_CALL_WINDOW, windows[mine, 0], windows[mine, 1])
+            )
+    rows = np.concatenate(parts)
+    if not len(rows):
+        empty = np.empty(0)
+        return WorkerRecords(
+            *(empty.astype(np.int64),) * 3, empty, empty, empty.astype(np.int64)
+        )
+    order = np.lexsort((rows[:, 1], rows[:, 0], rows[:, 3]))
+    return WorkerRecords(
+        worker=rows[order, 0].astype(np.int64),
+        activity=rows[order, 1].astype(np.int64),
+        station=rows[order, 2].astype(np.int64),
+        start=rows[order, 3],
+        end=rows[order, 4],
+        case_id=rows[order, 5].astype(np.int64),
+    )
+
+
+def _rows(worker: int, activity: int, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Worker-log rows of one worker's blocks of one activity, at no station, no case."""
+    rows = np.empty((len(start), LOG_WIDTH))
+    rows[:, 0], rows[:, 1], rows[:, 2] = worker, activity, -1
+    rows[:, 3], rows[:, 4], rows[:, 5] = start, end, -1
+    return rows

@@ -1,0 +1,133 @@
+"""The measures of a country: the national sums of one replication over its catchments
+(:mod:`sim.national.run`), each defined once, in the same :class:`~sim.measures.Measure`
+form as the station measures, so that tables and figures read them the same way.
+
+Their base is every person in need of the country, catchments without a post included:
+a person whose catchment has no post is unmet ("no post in the catchment"), never left
+out of the denominator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from sim.measures.catalogue import Measure, MeasureList, share
+
+__all__ = ["NATIONAL_MEASURES", "measure_nation"]
+
+
+_NATIONAL_COUNT = {"scope": "national", "unit": "persons a year", "digits": 0, "aggregate": "sum"}
+_NATIONAL_SHARE = {"scope": "national", "unit": "% of persons in need", "scale": 100.0, "digits": 1}
+_NATIONAL_REASONS = (
+    ("no_post", "Unmet: no post in the catchment"),
+    ("not_referred_no_worker", "Unmet: not referred, no worker reachable"),
+    ("left", "Unmet: left before being seen"),
+    ("callback_failed", "Unmet: callback failed"),
+    ("callback_expired", "Unmet: callback expired"),
+    ("waiting_at_end", "Unmet: still waiting at the end"),
+)
+
+
+def _national_measures() -> Iterator[Measure]:
+    # ``t`` is the national sums of one replication (sim.national.run.COUNTS).
+    yield Measure(
+        "national_posts",
+        "Posts",
+        digits=0,
+        scope="national",
+        aggregate="sum",
+        compute=lambda t: t["posts"],
+    )
+    yield Measure(
+        "national_persons_in_need",
+        "Persons in need",
+        heading="in need/yr",
+        compute=lambda t: t["servable"],
+        **_NATIONAL_COUNT,
+    )
+    yield Measure(
+        "national_contacted",
+        "Persons contacted",
+        heading="contacted/yr",
+        compute=lambda t: t["met"],
+        **_NATIONAL_COUNT,
+    )
+    yield Measure(
+        "national_unmet",
+        "Persons in need unmet",
+        heading="unmet/yr",
+        compute=lambda t: t["unmet"],
+        **_NATIONAL_COUNT,
+    )
+    yield Measure(
+        "national_unmet_share",
+        "Unmet demand",
+        aggregate="ratio",
+        ratio_of=("national_unmet", "national_persons_in_need"),
+        heading="unmet %",
+        lists=frozenset({"national"}),
+        compute=lambda t: share(t["unmet"], t["servable"]),
+        **_NATIONAL_SHARE,
+    )
+    for reason, title in _NATIONAL_REASONS:
+        yield Measure(
+            f"national_unmet_{reason}",
+            title,
+            heading=reason.replace("_", " "),
+            compute=lambda t, r=reason: t[r],
+            **_NATIONAL_COUNT,
+        )
+    yield Measure(
+        "national_no_post_share",
+        "Unmet for want of a post",
+        heading="no post %",
+        lists=frozenset({"national"}),
+        compute=lambda t: share(t["no_post"], t["servable"]),
+        **_NATIONAL_SHARE,
+    )
+    yield Measure(
+        "national_within_24h_share",
+        "Contacted within 24 h of referral",
+        heading="<=24h %",
+        lists=frozenset({"national"}),
+        compute=lambda t: share(t["within_24h"], t["servable"]),
+        **_NATIONAL_SHARE,
+    )
+    yield Measure(
+        "national_cost_eur_per_year",
+        "Cost",
+        "EUR a year",
+        digits=0,
+        scope="national",
+        aggregate="sum",
+        heading="EUR a year",
+        lists=frozenset({"national"}),
+        compute=lambda t: t["cost_eur_per_year"],
+    )
+    yield Measure(
+        "national_cost_per_contact_eur",
+        "Cost per person contacted",
+        "EUR",
+        digits=0,
+        scope="national",
+        heading="EUR/contact",
+        compute=lambda t: t["cost_eur_per_year"] / t["met"] if t["met"] else np.nan,
+    )
+    yield Measure(
+        "national_couple_violence_met",
+        "Couple-violence persons met",
+        heading="CV met/yr",
+        compute=lambda t: t["couple_violence_met"],
+        **_NATIONAL_COUNT,
+    )
+
+
+NATIONAL_MEASURES = MeasureList(list(_national_measures()))
+"""The measures of a national run, computed from the national sums of a replication."""
+
+
+def measure_nation(totals: dict[str, float]) -> dict[str, float]:
+    """Every national measure of one replication's national sums."""
+    return {m.name: float(m.compute(totals)) for m in NATIONAL_MEASURES}  # type: ignore[misc]

@@ -1,0 +1,52 @@
+"""The look every figure of the project shares, and how a figure is saved.
+
+One place for the series' colours, dash patterns and markers (so that a scenario keeps
+its look across the station, national and sensitivity figures) and for the three files
+each figure is written as: PNG to look at, PDF to print (without a creation date, so
+that the same tables give the same file) and the CSV of the numbers drawn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from matplotlib.figure import Figure
+
+__all__ = ["COLOURS", "DASHES", "HEATMAP", "MARKERS", "save_figure", "series_style"]
+
+COLOURS: tuple[str, ...] = (
+    "#000000",
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+)
+"""Colour-blind-safe colours (Okabe-Ito), in the order series take them."""
+DASHES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 3)))
+"""Dash patterns, one per colour, so that series stay apart in grey."""
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "x", "P")
+"""Markers, one per colour."""
+HEATMAP = "cividis"
+"""The colour map of heatmaps: its lightness rises monotonically, readable in grey."""
+
+
+def series_style(i: int) -> dict[str, Any]:
+    """The matplotlib style of the ``i``-th series: colour, dash pattern and marker."""
+    return {
+        "color": COLOURS[i % len(COLOURS)],
+        "linestyle": DASHES[i % len(DASHES)],
+        "marker": MARKERS[i % len(MARKERS)],
+    }
+
+
+def save_figure(figure: Figure, data: pa.Table, folder: Path, stem: str) -> None:
+    """Write ``figure`` as ``stem.png`` and ``stem.pdf`` and the numbers it draws as
+    ``stem.csv`` into ``folder``."""
+    figure.savefig(folder / f"{stem}.png", dpi=120)
+    figure.savefig(folder / f"{stem}.pdf", metadata={"CreationDate": None})
+    pacsv.write_csv(data, folder / f"{stem}.csv")
