@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,22 @@ def test_no_module_imports_another_modules_private_names(path):
     assert not private, f"{_name(path)} imports private names: {private}; make them public"
 
 
-@pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter not installed")
+# Beside this interpreter first: pytest run from a venv that was never activated.
+LINT_IMPORTS = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which(
+    "lint-imports"
+)
+
+
+def test_the_page_the_app_command_serves_exists():
+    from sim.commands.app import PAGE
+
+    assert PAGE.is_file(), PAGE
+
+
+@pytest.mark.skipif(LINT_IMPORTS is None, reason="import-linter (the dev extra) not installed")
 def test_the_import_contracts_hold():
     done = subprocess.run(
-        ["lint-imports", "--no-cache"],
+        [LINT_IMPORTS, "--no-cache"],
         cwd=PACKAGE.parent,
         capture_output=True,
         text=True,

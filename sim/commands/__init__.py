@@ -6,6 +6,7 @@
   interruption, what a folder holds);
 - :mod:`.experiment`, :mod:`.national`, :mod:`.sensitivity`, :mod:`.app`: the commands
   of each family;
-- :mod:`.reproduce`: rerunning every committed study, the one place that knows every
-  kind of study.
+- :mod:`.reproduce`: rerunning every committed study and checking it against its
+  reference, the one place that runs every kind of study (``validate`` in :mod:`.cli`
+  only recognises each kind of file).
 """

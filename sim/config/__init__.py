@@ -4,7 +4,7 @@ objects, before any model sees it.
 - :mod:`.schema`: the scenario (``Scenario``) and its sections, ``load_scenario``;
 - :mod:`.distributions`: the sampling distributions a config names, with their draws;
 - :mod:`.week`: the simulation calendar (minutes from Monday 00:00) rosters are written in;
-- :mod:`.documents`: reading YAML documents, ``extends`` and ``--set`` overrides;
+- :mod:`.documents`: reading YAML documents and their ``base`` files;
 - :mod:`.paths`: dotted paths into a document (``callbacks.order``);
 - :mod:`.limits`: the bounds every magnitude is held to;
 - :mod:`.assumptions`: the declared assumptions and their plausible ranges;

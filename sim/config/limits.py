@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import BeforeValidator, Field
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "MIN_DURATION",
     "Magnitude",
     "PositiveMagnitude",
+    "WholeNumber",
 ]
 
 MAX_DAYS = 365_000.0
@@ -53,7 +55,7 @@ MAX_DESIGN_POINTS = 100_000
 def _a_whole_number(value: Any) -> Any:
     # YAML reads ``yes``/``no``/``on``/``true`` as booleans, and Python's bool is an int:
     # without this check ``responders: yes`` would be one responder.
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         raise ValueError("a true/false (yes/no) value is not a count; write a whole number")
     if isinstance(value, str):
         raise ValueError("text is not a count; write the whole number unquoted")

@@ -253,7 +253,9 @@ class Referral(BaseModel):
         return self
 
     @property
-    def probability_absent(self) -> float:
+    def probability_no_worker(self) -> float:
+        """The probability of referral when no worker is reachable:
+        ``probability_when_no_worker``, or ``probability`` when it is not set."""
         absent = self.probability_when_no_worker
         return self.probability if absent is None else absent
 

@@ -7,7 +7,8 @@ system as a whole, how it combines across parts (populations, stations, catchmen
 which standard lists it belongs to, and how it is computed from a run's records.  The
 summary, the printed tables, the figures, the comparison tables, the checks of an
 experiment spec and the reproduction check all read :func:`measures_for`; adding a
-measure is one entry in :func:`_population_measures` or :func:`_system_measures`.
+measure is one entry in :func:`_population_measures`, :func:`_followup_measures` or
+:func:`_system_measures` (the national measures are in :mod:`sim.national.measures`).
 
 The list depends on the scenario only through its thresholds (``within_4h_share``
 exists when ``measures.thresholds_hours`` lists 4).  Every measure is computed per

@@ -2,8 +2,9 @@
 project that touches SimPy's internals.
 
 The model runs no process per case: it schedules events whose callbacks update the
-stations' state (``sim.model.station``).  SimPy's public ``Timeout`` would do, but allocating
-one per event costs about half of SimPy's time per event, so the model uses:
+stations' state (handlers in ``sim.model.station``, state in ``sim.model.state``).
+SimPy's public ``Timeout`` would do, but allocating one per event costs about half of
+SimPy's time per event, so the model uses:
 
 - :class:`Call`, a one-shot event that runs one handler ``delay`` after now;
 - :class:`Recurring`, an event that is put back on the queue each time it has fired:

@@ -87,7 +87,7 @@ def run_records(model: StationModel) -> RunRecords:
     referral = np.where(model.referred, model.referral, np.nan)
     end_state = END_STATE_OF[state]
     end_state[~model.referred] = EndState.NOT_REFERRED
-    end_state[model.lost_to_absence] = EndState.NOT_REFERRED_NO_WORKER
+    end_state[model.not_referred_no_worker] = EndState.NOT_REFERRED_NO_WORKER
 
     contacted = ~np.isnan(first_contact)
     onward = np.where(

@@ -28,7 +28,7 @@ class ReferralDecision(NamedTuple):
 
     referred: np.ndarray
     """True where the case is referred to a worker (bool)."""
-    lost_to_absence: np.ndarray
+    not_referred_no_worker: np.ndarray
     """True where the case would have been referred had a worker been reachable (bool)."""
 
 
@@ -37,8 +37,8 @@ def decide_referrals(scenario: Scenario, demand: Demand, plan: CoveragePlan) -> 
     arrival (``referral_rule``), and so which probability applies."""
     n = len(demand)
     populations = list(scenario.populations.values())
-    p_present = np.asarray([p.referral.probability for p in populations])[demand.population]
-    p_absent = np.asarray([p.referral.probability_absent for p in populations])[
+    p_worker = np.asarray([p.referral.probability for p in populations])[demand.population]
+    p_no_worker = np.asarray([p.referral.probability_no_worker for p in populations])[
         demand.population
     ]
     reachable = np.zeros(n, dtype=bool)
@@ -55,6 +55,6 @@ def decide_referrals(scenario: Scenario, demand: Demand, plan: CoveragePlan) -> 
             reachable[at] |= covered(on_call, demand.arrival[at]) & eligible[at]
     u = demand.referral_uniform
     return ReferralDecision(
-        referred=u < np.where(reachable, p_present, p_absent),
-        lost_to_absence=~reachable & (u >= p_absent) & (u < p_present),
+        referred=u < np.where(reachable, p_worker, p_no_worker),
+        not_referred_no_worker=~reachable & (u >= p_no_worker) & (u < p_worker),
     )

@@ -6,13 +6,16 @@ with events instead of running a process per case: a referral, the end of a task
 person's patience running out, a callback or an appointment coming due, a call-out's
 end and a roster change are each one scheduled event whose callback updates the
 stations' state.  All random draws are made before the run (``sim.model.demand``,
-``sim.model.roster``), so the run itself is deterministic given its inputs.  For speed, the
-events of nearly every case (referrals, ends of tasks, roster changes) reuse one event
-object each instead of allocating one per event, one-shot events (appointments coming
-due, patience, retries, call-outs) are reused once fired (``sim.model.engine``), the handlers keep
-per-case state in Python lists (numpy scalars are slow to touch one at a time) and log
-worker time into columns, and the record columns are built with numpy once the run is
-over.
+``sim.model.roster``), and so is the officers' referral decision
+(``sim.model.referrals``), so the run itself is deterministic given its inputs.  The
+codes and state objects the handlers update are in ``sim.model.state``; the records are
+built after the run by ``sim.model.recording``.
+
+For speed, the events of nearly every case (referrals, ends of tasks, roster changes)
+reuse one event object each instead of allocating one per event, one-shot events
+(appointments coming due, patience, retries, call-outs) are reused once fired
+(``sim.model.engine``), and the handlers keep per-case state in Python lists (numpy
+scalars are slow to touch one at a time) and log worker time into columns.
 
 The rules (``docs/model.md`` states them for reviewers, each with its test):
 
@@ -127,7 +130,7 @@ class StationModel:
         n = len(demand)
         on_call = scenario.on_call
 
-        self.referred, self.lost_to_absence = decide_referrals(scenario, demand, plan)
+        self.referred, self.not_referred_no_worker = decide_referrals(scenario, demand, plan)
         referral = demand.arrival + demand.referral_delay
         self.referral = referral
         self.referral_order: list[int] = np.flatnonzero(self.referred)[

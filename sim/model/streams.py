@@ -1,7 +1,7 @@
 """Random streams: one independent ``numpy.random.Generator`` per purpose.
 
 Each stream is keyed by the root seed, the replication number and a *name* for its
-purpose (``"arrivals/victim"``, ``"absence/worker_1#0"``), hashed with CRC-32 into the
+purpose (``"arrivals/victim"``, ``"sickness/post0"``), hashed with CRC-32 into the
 ``spawn_key`` of a ``SeedSequence``.  Keying by name rather than by position means a
 stream never depends on which other streams exist: adding a population, a worker or a
 new purpose leaves every other draw unchanged, which is what common random numbers

@@ -5,9 +5,9 @@ tidy tables, paired comparisons and figures.
 
 The flow is one way: spec (:mod:`.spec`) -> plan (:mod:`.plan`, :mod:`.design`,
 :mod:`.checks`) -> tasks (:mod:`.tasks`) run by a backend (:mod:`.backends`,
-:mod:`.execute`) -> stored task files (:mod:`.store`) -> final tables (:mod:`.tables`)
--> figures and reports (:mod:`.figures`, :mod:`.compare`, :mod:`sim.pipeline.report`), which read
-the stored tables only (:mod:`.results`); :mod:`.reproduce` reruns every spec and
-checks the tables against the committed reference.  :mod:`.commands` is the command
-line of it all.
+:mod:`.execute`, with :mod:`.progress`) -> stored task files (:mod:`.store`, stamped by
+:mod:`.provenance`) -> final tables (:mod:`.tables`, named in :mod:`.layout`) ->
+figures and reports (:mod:`.figures` in the style of :mod:`.figure_style`,
+:mod:`.compare`, :mod:`.report`), which read the stored tables only (:mod:`.results`).
+The command line of it all is :mod:`sim.commands`.
 """

@@ -1,5 +1,5 @@
 """A sensitivity spec: the conclusions to test, the assumptions to move, and the size of
-each stage of the analysis (``experiments/sensitivity.yaml``).
+each stage of the analysis (``experiments/sensitivity/headlines.yaml``).
 
 A :class:`Conclusion` is a headline statement written so that a run can check it: a
 measure of the one list (population ``all``), either of one scenario (``value``) or as
