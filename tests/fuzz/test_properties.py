@@ -28,6 +28,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from invariants import check_records
 from scipy import stats
 from test_fuzz_configs import FUZZ
 
@@ -186,6 +187,7 @@ def test_cases_and_appointments_are_conserved_and_a_post_does_one_thing_at_a_tim
     run = simulate(_scenario(document), replication)
     check_conserved(run)
     check_one_thing_at_a_time(run)
+    check_records(run)  # the shape of every record table (tests/invariants.py)
 
 
 # Mutation checks: the properties fail when the engine is broken on purpose.

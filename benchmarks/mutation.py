@@ -1,0 +1,299 @@
+"""Mutation testing of the model: do the engine's fast tests see a wrong rule?
+
+A seeded sample of the mutants cosmic-ray makes of the model's modules (operators,
+comparisons, constants, boolean operators, loops and exceptions) is run against the
+engine's fast tests, each mutant in a copy of the repository so that the working tree is
+never touched::
+
+    python benchmarks/mutation.py                      # the sample of pyproject.toml
+    python benchmarks/mutation.py --size 40 --seed 7   # a smaller, other sample
+
+The modules, the test command, the timeout, the operators left out and the sample's
+size and seed are set in ``pyproject.toml`` (``[tool.cosmic-ray]``).  A full run of
+every mutant does not fit these machines (about 4,000 mutants at 10-35 s each), hence
+the sample; a fresh seed gives a fresh sample, so a score cannot be raised by tests aimed
+at a list of mutants.
+
+Each mutant's outcome is one of:
+
+- ``killed: assertion``: a test failed on an assertion (a behaviour the tests check);
+- ``killed: crash``: the only failures were exceptions raised by the model, in every
+  test that was run (the tests run on past a crash, and stop at the first assertion
+  that fails: ``benchmarks/mutation_stop.py``);
+- ``killed: timeout``: the tests ran past the timeout;
+- ``survived``: every test passed.
+
+The report (``benchmarks/results/mutation.json`` by default) gives every mutant with its
+class, diff and outcome, and the score by class; ``docs/testing.md`` reads it.  It is a
+benchmark part, never a test: it takes about half an hour on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import random
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "mutation.json"
+
+CLASSES = {
+    "operator": (
+        "ReplaceBinaryOperator",
+        "ReplaceComparisonOperator",
+        "ReplaceUnaryOperator",
+        "ReplaceAndWithOr",
+        "ReplaceOrWithAnd",
+        "AddNot",
+    ),
+    "constant": ("NumberReplacer", "ReplaceTrueWithFalse", "ReplaceFalseWithTrue"),
+    "control flow": (
+        "ReplaceBreakWithContinue",
+        "ReplaceContinueWithBreak",
+        "ZeroIterationForLoop",
+        "ExceptionReplacer",
+        "RemoveDecorator",
+    ),
+}
+"""The classes the score is given by, from cosmic-ray's operator names."""
+
+_FAILED = re.compile(r"^(?:FAILED|ERROR) ", re.MULTILINE)
+# pytest's traceback (--tb=short) gives each failure's exception on an "E" line.
+_SAW = re.compile(r"^E\s+(?:AssertionError|assert\b|Failed:)", re.MULTILINE)
+STOP_MESSAGE = "a test saw the mutant"
+"""What benchmarks/mutation_stop.py stops the session with."""
+
+
+def mutant_class(operator: str) -> str:
+    """The class of a cosmic-ray operator (``core/ReplaceBinaryOperator_Add_Sub``)."""
+    name = operator.split("/")[-1].split("_")[0]
+    for title, operators in CLASSES.items():
+        if name in operators:
+            return title
+    return "other"
+
+
+def kill_kind(output: str) -> str:
+    """How the tests stopped a killed mutant, from pytest's short summary (``-rfE``)."""
+    if output.strip() == "timeout":
+        return "killed: timeout"
+    if not _FAILED.search(output):
+        # pytest stopped before any test failed (a usage or collection error).
+        return "not run: error"
+    if STOP_MESSAGE in output or _SAW.search(output):
+        return "killed: assertion"
+    return "killed: crash"
+
+
+def settings() -> dict[str, Any]:
+    """The ``[tool.cosmic-ray]`` table of pyproject.toml."""
+    with (REPO / "pyproject.toml").open("rb") as handle:
+        return tomllib.load(handle)["tool"]["cosmic-ray"]
+
+
+def _copy_tree(target: Path) -> None:
+    # Tracked files and new ones git does not ignore: the tree as it is being worked on.
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = REPO / name.decode()
+        if source.is_file():
+            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name.decode())
+
+
+def _config(config: dict[str, Any], copy: Path) -> str:
+    # cosmic-ray reads its own [cosmic-ray] table; the sample keys are ours.  The copy
+    # is put first on the tests' path, so that they import its mutated package and not
+    # the installed one.
+    own = {k: v for k, v in config.items() if k not in ("sample-size", "sample-seed")}
+    own["test-command"] = f"env PYTHONPATH={copy} {sys.executable} -m " + own["test-command"]
+    lines = ["[cosmic-ray]"]
+    for key, value in own.items():
+        if not isinstance(value, dict):
+            lines.append(f"{key} = {json.dumps(value)}")
+    lines += ["", "[cosmic-ray.distributor]", 'name = "local"']
+    return "\n".join(lines) + "\n"
+
+
+def _cosmic_ray(*args: str, cwd: Path) -> None:
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", *args], cwd=cwd, check=True)
+
+
+def _key(mutation: Any) -> str:
+    # A session's job ids are random; a mutant is named by module, operator and
+    # occurrence, the same in every session of the same source.
+    return json.dumps((str(mutation.module_path), mutation.operator_name, mutation.occurrence))
+
+
+def _run_share(copy: Path, config_text: str, keys: set[str]) -> list[dict[str, Any]]:
+    """Run the mutants named by ``keys`` in a fresh session in ``copy``."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    (copy / "cosmic-ray.toml").write_text(config_text)
+    _cosmic_ray("init", "cosmic-ray.toml", "session.sqlite", cwd=copy)
+    with use_db(str(copy / "session.sqlite"), WorkDB.Mode.open) as db:
+        pending = list(db.pending_work_items)
+        job_ids = {item.job_id for item in pending if _key(item.mutations[0]) in keys}
+        others = [item.job_id for item in pending if item.job_id not in job_ids]
+        db.set_multiple_results(
+            others, WorkResult(output="not in the sample", worker_outcome=WorkerOutcome.SKIPPED)
+        )
+    _cosmic_ray("exec", "cosmic-ray.toml", "session.sqlite", cwd=copy)
+    rows = []
+    with use_db(str(copy / "session.sqlite"), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if item.job_id not in job_ids:
+                continue
+            mutation = item.mutations[0]
+            outcome = result.test_outcome
+            kind = (
+                kill_kind(result.output or "")
+                if outcome == "killed"
+                else ("survived" if outcome == "survived" else f"not run: {outcome}")
+            )
+            rows.append(
+                {
+                    "job_id": item.job_id,
+                    "module": str(mutation.module_path),
+                    "line": mutation.start_pos[0],
+                    "operator": mutation.operator_name,
+                    "occurrence": mutation.occurrence,
+                    "class": mutant_class(mutation.operator_name),
+                    "outcome": kind,
+                    "diff": result.diff,
+                    # The end of pytest's output: the short summary says what failed.
+                    "output": (result.output or "")[-1500:],
+                }
+            )
+    return rows
+
+
+def _baseline(config: dict[str, Any], copy: Path) -> None:
+    """Run the test command on the unmutated tree: a mutant's outcome means something
+    only if the tests pass without it."""
+    copy.mkdir()
+    _copy_tree(copy)
+    command = _config(config, copy).split("test-command = ", 1)[1].split("\n", 1)[0]
+    done = subprocess.run(shlex.split(json.loads(command)), cwd=copy, capture_output=True)
+    if done.returncode != 0:
+        tail = done.stdout.decode(errors="replace")[-2000:]
+        raise SystemExit(f"the tests fail without any mutant; fix them first:\n{tail}")
+
+
+def _sample(config: dict[str, Any], size: int, seed: int) -> list[str]:
+    """The job ids of the sample: every mutant of a fresh session, ``size`` drawn."""
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    with tempfile.TemporaryDirectory(prefix="station-sim-mutants-") as scratch:
+        copy = Path(scratch)
+        _copy_tree(copy)
+        (copy / "cosmic-ray.toml").write_text(_config(config, copy))
+        _cosmic_ray("init", "cosmic-ray.toml", "session.sqlite", cwd=copy)
+        with use_db(str(copy / "session.sqlite"), WorkDB.Mode.open) as db:
+            # Filter the operators left out, then sort: job ids are random per session,
+            # so the sample is drawn from a key that is the same in every session.
+            excluded = re.compile("|".join(config.get("exclude-operators", ())) or "$^")
+            keys = sorted(
+                _key(item.mutations[0])
+                for item in db.pending_work_items
+                if not excluded.search(item.mutations[0].operator_name)
+            )
+    return sorted(random.Random(seed).sample(keys, min(size, len(keys))))
+
+
+def score(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Mutants by class and outcome, with an ``all`` row."""
+    table: dict[str, Counter[str]] = {}
+    for row in rows:
+        for title in (row["class"], "all"):
+            table.setdefault(title, Counter())[row["outcome"]] += 1
+    return {title: dict(counts) for title, counts in table.items()}
+
+
+def run(size: int, seed: int, jobs: int) -> dict[str, Any]:
+    """Draw the sample and run it over ``jobs`` copies of the repository."""
+    config = settings()
+    keys = _sample(config, size, seed)
+    shares = [keys[i::jobs] for i in range(jobs)]
+    started = time.monotonic()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="station-sim-mutants-") as scratch:
+        _baseline(config, Path(scratch) / "baseline")
+
+        def one(i: int) -> list[dict[str, Any]]:
+            copy = Path(scratch) / f"copy{i}"
+            copy.mkdir()
+            _copy_tree(copy)
+            return _run_share(copy, _config(config, copy), set(shares[i]))
+
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            for part in pool.map(one, range(jobs)):
+                rows += part
+    rows.sort(key=lambda r: (r["module"], r["line"], r["operator"], r["occurrence"]))
+    return {
+        "tool": "cosmic-ray",
+        "modules": config["module-path"],
+        "test_command": config["test-command"],
+        "excluded_operators": config.get("exclude-operators", []),
+        "sample_size": len(rows),
+        "seed": seed,
+        "seconds": round(time.monotonic() - started),
+        "score": score(rows),
+        "mutants": rows,
+    }
+
+
+def format_score(report: dict[str, Any]) -> str:
+    """The score table, one row per class."""
+    kinds = ("killed: assertion", "killed: crash", "killed: timeout", "survived")
+    lines = [f"{'class':<14}" + "".join(f"{k:>19}" for k in kinds) + f"{'killed %':>10}"]
+    for title, counts in report["score"].items():
+        total = sum(counts.get(k, 0) for k in kinds)
+        killed = total - counts.get("survived", 0)
+        lines.append(
+            f"{title:<14}"
+            + "".join(f"{counts.get(k, 0):>19}" for k in kinds)
+            + f"{100 * killed / total if total else float('nan'):>9.0f}%"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = settings()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=config["sample-size"])
+    parser.add_argument("--seed", type=int, default=config["sample-seed"])
+    parser.add_argument("--jobs", type=int, default=2, help="copies run at once")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    report = run(args.size, args.seed, args.jobs)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(format_score(report))
+    survivors = [r for r in report["mutants"] if r["outcome"] == "survived"]
+    for row in survivors:
+        print(f"survived: {row['module']}:{row['line']} {row['operator']}")
+    print(f"{report['sample_size']} mutants, seed {args.seed}, {report['seconds']} s -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,445 @@
+"""Invariants of the engine that no single rule's test states: the shape of every record
+table (``tests/invariants.py``) on every shipped config and on variants that switch on
+the rules they leave off, and the behaviours a wrong rule broke while every other test
+passed (found by mutation testing, ``docs/testing.md``).
+
+Each test below fails on the mutant it is named after; the record check also fails when a
+record is put out of shape by hand, so it is not a check that cannot fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import SHIPPED, scenario
+from invariants import check_records
+
+from sim.config.schema import load_scenario
+from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
+from sim.model.records import Channel, EndState, FollowupStatus, WorkerActivity
+from sim.model.station import simulate
+
+SHORT = {"simulation.warm_up_days": 7, "simulation.run_days": 56, "simulation.drain_days": 7}
+OFFICE = {"days": "weekdays", "start": "09:00", "end": "17:00"}
+
+# The rules the shipped configs leave off, one group at a time (as benchmarks/golden.py).
+VARIANTS = {
+    "belgium_newest_lost_all": (
+        "belgium_24_7",
+        {
+            "callbacks.order": "newest_first",
+            "callbacks.retry_after_hours": 0,
+            "callbacks.left_before_seen": "lost",
+            "on_call.eligible": "all",
+            "on_call.max_callouts_per_window": 1,
+            "on_call.responders": 2,
+        },
+    ),
+    "rural_oldest_expiring": (
+        "shared_rural",
+        {"callbacks.order": "oldest_first", "callbacks.expire_after_days": 3},
+    ),
+}
+
+
+def _shipped(name: str, overrides: dict | None = None):
+    return load_scenario(
+        next(p for p in SHIPPED if p.stem == name), overrides={**SHORT, **(overrides or {})}
+    )
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_config_leaves_records_of_the_right_shape(path):
+    check_records(simulate(load_scenario(path, overrides=SHORT), 0))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_rules_the_shipped_configs_leave_off_leave_records_of_the_right_shape(variant):
+    name, overrides = VARIANTS[variant]
+    check_records(simulate(_shipped(name, overrides), 1))
+
+
+def _replace(run, table: str, **columns):
+    part = getattr(run, table)
+    return dataclasses.replace(run, **{table: dataclasses.replace(part, **columns)})
+
+
+def test_the_record_check_fails_on_records_out_of_shape():
+    run = simulate(_shipped("belgium_24_7"), 0)
+    check_records(run)
+    w = run.workers
+    duties = np.flatnonzero(w.activity == WorkerActivity.DUTIES)
+    assert len(duties)
+    case_id = w.case_id.copy()
+    case_id[duties[0]] = -2
+    with pytest.raises(AssertionError, match="case id -1"):
+        check_records(_replace(run, "workers", case_id=case_id))
+    by_end = np.argsort(w.end, kind="stable")
+    shuffled = {k: v[by_end] for k, v in w.columns().items()}
+    with pytest.raises(AssertionError, match="sorted by start"):
+        check_records(_replace(run, "workers", **shuffled))
+    c = run.cases
+    left = c.left_station.copy()
+    left[np.flatnonzero(c.channel == Channel.ON_CALL)[0]] = True
+    with pytest.raises(AssertionError, match="who left the station"):
+        check_records(_replace(run, "cases", left_station=left))
+
+
+# -- a series goes on after a cancellation ---------------------------------------------
+
+
+def test_after_a_cancelled_appointment_the_series_goes_on():
+    """Mutant: the booking of the next follow-up removed after a cancellation."""
+    gap_days, horizon_days = 7, 42
+    sc = scenario(
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 0.3},
+                "interview": {"dist": "exponential", "mean": 45},
+                "followups": {
+                    "count": {"dist": "fixed", "value": 4},
+                    "gap_days": {"dist": "fixed", "value": gap_days},
+                    "duration": {"dist": "fixed", "value": 45},
+                },
+            }
+        },
+        staffing={
+            "workers": [{"name": "w", "roster": [OFFICE], "absence": {"sickness_rate": 0.3}}]
+        },
+        diary={"max_rebookings": 1, "horizon_days": horizon_days},
+        simulation={"warm_up_days": 14, "run_days": 168, "drain_days": 14, "seed": 3},
+    )
+    run = simulate(sc)
+    check_records(run)
+    a = run.appointments
+    settled = run.end_time - (gap_days + horizon_days + 1) * MINUTES_PER_DAY
+    cancelled = np.flatnonzero(
+        (a.status == FollowupStatus.CANCELLED) & (a.number < 4) & (a.due < settled)
+    )
+    assert len(cancelled) > 5, "the scenario must cancel appointments early in the run"
+    for r in cancelled:
+        following = r + 1
+        assert a.case_id[following] == a.case_id[r]
+        # Booked, or given up for a stated reason: never left unbooked.
+        assert not np.isnan(a.booked_at[following]) or a.status[following] in (
+            FollowupStatus.DIARY_FULL,
+            FollowupStatus.NO_WORKER,
+        ), f"follow-up {a.number[following]} of case {a.case_id[r]} was never booked"
+
+
+# -- each station's referrals follow its own coverage ---------------------------------
+
+
+@pytest.mark.parametrize("staffed", ["a", "b"])
+def test_each_station_s_referral_decision_follows_its_own_coverage(staffed):
+    """Mutant: the single-station shortcut taken for several stations (every case judged
+    by the last station's coverage)."""
+    sc = scenario(
+        stations=[{"name": "a"}, {"name": "b"}],
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 0.5},
+                "interview": {"dist": "exponential", "mean": 20},
+                "referral": {"probability": 1.0, "probability_when_no_worker": 0.0},
+            }
+        },
+        staffing={
+            "workers": [
+                {
+                    "name": "w",
+                    "roster": [
+                        {"days": "all", "start": "00:00", "end": "24:00", "station": staffed}
+                    ],
+                }
+            ]
+        },
+    )
+    c = simulate(sc).cases
+    covered = c.station == [s.name for s in sc.stations].index(staffed)
+    assert covered.sum() > 100 and (~covered).sum() > 100
+    assert np.all(c.state[~covered] == EndState.NOT_REFERRED_NO_WORKER)
+    not_referred = (EndState.NOT_REFERRED, EndState.NOT_REFERRED_NO_WORKER)
+    assert not np.isin(c.state[covered], not_referred).any()
+
+
+# -- a case handed to the rota stops its patience clock ----------------------------------
+
+
+def _busy_rota(**on_call):
+    return scenario(
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 1.5},
+                "interview": {"dist": "exponential", "mean": 40},
+                "patience": {"dist": "exponential", "mean": 90},
+                "urgent_share": 1.0,
+            }
+        },
+        staffing={"workers": [{"name": "w", "roster": [OFFICE]}]},
+        on_call={
+            "windows": [
+                {"days": "weekdays", "start": "17:00", "end": "24:00"},
+                {"days": "weekdays", "start": "00:00", "end": "09:00"},
+                {"days": "weekend", "start": "00:00", "end": "24:00"},
+            ],
+            "staffed_by": "external",
+            "travel_delay": {"dist": "fixed", "value": 60},
+            "phone_share": 0.0,
+            **on_call,
+        },
+        simulation={"warm_up_days": 7, "run_days": 56, "drain_days": 7, "seed": 5},
+    )
+
+
+def test_a_case_handed_to_a_busy_rota_stops_its_patience_clock():
+    """Mutant: a case sent from the station queue to a busy rota kept its 'waiting'
+    state, so its patience ran on and it both left and was contacted on call."""
+    run = simulate(_busy_rota())
+    check_records(run)
+    c = run.cases
+    # The rule was exercised: cases sent at 17:00 to the rota, which was already out.
+    sent = (c.channel == Channel.ON_CALL) & (c.referral % MINUTES_PER_DAY < 17 * MINUTES_PER_HOUR)
+    waited = sent & (c.first_contact - c.referral > 90 + 60)
+    assert waited.sum() > 10
+    assert not np.any(c.left_station & (c.channel == Channel.ON_CALL))
+
+
+# -- rest lies within the shift it delays -------------------------------------------------
+
+
+def test_rest_after_a_night_call_out_starts_with_the_shift_it_delays():
+    """Mutant: the rest block logged from the call-out's end (00:17) instead of the
+    shift's start (08:30)."""
+    sc = scenario(
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 0.6},
+                "interview": {"dist": "exponential", "mean": 40},
+                "urgent_share": 0.6,
+            }
+        },
+        staffing={
+            "workers": [
+                {
+                    "name": "w",
+                    "count": 2,
+                    "roster": [{"days": "weekdays", "start": "08:30", "end": "17:00"}],
+                }
+            ]
+        },
+        on_call={
+            "windows": [
+                {"days": "weekdays", "start": "00:00", "end": "08:30"},
+                {"days": "weekdays", "start": "17:00", "end": "24:00"},
+                {"days": "weekend", "start": "00:00", "end": "24:00"},
+            ],
+            "staffed_by": "staff",
+            "rest_hours": 11.0,
+            "travel_delay": {"dist": "fixed", "value": 30},
+            "phone_share": 0.0,
+        },
+        simulation={"warm_up_days": 7, "run_days": 84, "drain_days": 7, "seed": 6},
+    )
+    run = simulate(sc)
+    check_records(run)
+    w = run.workers
+    rest = np.flatnonzero(w.activity == WorkerActivity.REST)
+    assert len(rest) > 5
+    shifts = np.flatnonzero(w.activity == WorkerActivity.SHIFT)
+    callouts = np.flatnonzero(w.activity == WorkerActivity.CALLOUT)
+    checked = 0
+    for s in shifts:
+        mine = rest[(w.worker[rest] == w.worker[s]) & (w.start[rest] >= w.start[s] - 1e-9)]
+        mine = mine[w.end[mine] <= w.end[s] + 1e-9]
+        if not len(mine):
+            continue
+        # The rest starts with the shift, or when a call-out that ran into it ends.
+        ran_in = callouts[
+            (w.worker[callouts] == w.worker[s])
+            & (w.start[callouts] < w.start[s])
+            & (w.end[callouts] > w.start[s])
+        ]
+        expected = max([w.start[s], *w.end[ran_in]])
+        assert w.start[mine].min() == pytest.approx(expected)
+        checked += 1
+    assert checked > 5
+
+
+# -- the on-call window's closing instant ----------------------------------------------
+
+
+def test_a_case_waiting_for_the_rota_when_its_window_closes_goes_on_the_callback_list():
+    """Fixed durations put a call-out's end exactly at the window's close, where ``>=``
+    and ``>`` part.  The night worker leaves at 08:00 and sends its queue to the rota
+    (08:00-09:00): the first call-out takes exactly 60 minutes; at 09:00 the cases still
+    waiting are no longer the rota's and go on the callback list, which the day worker
+    arriving at 09:00 works; none is called out at 09:00."""
+    night = [0.0] * 24
+    night[6] = night[7] = 1.0
+    sc = scenario(
+        populations={
+            "victim": {
+                "arrivals": {
+                    "per_hour": 0.5,
+                    "profile": {"weekday": night, "saturday": [0.0] * 24},
+                },
+                "interview": {"dist": "fixed", "value": 60},
+                "urgent_share": 1.0,
+            }
+        },
+        staffing={
+            "workers": [
+                {"name": "night", "roster": [{**OFFICE, "start": "00:00", "end": "08:00"}]},
+                {"name": "day", "roster": [OFFICE]},
+            ]
+        },
+        on_call={
+            "windows": [{"days": "weekdays", "start": "08:00", "end": "09:00"}],
+            "staffed_by": "external",
+            "phone_share": 1.0,
+            "phone_delay": {"dist": "fixed", "value": 0},
+        },
+        callbacks={"reach_probability": {"initial": 1.0, "floor": 1.0}},
+        simulation={"warm_up_days": 0, "run_days": 28, "drain_days": 7, "seed": 4},
+    )
+    c = simulate(sc).cases
+    minute = c.first_contact % MINUTES_PER_DAY
+    on_call = c.channel == Channel.ON_CALL
+    # The rule was exercised: call-outs began at 08:00, when the queue was sent...
+    assert np.sum(on_call & np.isclose(minute, 8 * MINUTES_PER_HOUR)) > 10
+    # ... and the cases behind them were called back from 09:00.
+    assert np.sum((c.channel == Channel.CALLBACK) & np.isclose(minute, 9 * MINUTES_PER_HOUR)) > 10
+    # No call-out starts at the window's close.
+    assert not np.any(on_call & (minute >= 9 * MINUTES_PER_HOUR - 1e-9))
+
+
+# -- the callback order ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stations", [1, 2], ids=["one station", "two stations"])
+@pytest.mark.parametrize("order", ["oldest_first", "newest_first"])
+def test_the_callback_list_is_worked_in_its_order(order, stations):
+    """Mutants: ``order <= "oldest_first"`` made newest_first work oldest first; a worker
+    serving two stations took the first station's list before the other's best case."""
+    names = ["a", "b"][:stations]
+    roster = [
+        {"days": ["mon", "wed", "fri"], "start": "09:00", "end": "17:00", "station": names[0]},
+        {"days": ["tue", "thu"], "start": "09:00", "end": "17:00", "station": names[-1]},
+    ]
+    sc = scenario(
+        stations=[{"name": n} for n in names],
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 0.8},
+                "interview": {"dist": "fixed", "value": 30},
+            }
+        },
+        staffing={"workers": [{"name": "w", "roster": roster}]},
+        callbacks={
+            "order": order,
+            "reach_probability": {"initial": 1.0, "floor": 1.0},
+            "retry_after_hours": 0,
+        },
+        simulation={"warm_up_days": 7, "run_days": 28, "drain_days": 7, "seed": 8},
+    )
+    c = simulate(sc).cases
+    called = np.flatnonzero(c.channel == Channel.CALLBACK)
+    assert len(called) > 50
+    if stations == 2:
+        assert len(np.unique(c.station[called])) == 2
+    # The callbacks on the list when the worker arrives are called in the list's order,
+    # over every station the worker serves (cases added later, at a station nobody is at
+    # that day, may come between them).
+    day = (c.first_contact[called] // MINUTES_PER_DAY).astype(int)
+    checked = 0
+    for d in np.unique(day):
+        mine = called[(day == d) & (c.referral[called] < d * MINUTES_PER_DAY + 9 * 60)]
+        mine = mine[np.argsort(c.first_contact[mine])]
+        if len(mine) < 3:
+            continue
+        steps = np.diff(c.referral[mine])
+        assert np.all(steps > 0) if order == "oldest_first" else np.all(steps < 0), (
+            f"day {d}: referrals {c.referral[mine]} called back out of {order} order"
+        )
+        checked += 1
+    assert checked > 5
+
+
+# -- follow-ups of a person met on call ------------------------------------------------
+
+
+@pytest.mark.parametrize("staffed_by", ["staff", "external"])
+def test_whoever_answers_on_call_the_follow_ups_are_booked_with_a_worker_of_the_station(
+    staffed_by,
+):
+    """Mutant: an outside responder with a number of its own (the second of two) taken for
+    a worker, in whose diary the follow-ups were then booked."""
+    windows = [
+        {"days": "weekdays", "start": "17:00", "end": "24:00"},
+        {"days": "weekend", "start": "00:00", "end": "24:00"},
+    ]
+    sc = scenario(
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 0.6},
+                "interview": {"dist": "exponential", "mean": 40},
+                "urgent_share": 0.8,
+                "followups": {
+                    "count": {"dist": "fixed", "value": 2},
+                    "gap_days": {"dist": "fixed", "value": 7},
+                    "duration": {"dist": "fixed", "value": 45},
+                },
+            }
+        },
+        staffing={"workers": [{"name": "w", "count": 2, "roster": [OFFICE]}]},
+        on_call={
+            "windows": windows,
+            "staffed_by": staffed_by,
+            "responders": 2 if staffed_by == "external" else 1,
+            "travel_delay": {"dist": "fixed", "value": 30},
+            "phone_share": 0.0,
+        },
+        simulation={"warm_up_days": 7, "run_days": 84, "drain_days": 28, "seed": 6},
+    )
+    run = simulate(sc)
+    check_records(run)
+    c, a = run.cases, run.appointments
+    by_call = c.case_id[c.channel == Channel.ON_CALL]
+    booked = np.isin(a.case_id, by_call) & ~np.isnan(a.booked_at)
+    assert booked.sum() > 20
+    assert set(a.worker[booked].tolist()) <= {0, 1}
+    if staffed_by == "external":
+        callouts = run.workers.activity == WorkerActivity.CALLOUT
+        assert set(run.workers.worker[callouts].tolist()) == {2, 3}  # both outside responders
+
+
+# -- the diary's horizon -------------------------------------------------------------------
+
+
+def test_no_follow_up_is_booked_beyond_the_diary_s_horizon():
+    """Mutant: the horizon's bound ``t <= limit`` loosened to ``t != limit``."""
+    gap_days, horizon_days = 2, 5
+    sc = scenario(
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 1.0},
+                "interview": {"dist": "exponential", "mean": 30},
+                "followups": {
+                    "count": {"dist": "fixed", "value": 3},
+                    "gap_days": {"dist": "fixed", "value": gap_days},
+                    "duration": {"dist": "fixed", "value": 60},
+                },
+            }
+        },
+        staffing={"workers": [{"name": "w", "roster": [OFFICE]}]},
+        diary={"bookable_share": 0.4, "horizon_days": horizon_days},
+        simulation={"warm_up_days": 7, "run_days": 56, "drain_days": 14, "seed": 2},
+    )
+    a = simulate(sc).appointments
+    first = ~np.isnan(a.due) & (a.rebookings == 0)
+    assert (a.status == FollowupStatus.DIARY_FULL).sum() > 20  # the horizon binds
+    lead = (a.due[first] - a.booked_at[first]) / MINUTES_PER_DAY
+    assert lead.max() <= gap_days + horizon_days + 1e-9
+    assert lead.max() > gap_days + horizon_days - 1  # booked up to the horizon's end
