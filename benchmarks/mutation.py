@@ -33,10 +33,12 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import os
 import random
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -198,8 +200,20 @@ def _baseline(config: dict[str, Any], copy: Path) -> None:
         raise SystemExit(f"the tests fail without any mutant; fix them first:\n{tail}")
 
 
-def _sample(config: dict[str, Any], size: int, seed: int) -> list[str]:
-    """The job ids of the sample: every mutant of a fresh session, ``size`` drawn."""
+def _stop_leftovers(scratch: Path) -> None:
+    """Kill the test runs still going in ``scratch`` (after Ctrl-C, say): cosmic-ray
+    starts each in a session of its own, out of reach of the terminal's signal."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(os.readlink(proc / "cwd")).is_relative_to(scratch):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+
+
+def _sample(config: dict[str, Any], size: int, seed: int) -> tuple[list[str], int]:
+    """The keys of the sample, ``size`` drawn from every mutant of a fresh session (the
+    operators left out excluded), and how many mutants there were to draw from."""
     from cosmic_ray.work_db import WorkDB, use_db
 
     with tempfile.TemporaryDirectory(prefix="station-sim-mutants-") as scratch:
@@ -216,22 +230,22 @@ def _sample(config: dict[str, Any], size: int, seed: int) -> list[str]:
                 for item in db.pending_work_items
                 if not excluded.search(item.mutations[0].operator_name)
             )
-    return sorted(random.Random(seed).sample(keys, min(size, len(keys))))
+    return sorted(random.Random(seed).sample(keys, min(size, len(keys)))), len(keys)
 
 
-def score(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Mutants by class and outcome, with an ``all`` row."""
+def score(rows: list[dict[str, Any]], by: str = "class") -> dict[str, dict[str, int]]:
+    """Mutants by ``by`` (``class`` or ``module``) and outcome, with an ``all`` row."""
     table: dict[str, Counter[str]] = {}
     for row in rows:
-        for title in (row["class"], "all"):
+        for title in (row[by], "all"):
             table.setdefault(title, Counter())[row["outcome"]] += 1
-    return {title: dict(counts) for title, counts in table.items()}
+    return {title: dict(counts) for title, counts in sorted(table.items())}
 
 
 def run(size: int, seed: int, jobs: int) -> dict[str, Any]:
     """Draw the sample and run it over ``jobs`` copies of the repository."""
     config = settings()
-    keys = _sample(config, size, seed)
+    keys, population = _sample(config, size, seed)
     shares = [keys[i::jobs] for i in range(jobs)]
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
@@ -244,9 +258,12 @@ def run(size: int, seed: int, jobs: int) -> dict[str, Any]:
             _copy_tree(copy)
             return _run_share(copy, _config(config, copy), set(shares[i]))
 
-        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-            for part in pool.map(one, range(jobs)):
-                rows += part
+        try:
+            with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+                for part in pool.map(one, range(jobs)):
+                    rows += part
+        finally:
+            _stop_leftovers(Path(scratch))
     rows.sort(key=lambda r: (r["module"], r["line"], r["operator"], r["occurrence"]))
     return {
         "tool": "cosmic-ray",
@@ -256,20 +273,24 @@ def run(size: int, seed: int, jobs: int) -> dict[str, Any]:
         "sample_size": len(rows),
         "seed": seed,
         "seconds": round(time.monotonic() - started),
+        "population": population,
         "score": score(rows),
+        "score_by_module": score(rows, "module"),
         "mutants": rows,
     }
 
 
-def format_score(report: dict[str, Any]) -> str:
-    """The score table, one row per class."""
+def format_score(report: dict[str, Any], key: str = "score") -> str:
+    """A score table, one row per class (``score``) or module (``score_by_module``)."""
     kinds = ("killed: assertion", "killed: crash", "killed: timeout", "survived")
-    lines = [f"{'class':<14}" + "".join(f"{k:>19}" for k in kinds) + f"{'killed %':>10}"]
-    for title, counts in report["score"].items():
+    width = max(len(t) for t in report[key]) + 2
+    head = "class" if key == "score" else "module"
+    lines = [f"{head:<{width}}" + "".join(f"{k:>19}" for k in kinds) + f"{'killed %':>10}"]
+    for title, counts in report[key].items():
         total = sum(counts.get(k, 0) for k in kinds)
         killed = total - counts.get("survived", 0)
         lines.append(
-            f"{title:<14}"
+            f"{title:<{width}}"
             + "".join(f"{counts.get(k, 0):>19}" for k in kinds)
             + f"{100 * killed / total if total else float('nan'):>9.0f}%"
         )
@@ -283,15 +304,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=config["sample-seed"])
     parser.add_argument("--jobs", type=int, default=2, help="copies run at once")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--show", type=Path, metavar="REPORT", help="print the scores of a stored report"
+    )
     args = parser.parse_args(argv)
-    report = run(args.size, args.seed, args.jobs)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    if args.show:
+        report = json.loads(args.show.read_text())
+        for row in report["mutants"]:  # classified again, by this version's rule
+            if row["outcome"].startswith("killed") and "output" in row:
+                row["outcome"] = kill_kind(row["output"])
+        report["score"] = score(report["mutants"])
+        report["score_by_module"] = score(report["mutants"], "module")
+        args.out, args.seed = args.show, report["seed"]
+        report.setdefault("population", "?")
+    else:
+        report = run(args.size, args.seed, args.jobs)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(format_score(report))
+    print()
+    print(format_score(report, "score_by_module"))
     survivors = [r for r in report["mutants"] if r["outcome"] == "survived"]
     for row in survivors:
         print(f"survived: {row['module']}:{row['line']} {row['operator']}")
-    print(f"{report['sample_size']} mutants, seed {args.seed}, {report['seconds']} s -> {args.out}")
+    print(
+        f"{report['sample_size']} of {report['population']} mutants, seed {args.seed}, "
+        f"{report['seconds']} s -> {args.out}"
+    )
     return 0
 
 

@@ -135,6 +135,14 @@ def _check_appointments(run: RunRecords) -> None:
     again = booked & (a.rebookings > 0)
     next_day = (np.floor(a.booked_at[again] / MINUTES_PER_DAY) + 1) * MINUTES_PER_DAY
     assert np.all(a.due[again] >= next_day - _EPS), "a rebooked appointment due the same day"
+    # "No worker" means nobody is rostered at the person's station to book it with.
+    rostered = set(run.workers.station[run.workers.activity == WorkerActivity.SHIFT].tolist())
+    no_worker = set(a.station[a.status == FollowupStatus.NO_WORKER].tolist())
+    assert not no_worker & rostered, (
+        f"follow-ups unmet for want of a worker at stations {sorted(no_worker & rostered)}, "
+        "where a worker is rostered"
+    )
+    _check_series_ends(run)
     # A series is given up as a whole: once a follow-up is unmet for want of a slot or
     # of a worker, every later one of the person is unmet for the same reason.
     for status in (FollowupStatus.DIARY_FULL, FollowupStatus.NO_WORKER):
@@ -144,3 +152,25 @@ def _check_appointments(run: RunRecords) -> None:
                 f"the series of case {a.case_id[r]} goes on after a follow-up was "
                 f"{FollowupStatus(status).label}"
             )
+
+
+def _check_series_ends(run: RunRecords) -> None:
+    """A person's series ends with their last follow-up settled, or with the first
+    contact when they wanted none; it is open (nan) while one is pending."""
+    c, a = run.cases, run.appointments
+    met = (c.state == EndState.CONTACTED) & ~np.isnan(c.service_end)
+    none_wanted = met & (c.followups_wanted == 0)
+    assert np.allclose(c.series_end[none_wanted], c.service_end[none_wanted]), (
+        "the series of a person who wanted no follow-up does not end with the first contact"
+    )
+    pending = np.zeros(len(c), dtype=bool)
+    pending[a.case_id[a.status == FollowupStatus.PENDING]] = True
+    assert np.all(np.isnan(c.series_end[pending])), "a series with a pending follow-up ended"
+    settled = met & (c.followups_wanted > 0) & ~pending
+    assert not np.isnan(c.series_end[settled]).any(), "a settled series has no end"
+    held = a.status == FollowupStatus.HELD
+    last = np.full(len(c), -np.inf)
+    np.maximum.at(last, a.case_id[held], a.end[held])
+    assert np.all(c.series_end[settled] >= last[settled] - _EPS), (
+        "a series ends before its last follow-up was held"
+    )
