@@ -55,6 +55,10 @@ def _check_cases(run: RunRecords) -> None:
     assert np.all(~np.isnan(c.first_contact) == contacted), "first contact iff contacted"
     assert np.all((c.channel != Channel.NONE) == contacted), "a channel iff contacted"
     assert np.all(c.first_contact[contacted] >= c.referral[contacted] - _EPS)
+    # Nothing is recorded as done after the run's end.
+    for name in ("first_contact", "service_end", "series_end"):
+        times = getattr(c, name)
+        assert not np.any(times > run.end_time + _EPS), f"cases.{name} after the run's end"
     ended = contacted & ~np.isnan(c.service_end)
     assert np.all(c.service_end[ended] >= c.first_contact[ended] - _EPS)
     # A person who left the station was seen later only by a callback, never on site or
@@ -96,6 +100,17 @@ def _check_workers(run: RunRecords) -> None:
         assert not wrong.any(), (
             f"worker {worker} works for station {w.station[rows][wrong][0]} at "
             f"{w.start[rows][wrong][0]:.1f}, during a shift at another station"
+        )
+    _check_overtime(w)
+    # A call-out is made by a responder on call: it starts within one of its windows.
+    callouts = np.flatnonzero(w.activity == WorkerActivity.CALLOUT)
+    windows = w.activity == WorkerActivity.ON_CALL_WINDOW
+    for r in callouts:
+        mine = windows & (w.worker == w.worker[r])
+        within = (w.start[mine] <= w.start[r] + _EPS) & (w.start[r] < w.end[mine] + _EPS)
+        assert within.any(), (
+            f"a call-out of responder {w.worker[r]} at {w.start[r]:.1f} is in none of its "
+            "on-call windows"
         )
     # Rest and other duties take time of a shift: each lies within a shift of its worker.
     shift = w.activity == WorkerActivity.SHIFT
@@ -174,3 +189,44 @@ def _check_series_ends(run: RunRecords) -> None:
     assert np.all(c.series_end[settled] >= last[settled] - _EPS), (
         "a series ends before its last follow-up was held"
     )
+
+
+def _check_overtime(w) -> None:
+    """Work past the end of the worker's time on site is overtime: each block of on-site
+    case work that ends after it has one overtime row, from that end (or the block's
+    start) to the block's end, and there is no other overtime."""
+    work = np.isin(
+        w.activity,
+        (
+            WorkerActivity.INTERVIEW,
+            WorkerActivity.FOLLOWUP,
+            WorkerActivity.CALLBACK_ATTEMPT,
+            WorkerActivity.ONWARD_WORK,
+        ),
+    )
+    overtime = w.activity == WorkerActivity.OVERTIME
+    for worker in np.unique(w.worker[work | overtime]):
+        shifts = np.flatnonzero((w.activity == WorkerActivity.SHIFT) & (w.worker == worker))
+        travel = np.flatnonzero((w.activity == WorkerActivity.TRAVEL) & (w.worker == worker))
+        # On site until the journey home starts (a travel row ending with the shift).
+        on_site_end = w.end[shifts].copy()
+        for k, s in enumerate(shifts):
+            home = travel[np.isclose(w.end[travel], w.end[s]) & (w.start[travel] > w.start[s])]
+            if len(home):
+                on_site_end[k] = w.start[home[0]]
+        rows = np.flatnonzero(work & (w.worker == worker))
+        latest = np.searchsorted(w.start[shifts], w.start[rows] + _EPS, side="right") - 1
+        end = on_site_end[latest]
+        late = rows[w.end[rows] > end + _EPS]
+        expected = sorted(
+            (int(w.case_id[r]), round(max(w.start[r], e), 6), round(w.end[r], 6))
+            for r, e in zip(late, end[w.end[rows] > end + _EPS], strict=True)
+        )
+        mine = np.flatnonzero(overtime & (w.worker == worker))
+        found = sorted(
+            (int(w.case_id[r]), round(w.start[r], 6), round(w.end[r], 6)) for r in mine
+        )
+        assert found == expected, (
+            f"worker {worker}: overtime rows {found[:3]}... do not match the work past the "
+            f"end of its time on site {expected[:3]}..."
+        )

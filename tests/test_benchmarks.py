@@ -27,3 +27,38 @@ def test_the_benchmark_suite_runs_a_part_and_writes_its_results(tmp_path):
     assert all(j["seconds"] > 0 for j in sweep["jobs"].values())
     assert "| jobs | seconds |" in done.stdout
     assert results["meta"]["command"].endswith(f"--out {out}")
+
+
+def test_the_mutation_runner_tells_a_kill_by_an_assertion_from_a_crash(monkeypatch):
+    # The classification the score of docs/testing.md rests on, on pytest's own output
+    # (benchmarks/mutation_stop.py ends a session at the first assertion that fails).
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks.mutation import STOP_MESSAGE, kill_kind, mutant_class
+
+    seen = "E   AssertionError: 3 != 4\nFAILED tests/t.py::test_a\n"
+    assert kill_kind(seen) == "killed: assertion"
+    assert kill_kind(f"FAILED tests/t.py::test_a\n!!! Interrupted: {STOP_MESSAGE} !!!\n") == (
+        "killed: assertion"
+    )
+    assert kill_kind("E       assert 1 == 2\nFAILED tests/t.py::test_a\n") == "killed: assertion"
+    crash = "E   IndexError: list index out of range\nFAILED tests/t.py::test_a\n"
+    assert kill_kind(crash) == "killed: crash"
+    assert kill_kind("timeout") == "killed: timeout"
+    assert kill_kind("ERROR: file or directory not found: tests/x.py\n") == "not run: error"
+    assert mutant_class("core/ReplaceBinaryOperator_Add_Sub") == "operator"
+    assert mutant_class("core/NumberReplacer") == "constant"
+    assert mutant_class("core/ZeroIterationForLoop") == "control flow"
+
+
+def test_the_mutation_stop_plugin_stops_at_an_assertion_and_runs_past_a_crash(tmp_path):
+    (tmp_path / "test_order.py").write_text(
+        "def test_1_crash():\n    raise IndexError('x')\n\n"
+        "def test_2_sees():\n    assert 1 == 2\n\n"
+        "def test_3_never_run():\n    pass\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "benchmarks.mutation_stop", "-q",
+         "-p", "no:cacheprovider", str(tmp_path / "test_order.py")],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert "2 failed" in done.stdout and "passed" not in done.stdout, done.stdout

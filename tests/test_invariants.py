@@ -209,10 +209,10 @@ def test_a_case_handed_to_a_busy_rota_stops_its_patience_clock():
 # -- rest lies within the shift it delays -------------------------------------------------
 
 
-def test_rest_after_a_night_call_out_starts_with_the_shift_it_delays():
-    """Mutant: the rest block logged from the call-out's end (00:17) instead of the
-    shift's start (08:30)."""
-    sc = scenario(
+def _staff_rota(**on_call):
+    """Two office-hours workers who take the nights and weekends on call in turns, with
+    11 hours of rest after a night call-out."""
+    return scenario(
         populations={
             "victim": {
                 "arrivals": {"per_hour": 0.6},
@@ -239,9 +239,16 @@ def test_rest_after_a_night_call_out_starts_with_the_shift_it_delays():
             "rest_hours": 11.0,
             "travel_delay": {"dist": "fixed", "value": 30},
             "phone_share": 0.0,
+            **on_call,
         },
         simulation={"warm_up_days": 7, "run_days": 84, "drain_days": 7, "seed": 6},
     )
+
+
+def test_rest_after_a_night_call_out_starts_with_the_shift_it_delays():
+    """Mutant: the rest block logged from the call-out's end (00:17) instead of the
+    shift's start (08:30)."""
+    sc = _staff_rota()
     run = simulate(sc)
     check_records(run)
     w = run.workers
@@ -265,6 +272,64 @@ def test_rest_after_a_night_call_out_starts_with_the_shift_it_delays():
         assert w.start[mine].min() == pytest.approx(expected)
         checked += 1
     assert checked > 5
+
+
+@pytest.mark.parametrize(
+    ("night_start", "night_end"), [("22:00", "06:00"), ("00:00", "06:00")], ids=str
+)
+def test_every_night_call_out_gives_its_responder_rest_in_the_next_shift(night_start, night_end):
+    """Mutants: ``minute >= night_start`` made a call-out begun between 22:00 and
+    midnight a day one, which gives no rest; ``start <= minute`` turned, a night within
+    one day (00:00-06:00) had no call-out at night; a worker back from rest while a
+    later night call-out had lengthened it joined its shift at once."""
+    run = simulate(_staff_rota(night_start=night_start, night_end=night_end))
+    low_night, high_night = (
+        int(night_start[:2]) * MINUTES_PER_HOUR,
+        int(night_end[:2]) * MINUTES_PER_HOUR,
+    )
+    w = run.workers
+    rest = w.activity == WorkerActivity.REST
+    shift = w.activity == WorkerActivity.SHIFT
+    checked = 0
+    for r in np.flatnonzero(w.activity == WorkerActivity.CALLOUT):
+        minute = w.start[r] % MINUTES_PER_DAY
+        night = (
+            low_night <= minute < high_night
+            if low_night <= high_night
+            else minute >= low_night or minute < high_night
+        )
+        if not night:
+            continue  # a day call-out: no rest
+        rested_to = w.end[r] + 11 * MINUTES_PER_HOUR
+        mine = shift & (w.worker == w.worker[r]) & (w.start > w.start[r])
+        if not mine.any():
+            continue
+        s = np.flatnonzero(mine)[np.argmin(w.start[mine])]
+        low, high = max(w.start[s], w.end[r]), min(rested_to, w.end[s])
+        if high <= low:
+            continue  # the rest is over before the next shift starts
+        # Rested, or still out on a later call-out that ran into the shift.
+        ours = (rest | (w.activity == WorkerActivity.CALLOUT)) & (w.worker == w.worker[r])
+        covered = np.clip(np.minimum(w.end[ours], high) - np.maximum(w.start[ours], low), 0, None)
+        assert covered.sum() == pytest.approx(high - low), (
+            f"the night call-out at {w.start[r]:.0f} left {high - low - covered.sum():.0f} "
+            "minutes of the next shift unrested"
+        )
+        checked += minute >= 22 * MINUTES_PER_HOUR or low_night <= high_night
+    assert checked > 3  # call-outs begun before midnight were among them
+
+
+def test_a_run_in_which_nobody_works_leaves_empty_worker_records():
+    """A worker whose only day falls outside a short run: the worker table is empty, of
+    the right columns (mutant: the empty table built with a wrong number of columns)."""
+    sc = scenario(
+        staffing={"workers": [{"name": "w", "roster": [{**OFFICE, "days": ["sat"]}]}]},
+        simulation={"warm_up_days": 0, "run_days": 2, "drain_days": 0, "seed": 1},
+    )
+    run = simulate(sc)
+    assert len(run.workers) == 0 and len(run.cases) > 0
+    check_records(run)
+    assert np.all(run.cases.channel == Channel.NONE)
 
 
 # -- the on-call window's closing instant ----------------------------------------------
@@ -443,3 +508,106 @@ def test_no_follow_up_is_booked_beyond_the_diary_s_horizon():
     lead = (a.due[first] - a.booked_at[first]) / MINUTES_PER_DAY
     assert lead.max() <= gap_days + horizon_days + 1e-9
     assert lead.max() > gap_days + horizon_days - 1  # booked up to the horizon's end
+
+
+# -- a call-out's length ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["phone", "travel"])
+def test_a_call_out_is_the_delay_the_interview_and_for_a_journey_the_way_back(mode):
+    """Mutant: the way back given to calls by phone and not to journeys."""
+    run = simulate(
+        _busy_rota(
+            phone_share=1.0 if mode == "phone" else 0.0,
+            phone_delay={"dist": "fixed", "value": 10},
+            travel_delay={"dist": "fixed", "value": 45},
+        )
+    )
+    c, w = run.cases, run.workers
+    callouts = np.flatnonzero(w.activity == WorkerActivity.CALLOUT)
+    done = callouts[~np.isnan(c.service_end[w.case_id[callouts]])]
+    assert len(done) > 20
+    case = w.case_id[done]
+    delay = 10 if mode == "phone" else 45
+    np.testing.assert_allclose(c.first_contact[case] - w.start[done], delay)
+    back = w.end[done] - c.service_end[case]
+    np.testing.assert_allclose(back, 0 if mode == "phone" else delay, atol=1e-9)
+
+
+# -- callbacks retried at once ------------------------------------------------------------
+
+
+def test_with_immediate_retries_an_unreached_case_is_tried_until_its_attempts_run_out():
+    """Mutant: the retry due at once never put back on the list."""
+    sc = scenario(
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 0.5},
+                "interview": {"dist": "exponential", "mean": 20},
+            }
+        },
+        staffing={"workers": [{"name": "w", "roster": [OFFICE]}]},
+        callbacks={
+            "retry_after_hours": 0,
+            "max_attempts": 3,
+            "reach_probability": {"initial": 0.3, "floor": 0.3},
+        },
+    )
+    c = simulate(sc).cases
+    failed = c.state == EndState.CALLBACK_FAILED
+    assert failed.sum() > 20
+    assert np.all(c.callback_attempts[failed] == 3)
+    by_callback = c.channel == Channel.CALLBACK
+    assert set(np.unique(c.callback_attempts[by_callback]).tolist()) == {1, 2, 3}
+
+
+# -- the diary books the first free time -------------------------------------------------
+
+
+def test_a_follow_up_is_booked_at_the_first_free_time_of_the_diary_after_its_gap():
+    """Mutant: the search skipping a slot of case time when the one before was full.
+
+    With one worker in office hours, no absence, no no-show and appointments that keep
+    their first booking, the diary at each booking is the appointments booked before it:
+    the one booked must start at the first time from its earliest date where it fits in
+    a shift and overlaps none of them."""
+    gap, duration = 2 * MINUTES_PER_DAY, 90.0
+    sc = scenario(
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 0.25},
+                "interview": {"dist": "exponential", "mean": 30},
+                "followups": {
+                    "count": {"dist": "fixed", "value": 3},
+                    "gap_days": {"dist": "fixed", "value": 2},
+                    "duration": {"dist": "fixed", "value": duration},
+                },
+            }
+        },
+        staffing={"workers": [{"name": "w", "roster": [OFFICE]}]},
+        simulation={"warm_up_days": 7, "run_days": 56, "drain_days": 28, "seed": 9},
+    )
+    run = simulate(sc)
+    a, w = run.appointments, run.workers
+    shift = w.activity == WorkerActivity.SHIFT
+    slots = np.column_stack((w.start[shift], w.end[shift]))
+    booked = np.flatnonzero(~np.isnan(a.due))
+    assert len(booked) > 100 and np.all(a.rebookings[booked] == 0)
+    order = booked[np.lexsort((a.number[booked], a.case_id[booked], a.booked_at[booked]))]
+    diary: list[tuple[float, float]] = []
+    moved = 0
+    for r in order:
+        earliest = a.booked_at[r] + gap
+        candidates = sorted(
+            {earliest, *slots[:, 0][slots[:, 0] > earliest], *(e for _, e in diary if e > earliest)}
+        )
+        first = next(
+            t
+            for t in candidates
+            if np.any((slots[:, 0] <= t) & (t + duration <= slots[:, 1]))
+            and not any(s < t + duration and t < e for s, e in diary)
+        )
+        assert a.due[r] == pytest.approx(first), f"follow-up of case {a.case_id[r]}"
+        moved += first > earliest + 1e-9
+        diary.append((a.due[r], a.due[r] + duration))
+    assert moved > 50  # the diary was full at the earliest date often enough to matter
