@@ -48,6 +48,8 @@ def scenario(**parts: Any) -> Scenario:
             }
         },
         "staffing": always_on_site(),
+        # An outside on-call rota must state its rates; the tests' rotas are unpaid.
+        "costs": {"external_on_call_eur_per_hour": 0.0, "external_callout_eur_per_hour": 0.0},
     }
     document.update(parts)
     return scenario_from_dict(document)

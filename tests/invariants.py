@@ -27,7 +27,19 @@ CASE_WORK = frozenset(
 """Activities spent on one case: their rows carry its id."""
 
 NO_CASE = frozenset(WorkerActivity) - CASE_WORK
-"""Activities of no case (shifts, travel, windows, absences, duties, rest): case id -1."""
+"""Activities of no case (shifts, travel, windows, absences, duties, rest, reading the
+police log): case id -1.  Overtime carries the case of the work it extends, or -1 when
+that work is a log review."""
+
+NO_STATION = frozenset(
+    {
+        WorkerActivity.ABSENCE,
+        WorkerActivity.LEAVE,
+        WorkerActivity.REPLACED,
+        WorkerActivity.ON_CALL_WINDOW,
+    }
+)
+"""Activities at no station: their rows carry station -1."""
 
 _EPS = 1e-9
 
@@ -49,9 +61,19 @@ def _check_cases(run: RunRecords) -> None:
     assert set(np.unique(c.state).tolist()) <= {int(s) for s in EndState}
     assert set(np.unique(c.channel).tolist()) <= {int(k) for k in Channel}
     not_referred = np.isin(c.state, (EndState.NOT_REFERRED, EndState.NOT_REFERRED_NO_WORKER))
-    assert np.all(np.isnan(c.referral) == not_referred), "referral time set iff referred"
-    assert np.all(c.referral[~not_referred] >= c.arrival[~not_referred] - _EPS)
+    logged = c.logged.astype(bool)
+    assert np.all(np.isnan(c.referral) == (not_referred & ~logged)), (
+        "referral time set iff referred or found in the police log"
+    )
+    has_referral = ~np.isnan(c.referral)
+    assert np.all(c.referral[has_referral] >= c.arrival[has_referral] - _EPS)
     contacted = c.state == EndState.CONTACTED
+    # Only a case lost for want of a worker is looked for in the log; reached, it is
+    # contacted from the log and by no other channel.
+    assert np.all(np.isin(c.state[logged], (EndState.NOT_REFERRED_NO_WORKER, EndState.CONTACTED)))
+    assert np.all((c.channel == Channel.LOG) == (logged & contacted)), (
+        "a case reached from the police log is not recorded as such"
+    )
     assert np.all(~np.isnan(c.first_contact) == contacted), "first contact iff contacted"
     assert np.all((c.channel != Channel.NONE) == contacted), "a channel iff contacted"
     assert np.all(c.first_contact[contacted] >= c.referral[contacted] - _EPS)
@@ -80,16 +102,29 @@ def _check_workers(run: RunRecords) -> None:
     assert np.all(w.end >= w.start - _EPS), "a block of worker time ends before it starts"
     assert set(np.unique(w.activity).tolist()) <= {int(a) for a in WorkerActivity}
     assert np.all((w.worker >= 0) & (w.worker < len(run.worker_names)))
+    # Absences, leave and on-call windows are at no station (-1); the rest at one.
+    nowhere = np.isin(w.activity, list(NO_STATION))
+    assert np.all(w.station[nowhere] == -1), "an absence, leave or window names a station"
+    assert np.all((w.station[~nowhere] >= 0) & (w.station[~nowhere] < len(run.station_names))), (
+        "a block of work or a shift at no station"
+    )
     case_work = np.isin(w.activity, list(CASE_WORK))
     assert np.all(w.case_id[~case_work] == -1), "a block of no case does not carry case id -1"
-    assert np.all((w.case_id[case_work] >= 0) & (w.case_id[case_work] < len(run.cases))), (
+    # Overtime past a log review is of no case (its match is checked in _check_overtime).
+    named = case_work & ~((w.activity == WorkerActivity.OVERTIME) & (w.case_id == -1))
+    assert np.all((w.case_id[named] >= 0) & (w.case_id[named] < len(run.cases))), (
         "a block of case work does not name its case"
     )
     # Work at a station is done by a worker whose latest shift begun is at that station
     # (a task may run on past the shift's end, never start at another station's).
     on_site = np.isin(
         w.activity,
-        (WorkerActivity.INTERVIEW, WorkerActivity.FOLLOWUP, WorkerActivity.CALLBACK_ATTEMPT),
+        (
+            WorkerActivity.INTERVIEW,
+            WorkerActivity.FOLLOWUP,
+            WorkerActivity.CALLBACK_ATTEMPT,
+            WorkerActivity.LOG_REVIEW,
+        ),
     )
     for worker in np.unique(w.worker[on_site]):
         shifts = np.flatnonzero((w.activity == WorkerActivity.SHIFT) & (w.worker == worker))
@@ -202,6 +237,7 @@ def _check_overtime(w) -> None:
             WorkerActivity.FOLLOWUP,
             WorkerActivity.CALLBACK_ATTEMPT,
             WorkerActivity.ONWARD_WORK,
+            WorkerActivity.LOG_REVIEW,
         ),
     )
     overtime = w.activity == WorkerActivity.OVERTIME

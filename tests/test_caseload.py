@@ -357,6 +357,22 @@ def test_a_staff_rota_must_not_overlap_its_members_shifts():
     assert run.worker_names == ("w", "on_call_1")
 
 
+@pytest.mark.parametrize(
+    "stated", ["external_on_call_eur_per_hour", "external_callout_eur_per_hour"]
+)
+def test_an_outside_rota_without_its_rates_is_refused(stated):
+    missing = ({"external_on_call_eur_per_hour", "external_callout_eur_per_hour"} - {stated}).pop()
+    with pytest.raises(ConfigError, match=rf"costs\.{missing}: required with on_call\.staffed_by"):
+        scenario(
+            staffing={"workers": [{"name": "w", "roster": [OFFICE]}]},
+            on_call={
+                "windows": [{"days": "all", "start": "18:00", "end": "20:00"}],
+                "staffed_by": "external",
+            },
+            costs={stated: 5.0},
+        )
+
+
 def test_leave_is_taken_in_whole_weeks_with_the_main_block_in_its_season():
     sc = scenario(
         staffing={

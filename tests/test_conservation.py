@@ -22,9 +22,19 @@ SHORT = {
 }
 
 
-@pytest.fixture(scope="module", params=SHIPPED, ids=lambda p: p.stem)
+# The shipped configs, and one with outreach from the police log on.
+_OUTREACH = {"outreach.log_access": "daily_review"}
+_RUNS = [(path, {}) for path in SHIPPED] + [
+    (next(p for p in SHIPPED if p.stem == "france_office_hours"), _OUTREACH)
+]
+
+
+@pytest.fixture(
+    scope="module", params=_RUNS, ids=lambda r: r[0].stem + ("_log_review" if r[1] else "")
+)
 def run(request):
-    sc = load_scenario(request.param, SHORT)
+    path, overrides = request.param
+    sc = load_scenario(path, {**SHORT, **overrides})
     return sc, simulate(sc, 0)
 
 
@@ -46,7 +56,8 @@ def test_end_states_agree_with_the_times(run):
     contacted = ~np.isnan(c.first_contact)
     not_referred = np.isin(c.state, (EndState.NOT_REFERRED, EndState.NOT_REFERRED_NO_WORKER))
     np.testing.assert_array_equal(c.state == EndState.CONTACTED, contacted)
-    np.testing.assert_array_equal(not_referred, ~referred)
+    # The referral column holds a log entry's time for a case found in the police log.
+    np.testing.assert_array_equal(not_referred & ~c.logged, ~referred)
     np.testing.assert_array_equal(contacted, c.channel != Channel.NONE)
     assert np.all(c.referral[referred] >= c.arrival[referred])
     assert np.all(c.first_contact[contacted] >= c.referral[contacted])
@@ -105,6 +116,12 @@ def test_measures_add_up(run):
         assert total == pytest.approx(measures[(population, "cases")])
         unmet = sum(measures[(population, o.label)] for o in UNMET_OUTCOMES)
         assert unmet == pytest.approx(measures[(population, "unmet")])
+        # Unmet demand in two parts: not referred (officers), not reached (capacity).
+        parts = (measures[(population, f"unmet_{k}_share")] for k in ("not_referred", "capacity"))
+        assert sum(parts) == pytest.approx(measures[(population, "unmet_share")])
+        assert measures[(population, "unmet_not_referred_share")] == pytest.approx(
+            measures[(population, "not_referred_no_worker")] / measures[(population, "servable")]
+        )
     assert 0 <= measures[(ALL, "utilisation")] <= 1
 
 

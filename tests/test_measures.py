@@ -33,6 +33,8 @@ def test_the_standard_lists_hold_the_headline_measures():
     )
     assert names["overview"] == {
         "unmet_share",
+        "unmet_not_referred_share",
+        "unmet_capacity_share",
         "wait_referral_mean_h",
         "wait_referral_p90_h",
         "within_24h_share",

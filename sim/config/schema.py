@@ -234,28 +234,45 @@ class Arrivals(BaseModel):
 class Referral(BaseModel):
     """How police officers refer a case to the social worker: with ``probability`` when a
     worker is reachable (the scenario's ``referral_rule`` says what reachable means),
-    with ``probability_when_no_worker`` (not higher) when nobody is, after ``delay``
-    minutes from the person's first police contact."""
+    and with a probability not higher when nobody is: ``ratio_when_no_worker`` times
+    ``probability`` (1: officers refer alike whoever is there), or an absolute
+    ``probability_when_no_worker`` (not both; neither: officers refer alike), after
+    ``delay`` minutes from the person's first police contact.
+
+    ``log_probability`` is the chance that a case not referred for want of a worker is
+    written in the police log (the *main courante*) in a way a worker reading it can act
+    on; the scenario's ``outreach.log_access`` says whether a worker reads it."""
 
     model_config = _FROZEN
     probability: Probability = 1.0
     probability_when_no_worker: Probability | None = None
+    ratio_when_no_worker: Probability | None = None
+    log_probability: Probability = 0.0
     delay: Distribution = Fixed(dist="fixed", value=0.0)
 
     @model_validator(mode="after")
     def _not_higher_when_absent(self) -> Referral:
         absent = self.probability_when_no_worker
+        if absent is not None and self.ratio_when_no_worker is not None:
+            raise ValueError(
+                "give ratio_when_no_worker or probability_when_no_worker, not both: they "
+                "say the same thing (the ratio times probability is the probability)"
+            )
         if absent is not None and absent > self.probability:
             raise ValueError(
                 f"probability_when_no_worker ({absent}) must not exceed probability "
-                f"({self.probability}): officers refer less, not more, when nobody is there"
+                f"({self.probability}): officers refer less, not more, when nobody is "
+                "there (ratio_when_no_worker, from 0 to 1, cannot)"
             )
         return self
 
     @property
     def probability_no_worker(self) -> float:
-        """The probability of referral when no worker is reachable:
-        ``probability_when_no_worker``, or ``probability`` when it is not set."""
+        """The probability of referral when no worker is reachable: ``probability``
+        times ``ratio_when_no_worker``, or ``probability_when_no_worker``, or
+        ``probability`` when neither is set."""
+        if self.ratio_when_no_worker is not None:
+            return self.probability * self.ratio_when_no_worker
         absent = self.probability_when_no_worker
         return self.probability if absent is None else absent
 
@@ -429,6 +446,24 @@ class ReachProbability(BaseModel):
         return self
 
 
+class Outreach(BaseModel):
+    """Outreach from the police log (the *main courante*): whether a worker learns of
+    the cases officers did not refer for want of a worker, and then phones them back.
+
+    ``log_access`` is ``none`` (a case not referred is lost for good), ``daily_review``
+    (at the first on-site shift of each day at a station, a worker there reads the
+    entries written since the last review, ``review_minutes`` each, and puts them on
+    the callback list) or ``networked`` (officers' entries reach the station's callback
+    list as they are written, as a computerised log shared with the worker would [S17]).
+    Workers "work on the *mains courantes*" [S11]; ministers asked for their access to
+    them [S17].  Which cases are written in the log is each population's
+    ``referral.log_probability``."""
+
+    model_config = _FROZEN
+    log_access: Literal["none", "daily_review", "networked"] = "none"
+    review_minutes: NonNegative = 3.0
+
+
 class Callbacks(BaseModel):
     """The callback list: referrals that nobody could take at once, phoned back by
     on-site workers when they have no one waiting in front of them.  ``order`` sets which
@@ -529,7 +564,8 @@ class Costs(BaseModel):
     6.8 M EUR for 175 posts; the others are assumptions that each config states.  A
     replacement costs an FTE's pay for each day it covers (``fte_eur_per_year`` over
     ``working_days_per_fte_year``); an external on-call rota costs its premium per hour
-    on call and its rate per hour of call-out."""
+    on call and its rate per hour of call-out, which a scenario with one must state
+    (no default: an outside rota is not free)."""
 
     model_config = _FROZEN
     fte_eur_per_year: NonNegative = 39_000.0
@@ -537,8 +573,8 @@ class Costs(BaseModel):
     working_days_per_fte_year: Positive = 226.0
     on_call_eur_per_hour: NonNegative = 0.0
     overtime_eur_per_hour: NonNegative = 0.0
-    external_on_call_eur_per_hour: NonNegative = 0.0
-    external_callout_eur_per_hour: NonNegative = 0.0
+    external_on_call_eur_per_hour: NonNegative | None = None
+    external_callout_eur_per_hour: NonNegative | None = None
 
 
 RESERVED_POPULATION = "all"
@@ -562,6 +598,7 @@ class Scenario(BaseModel):
     on_call: OnCall | None = None
     referral_rule: Literal["can_take_now", "on_duty"] = "can_take_now"
     callbacks: Callbacks = Callbacks()
+    outreach: Outreach = Outreach()
     diary: Diary = Diary()
     measures: Measures = Measures()
     costs: Costs = Costs()
@@ -596,6 +633,14 @@ class Scenario(BaseModel):
                     )
         if self.on_call is not None and self.on_call.staffed_by == "staff":
             self._check_staff_rota(worker_names)
+        if self.on_call is not None and self.on_call.staffed_by == "external":
+            for key in ("external_on_call_eur_per_hour", "external_callout_eur_per_hour"):
+                if getattr(self.costs, key) is None:
+                    raise ValueError(
+                        f"costs.{key}: required with on_call.staffed_by: external (an "
+                        "outside rota is paid; state its rate in EUR, with its source or "
+                        "as an ASSUMPTION)"
+                    )
         self._check_volume()
         return self
 

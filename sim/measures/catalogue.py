@@ -300,8 +300,23 @@ class _Cases:
         return int(sum(self.counts[o] for o in UNMET_OUTCOMES))
 
     @cached_property
+    def unmet_capacity(self) -> int:
+        """Unmet cases that were referred (or found in the police log): not reached
+        for want of capacity or coverage, as opposed to never referred."""
+        return self.unmet - int(self.counts[Outcome.NOT_REFERRED_NO_WORKER])
+
+    @cached_property
     def referred(self) -> int:
-        return int(np.count_nonzero(~np.isnan(self.cases.referral[self.mask])))
+        """Cases an officer referred (a case found in the police log was not)."""
+        return int(np.count_nonzero(self._referred))
+
+    @cached_property
+    def _referred(self) -> np.ndarray:
+        return ~np.isnan(self.cases.referral[self.mask]) & ~self.cases.logged[self.mask]
+
+    @cached_property
+    def logged(self) -> int:
+        return int(np.count_nonzero(self.cases.logged[self.mask]))
 
     @cached_property
     def _contact(self) -> np.ndarray:
@@ -313,8 +328,9 @@ class _Cases:
 
     @cached_property
     def wait_referral(self) -> np.ndarray:
+        # Over the referred: a case found in the police log has no referral to wait from.
         referral = self.cases.referral[self.mask]
-        return (self._contact - referral)[self._contacted] / MINUTES_PER_HOUR
+        return (self._contact - referral)[self._contacted & self._referred] / MINUTES_PER_HOUR
 
     @cached_property
     def wait_arrival(self) -> np.ndarray:
@@ -372,6 +388,7 @@ _CHANNELS = (
     (Channel.ON_SITE, "on site"),
     (Channel.ON_CALL, "on call"),
     (Channel.CALLBACK, "by callback"),
+    (Channel.LOG, "from the police log"),
 )
 _COUNT = {"unit": "cases a year", "digits": 0, "aggregate": "sum"}
 _PERCENT = {"scale": 100.0, "digits": 1}
@@ -411,6 +428,20 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
         )
     yield Measure("unmet", "Unmet cases", compute=lambda c: c.unmet / c.years, **_COUNT)
     yield Measure(
+        "unmet_capacity",
+        "Unmet cases referred but not reached",
+        heading="not reached",
+        compute=lambda c: c.unmet_capacity / c.years,
+        **_COUNT,
+    )
+    yield Measure(
+        "logged",
+        "Not referred, found in the police log",
+        heading="logged",
+        compute=lambda c: c.logged / c.years,
+        **_COUNT,
+    )
+    yield Measure(
         "unmet_share",
         "Unmet demand",
         "% of servable cases",
@@ -419,6 +450,30 @@ def _population_measures(thresholds: Sequence[float]) -> Iterator[Measure]:
         lists=_COMPARED | {"overview"},
         heading="unmet %",
         compute=lambda c: share(c.unmet, c.servable),
+        **_PERCENT,
+    )
+    # The two parts of unmet_share, which add up to it: what rests on how officers refer
+    # when nobody can take the case (an assumption), and what capacity and coverage do.
+    yield Measure(
+        "unmet_not_referred_share",
+        "Unmet: not referred, no worker reachable (officers' behaviour)",
+        "% of servable cases",
+        aggregate="ratio",
+        ratio_of=("not_referred_no_worker", "servable"),
+        lists=_COMPARED | {"overview"},
+        heading="not referred %",
+        compute=lambda c: share(c.counts[Outcome.NOT_REFERRED_NO_WORKER], c.servable),
+        **_PERCENT,
+    )
+    yield Measure(
+        "unmet_capacity_share",
+        "Unmet: referred but not reached (capacity and coverage)",
+        "% of servable cases",
+        aggregate="ratio",
+        ratio_of=("unmet_capacity", "servable"),
+        lists=_COMPARED | {"overview"},
+        heading="not reached %",
+        compute=lambda c: share(c.unmet_capacity, c.servable),
         **_PERCENT,
     )
     yield Measure(
@@ -657,6 +712,7 @@ _CASE_WORK = (
     WorkerActivity.FOLLOWUP,
     WorkerActivity.CALLBACK_ATTEMPT,
     WorkerActivity.ONWARD_WORK,
+    WorkerActivity.LOG_REVIEW,
 )
 
 
@@ -666,6 +722,7 @@ _TIME_BREAKDOWN = (
     (WorkerActivity.FOLLOWUP, "Worker hours in follow-up appointments"),
     (WorkerActivity.CALLBACK_ATTEMPT, "Worker hours in failed callback attempts"),
     (WorkerActivity.ONWARD_WORK, "Worker hours arranging onward referrals"),
+    (WorkerActivity.LOG_REVIEW, "Worker hours reading the police log"),
     (WorkerActivity.DUTIES, "Worker hours on other duties"),
     (WorkerActivity.REST, "Worker hours of compensatory rest"),
 )

@@ -1,12 +1,14 @@
 """The cost model: what a scenario's coverage costs a year, in euros.
 
 - **Salaries**: each on-site worker's FTE times ``costs.fte_eur_per_year`` (39,000 EUR,
-  the source's 6.8 M EUR for 175 posts).  A worker's FTE is its ``fte`` or, by default,
-  its rostered hours over ``costs.hours_per_fte_week``; absence days are paid.
+  the source's 6.8 M EUR for 175 posts).  A worker's FTE follows from its rostered
+  hours, over ``costs.hours_per_fte_week`` (a post on site 42.5 h a week is 42.5/35 of
+  an FTE), unless the config states a contracted ``fte`` with its reason; absence days
+  are paid.
 - **On-call premium**: every hour of the on-call windows, for each responder, at
   ``costs.on_call_eur_per_hour`` when the scenario's own workers take the rota, at
   ``costs.external_on_call_eur_per_hour`` for an outside rota (assumptions each config
-  states).
+  states; an outside rota without its rates is refused).
 - **Overtime and call-outs**: the hours worked past a shift's end and the hours of the
   workers' call-outs, at ``costs.overtime_eur_per_hour``; an outside rota's call-out
   hours at ``costs.external_callout_eur_per_hour`` (assumptions).
@@ -24,6 +26,13 @@ from sim.config.week import DAYS_PER_YEAR, MINUTES_PER_HOUR
 __all__ = ["WEEKS_PER_YEAR", "fixed_cost_eur_per_year", "fte", "variable_cost_eur_per_year"]
 
 WEEKS_PER_YEAR = DAYS_PER_YEAR / 7
+
+
+def _stated(rate: float | None) -> float:
+    """A rate the scenario's validation requires (an outside rota's)."""
+    if rate is None:
+        raise ValueError("an outside on-call rota without its rates (refused by validation)")
+    return rate
 
 
 def fte(scenario: Scenario) -> float:
@@ -48,7 +57,7 @@ def fixed_cost_eur_per_year(scenario: Scenario) -> float:
         rate = (
             costs.on_call_eur_per_hour
             if scenario.on_call.staffed_by == "staff"
-            else costs.external_on_call_eur_per_hour
+            else _stated(costs.external_on_call_eur_per_hour)
         )
         on_call = weekly_hours * WEEKS_PER_YEAR * scenario.on_call.responders * rate
     return fte(scenario) * costs.fte_eur_per_year + on_call
@@ -63,7 +72,9 @@ def variable_cost_eur_per_year(
     """Overtime, call-out hours and replacement days, in EUR a year."""
     costs = scenario.costs
     external = scenario.on_call is not None and scenario.on_call.staffed_by == "external"
-    callout_rate = costs.external_callout_eur_per_hour if external else costs.overtime_eur_per_hour
+    callout_rate = (
+        _stated(costs.external_callout_eur_per_hour) if external else costs.overtime_eur_per_hour
+    )
     day = costs.fte_eur_per_year / costs.working_days_per_fte_year
     return (
         overtime_hours_per_year * costs.overtime_eur_per_hour

@@ -45,6 +45,7 @@ class Demand:
     followup_gap: np.ndarray  # (n, k): minutes from an appointment to the earliest next
     followup_duration: np.ndarray  # (n, k): minutes
     followup_no_show: np.ndarray  # (n, k): compared with the no-show probability
+    logged: np.ndarray  # bool: written in the police log if not referred (outreach on)
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -93,6 +94,7 @@ def draw_demand(scenario: Scenario, replication: int) -> Demand:
         (p.followups.max_count for p in scenario.populations.values() if p.followups), default=0
     )
     on_call = scenario.on_call
+    outreach = scenario.outreach.log_access != "none"
     parts: list[dict[str, np.ndarray]] = []
     for p, (name, population) in enumerate(scenario.populations.items()):
 
@@ -143,6 +145,13 @@ def draw_demand(scenario: Scenario, replication: int) -> Demand:
                 "couple_violence": rng("couple_violence").random(n)
                 < population.couple_violence_share,
                 **_followups(population, n, depth, rng),
+                # Drawn only when someone reads the log, so that a scenario without
+                # outreach draws exactly what it drew before outreach existed.
+                "logged": (
+                    rng("police_log").random(n) < population.referral.log_probability
+                    if outreach
+                    else np.zeros(n, dtype=bool)
+                ),
             }
         )
     # Stable sort: simultaneous arrivals keep population order, then draw order.

@@ -18,6 +18,7 @@ from sim.config.week import MINUTES_PER_DAY
 from sim.model.records import (
     AppointmentRecords,
     CaseRecords,
+    Channel,
     EndState,
     RunRecords,
     WorkerActivity,
@@ -84,12 +85,18 @@ def run_records(model: StationModel) -> RunRecords:
     # Cases left on the list past their expiry were dropped then, not at the end.
     on_list = (state == CALLBACK) | (state == RETRY)
     state[on_list & (end_time - model.referral > model.expiry_minutes)] = EXPIRED
-    referral = np.where(model.referred, model.referral, np.nan)
+    logged = model.logged
+    referral = np.where(model.referred | logged, model.referral, np.nan)
+    contacted = ~np.isnan(first_contact)
     end_state = END_STATE_OF[state]
     end_state[~model.referred] = EndState.NOT_REFERRED
-    end_state[model.not_referred_no_worker] = EndState.NOT_REFERRED_NO_WORKER
+    # A case found in the police log and reached counts as contacted; one never reached
+    # stays lost for want of a worker: outreach rescues the case, the referral was lost.
+    end_state[model.not_referred_no_worker & ~contacted] = EndState.NOT_REFERRED_NO_WORKER
+    end_state[logged & contacted] = EndState.CONTACTED
+    channel = CHANNEL_OF_STATE[state]
+    channel[logged & contacted] = Channel.LOG
 
-    contacted = ~np.isnan(first_contact)
     onward = np.where(
         contacted & demand.onward & ~np.isnan(service_end),
         service_end + demand.onward_delay,
@@ -101,6 +108,10 @@ def run_records(model: StationModel) -> RunRecords:
     attempts[list(model.attempts)] = list(model.attempts.values())
     series_end = np.asarray(model.series_end, dtype=float)
     series_end[series_end > end_time] = np.nan
+    # A series starts when a call-out ends, the way back included; one still on its way
+    # back at the end has met a person who wanted no follow-up all the same.
+    done = contacted & (demand.followups == 0) & ~np.isnan(service_end) & np.isnan(series_end)
+    series_end[done] = service_end[done]
     cases = CaseRecords(
         case_id=np.arange(len(demand), dtype=np.int64),
         population=demand.population,
@@ -111,13 +122,14 @@ def run_records(model: StationModel) -> RunRecords:
         first_contact=first_contact,
         service_end=service_end,
         onward_referral=onward,
-        channel=CHANNEL_OF_STATE[state],
+        channel=channel,
         state=end_state,
         left_station=left_station,
         callback_attempts=attempts,
         couple_violence=demand.couple_violence,
         followups_wanted=np.where(contacted, demand.followups, 0),
         series_end=series_end,
+        logged=logged,
     )
     return RunRecords(
         scenario=scenario.name,

@@ -54,6 +54,7 @@ class Channel(IntEnum):
     ON_SITE = 1
     ON_CALL = 2
     CALLBACK = 3
+    LOG = 4  # a callback to a case not referred, found in the police log (outreach)
 
     @property
     def label(self) -> str:
@@ -77,6 +78,7 @@ class WorkerActivity(IntEnum):
     REST = 11  # compensatory rest after a night call-out, within a shift
     LEAVE = 12  # a day of leave
     REPLACED = 13  # a sick day a replacement covers
+    LOG_REVIEW = 14  # reading the police log's new entries (outreach: daily review)
 
     @property
     def label(self) -> str:
@@ -110,7 +112,7 @@ class CaseRecords:
     station: np.ndarray  # index into RunRecords.station_names
     urgent: np.ndarray
     arrival: np.ndarray  # first police contact
-    referral: np.ndarray
+    referral: np.ndarray  # referral, or for a case logged (see ``logged``) its log entry
     first_contact: np.ndarray
     service_end: np.ndarray
     onward_referral: np.ndarray
@@ -121,6 +123,8 @@ class CaseRecords:
     couple_violence: np.ndarray  # bool: the case concerns couple violence
     followups_wanted: np.ndarray  # further appointments the person wanted (0 if not met)
     series_end: np.ndarray  # when the person's series of appointments ended (nan: open)
+    logged: np.ndarray  # bool: not referred for want of a worker, and written in the
+    # police log with outreach on (its ``referral`` is the entry's time)
 
     def __len__(self) -> int:
         return len(self.case_id)

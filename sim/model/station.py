@@ -91,6 +91,7 @@ from sim.model.state import (
     FOLLOWUP,
     HELD,
     INTERVIEW,
+    LOG_REVIEW,
     LOST,
     NO_SHOW,
     NO_WORKER,
@@ -131,6 +132,12 @@ class StationModel:
         on_call = scenario.on_call
 
         self.referred, self.not_referred_no_worker = decide_referrals(scenario, demand, plan)
+        # Outreach: the cases lost for want of a worker that the police log records.
+        self.log_access = scenario.outreach.log_access
+        self.review_minutes = scenario.outreach.review_minutes
+        self.logged: np.ndarray = self.not_referred_no_worker & (
+            demand.logged if self.log_access != "none" else False
+        )
         referral = demand.arrival + demand.referral_delay
         self.referral = referral
         self.referral_order: list[int] = np.flatnonzero(self.referred)[
@@ -241,6 +248,9 @@ class StationModel:
         self._due_handlers = [self._on_appointment_due]
         self._retry_handlers = [self._on_retry_due]
         self._callout_end_handlers = [self._on_callout_end]
+        self._log_entry_handlers = [self._on_log_entry]
+        self._review_end_handlers = [self._on_review_end]
+        self._reviews: dict[float, list[int]] = {}
 
     # -- running --------------------------------------------------------------------
 
@@ -248,6 +258,7 @@ class StationModel:
         """Run to the horizon and return the records (once: building the records
         releases the run's state)."""
         self._schedule_roster()
+        self._schedule_outreach()
         self._next_referral = 0
         if self.referral_order:
             first = self.referral_order[0]
@@ -315,6 +326,9 @@ class StationModel:
         if emptied:
             for s in sorted(emptied):
                 self._send_away_waiting(s)
+        if self._reviews:
+            for s in self._reviews.get(now, ()):
+                self._review_log(s, now)
         for worker in joined:
             if not worker.busy:
                 self._next_task(worker, now)
@@ -758,6 +772,81 @@ class StationModel:
     def _on_retry_due(self, event: Event) -> None:
         self.one_shots.release(event)
         self._add_callback(event.payload)
+
+    # -- outreach from the police log -----------------------------------------------------
+
+    def _schedule_outreach(self) -> None:
+        """Send the police log's entries on their way to the worker: each to its
+        station's callback list as it is written (``networked``), or to the review at
+        the first on-site shift of each day (``daily_review``)."""
+        if self.log_access == "none" or not self.logged.any():
+            return
+        logged = np.flatnonzero(self.logged)
+        logged = logged[np.argsort(self.referral[logged], kind="stable")]
+        if self.log_access == "networked":
+            for case in logged.tolist():
+                self.one_shots.fire_in(self.referral_time[case], self._log_entry_handlers, case)
+            return
+        station = self.demand.station[logged]
+        self._log_cases = [logged[station == s].tolist() for s in range(len(self.stations))]
+        self._log_times = [[self.referral_time[c] for c in cases] for cases in self._log_cases]
+        self._log_read = [0] * len(self.stations)
+        first: dict[tuple[int, int], float] = {}
+        for _, s, _, _, start, end, case_end in self.plan.shifts:
+            if min(end, case_end) <= start:
+                continue
+            day = (s, int(start // MINUTES_PER_DAY))
+            first[day] = min(start, first.get(day, _INF))
+        for (s, _), start in sorted(first.items()):
+            self._reviews.setdefault(start, []).append(s)
+
+    def _on_log_entry(self, event: Event) -> None:
+        self.one_shots.release(event)
+        self._add_callback(event.payload)
+
+    def _review_log(self, s: int, now: float) -> None:
+        """The day's first shift at station ``s`` has begun: its first free worker (in
+        roster order) reads the entries written since the last review.  With nobody
+        free there, the entries wait for the next day's review."""
+        for worker in self.stations[s].present:
+            if not worker.busy and not worker.pending:
+                break
+        else:
+            return
+        read = self._log_read[s]
+        upto = bisect_right(self._log_times[s], now)
+        if upto == read:
+            return
+        self._log_read[s] = upto
+        entries = self._log_cases[s][read:upto]
+        worker.busy = True
+        worker.task_end.fire_in(
+            len(entries) * self.review_minutes,
+            self._review_end_handlers,
+            (worker, entries, now, s, worker.shift_end),
+            NORMAL,
+        )
+
+    def _on_review_end(self, event: Event) -> None:
+        """The review is done: its entries join the station's callback list, to be
+        phoned like any callback (reach falling from the entry's time)."""
+        worker, entries, start, s, shift_end = event.payload
+        now = self.env.now
+        if now > start:
+            self.worker_log.add(worker.index, LOG_REVIEW, s, start, now, -1)
+            if now > shift_end:
+                self.worker_log.add(worker.index, OVERTIME, s, max(start, shift_end), now, -1)
+        station = self.stations[s]
+        for case in entries:
+            self.state[case] = CALLBACK
+            heappush(station.callbacks, self._callback_key(case))
+        worker.busy = False
+        self._worker_free(worker, now)
+        for other in station.callback_workers:
+            if not station.callbacks:
+                break
+            if other.on_site and not other.busy:
+                self._next_task(other, now)
 
     # -- on call --------------------------------------------------------------------------
 

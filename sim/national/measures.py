@@ -79,6 +79,25 @@ def _national_measures() -> Iterator[Measure]:
             compute=lambda t, r=reason: t[r],
             **_NATIONAL_COUNT,
         )
+    # Unmet demand in two parts that add up to national_unmet_share: what rests on how
+    # officers refer when nobody can take the case (an assumption), and the rest (no
+    # post in the catchment, or a post that could not reach the person).
+    yield Measure(
+        "national_unmet_not_referred_share",
+        "Unmet: not referred, no worker reachable (officers' behaviour)",
+        heading="not referred %",
+        lists=frozenset({"national"}),
+        compute=lambda t: share(t["not_referred_no_worker"], t["servable"]),
+        **_NATIONAL_SHARE,
+    )
+    yield Measure(
+        "national_unmet_capacity_share",
+        "Unmet: no post, or referred but not reached (capacity and coverage)",
+        heading="not reached %",
+        lists=frozenset({"national"}),
+        compute=lambda t: share(t["unmet"] - t["not_referred_no_worker"], t["servable"]),
+        **_NATIONAL_SHARE,
+    )
     yield Measure(
         "national_no_post_share",
         "Unmet for want of a post",

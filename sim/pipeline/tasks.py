@@ -158,7 +158,7 @@ def hour_of_week_counts(run: RunRecords, outcome: np.ndarray) -> Columns:
     """Counts and summed waits of the measured cases arriving in each hour of the week."""
     cases = run.cases
     hour = hour_of_week(cases.arrival)
-    referred = ~np.isnan(cases.referral)
+    referred = ~np.isnan(cases.referral) & ~cases.logged  # the log's cases were not
     contacted = referred & ~np.isnan(cases.first_contact)
     wait_h = np.where(contacted, cases.first_contact - cases.referral, 0.0) / MINUTES_PER_HOUR
 
@@ -181,7 +181,7 @@ def wait_distribution(run: RunRecords, grid_hours: np.ndarray) -> Columns:
     population and for all; a case never contacted counts as not within any time, so
     the curve levels off at the share contacted (``nan`` where nobody was referred)."""
     cases = run.cases
-    referred = ~np.isnan(cases.referral)
+    referred = ~np.isnan(cases.referral) & ~cases.logged  # the log's cases were not
     wait_h = (cases.first_contact - cases.referral) / MINUTES_PER_HOUR
     groups = [(name, cases.population == p) for p, name in enumerate(run.population_names)]
     groups.append((ALL, np.ones(len(cases), dtype=bool)))
@@ -246,6 +246,7 @@ def case_columns(run: RunRecords, scenario: Scenario) -> Columns:
         "couple_violence": c.couple_violence,
         "followups_wanted": c.followups_wanted,
         "series_end_min": c.series_end,
+        "logged": c.logged,
     }
 
 

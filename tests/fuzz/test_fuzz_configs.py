@@ -100,6 +100,7 @@ EMPTY_WHEN: dict[str, str] = {
     "on_site_share": _CONTACTED,
     "on_call_share": _CONTACTED,
     "callback_share": _CONTACTED,
+    "log_share": _CONTACTED,
     "cost_per_case_met_eur": _CONTACTED,
 }
 for _origin in ("referral", "arrival"):

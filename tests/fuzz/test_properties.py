@@ -65,7 +65,8 @@ def populations(draw: st.DrawFn) -> dict[str, Any]:
             "urgent_share": draw(_positive(0, 1)),
             "referral": {
                 "probability": draw(_positive(0.5, 1)),
-                "probability_when_no_worker": draw(_positive(0, 0.5)),
+                "ratio_when_no_worker": draw(_positive(0, 1)),
+                "log_probability": draw(_positive(0, 1)),
                 "delay": {"dist": "exponential", "mean": draw(_positive(1, 120))},
             },
             "interview": {
@@ -122,6 +123,10 @@ def scenarios(draw: st.DrawFn, posts: int | None = None) -> dict[str, Any]:
         "diary": {"horizon_days": draw(_positive(7, 42)), "bookable_share": 0.7},
         "measures": {"followup_observation_days": 10},
         "referral_rule": draw(st.sampled_from(["can_take_now", "on_duty"])),
+        "outreach": {
+            "log_access": draw(st.sampled_from(["none", "daily_review", "networked"])),
+            "review_minutes": draw(_positive(0, 30)),
+        },
     }
     if roster == "office" and draw(st.booleans()):
         staffed_by = draw(st.sampled_from(["staff", "external"]))
@@ -135,6 +140,10 @@ def scenarios(draw: st.DrawFn, posts: int | None = None) -> dict[str, Any]:
             "eligible": draw(st.sampled_from(["urgent", "all"])),
             "phone_share": draw(_positive(0, 1)),
             "travel_delay": {"dist": "fixed", "value": 30},
+        }
+        document["costs"] = {
+            "external_on_call_eur_per_hour": 3.0,
+            "external_callout_eur_per_hour": 30.0,
         }
     return document
 
