@@ -50,6 +50,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "mutation.json"
+SURVIVORS = REPO / "benchmarks" / "results" / "mutation_survivors.yaml"
+"""The review of a stored sample's survivors: each killed since by a named test, or
+equivalent (with the reason), or open."""
 
 CLASSES = {
     "operator": (
@@ -280,6 +283,42 @@ def run(size: int, seed: int, jobs: int) -> dict[str, Any]:
     }
 
 
+def mutant_key(row: dict[str, Any]) -> str:
+    """How the survivors' review names a mutant: ``module:line operator``."""
+    return f"{row['module']}:{row['line']} {row['operator']}"
+
+
+def reviewed_score(report: dict[str, Any], review: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """The sample's score by class with the equivalent survivors left out, and the
+    survivors killed since by a test apart (``killed since``), from ``review``."""
+    verdicts = review.get("survivors", {})
+    rows = []
+    for row in report["mutants"]:
+        if row["outcome"] == "survived":
+            verdict = verdicts.get(mutant_key(row))
+            if verdict is None:
+                raise SystemExit(f"survivor {mutant_key(row)} is not in the review")
+            if "equivalent" in verdict:
+                continue
+            row = {**row, "outcome": "killed since" if "killed_by" in verdict else "survived"}
+        rows.append(row)
+    return score(rows)
+
+
+def format_reviewed(table: dict[str, dict[str, int]]) -> str:
+    """The reviewed score: killed in the sample and since, over non-equivalent mutants."""
+    lines = [f"{'class':<14}{'non-equivalent':>16}{'killed %':>10}{'killed since':>14}"]
+    for title, counts in table.items():
+        total = sum(counts.values())
+        since = counts.get("killed since", 0)
+        killed = total - since - counts.get("survived", 0)
+        lines.append(
+            f"{title:<14}{total:>16}{100 * killed / total if total else float('nan'):>9.1f}%"
+            f"{since:>14}"
+        )
+    return "\n".join(lines)
+
+
 def format_score(report: dict[str, Any], key: str = "score") -> str:
     """A score table, one row per class (``score``) or module (``score_by_module``)."""
     kinds = ("killed: assertion", "killed: crash", "killed: timeout", "survived")
@@ -326,7 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     print(format_score(report, "score_by_module"))
     survivors = [r for r in report["mutants"] if r["outcome"] == "survived"]
     for row in survivors:
-        print(f"survived: {row['module']}:{row['line']} {row['operator']}")
+        print(f"survived: {mutant_key(row)}")
+    if args.show and SURVIVORS.exists():
+        import yaml
+
+        review = yaml.safe_load(SURVIVORS.read_text(encoding="utf-8"))
+        if review.get("seed") == report["seed"]:
+            print()
+            print(f"without the equivalent mutants ({SURVIVORS.relative_to(REPO)}):")
+            print(format_reviewed(reviewed_score(report, review)))
     print(
         f"{report['sample_size']} of {report['population']} mutants, seed {args.seed}, "
         f"{report['seconds']} s -> {args.out}"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -62,3 +64,31 @@ def test_the_mutation_stop_plugin_stops_at_an_assertion_and_runs_past_a_crash(tm
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )  # fmt: skip
     assert "2 failed" in done.stdout and "passed" not in done.stdout, done.stdout
+
+
+def test_every_survivor_of_the_stored_mutation_sample_is_reviewed():
+    # docs/testing.md quotes the score without the equivalent survivors: every survivor
+    # of the stored sample must have a verdict, and a killing test that exists.
+    import yaml
+
+    from benchmarks.mutation import RESULTS, SURVIVORS, reviewed_score
+
+    report = json.loads(RESULTS.read_text(encoding="utf-8"))
+    review = yaml.safe_load(SURVIVORS.read_text(encoding="utf-8"))
+    assert review["seed"] == report["seed"]
+    table = reviewed_score(report, review)
+    assert table["all"]["killed since"] == sum(
+        "killed_by" in v for v in review["survivors"].values()
+    )
+    for verdict in review["survivors"].values():
+        assert len(verdict) == 1 and set(verdict) <= {"killed_by", "equivalent", "open"}
+        test = verdict.get("killed_by", "")
+        if "::" in test:
+            path, name = test.split("::")
+            assert f"def {name}(" in (RESULTS.parents[2] / path).read_text(encoding="utf-8")
+    # The check can fail: a survivor without a verdict is refused.
+    first = next(iter(review["survivors"]))
+    with pytest.raises(SystemExit, match="not in the review"):
+        reviewed_score(
+            report, {"survivors": {k: v for k, v in review["survivors"].items() if k != first}}
+        )

@@ -10,16 +10,19 @@ record is put out of shape by hand, so it is not a check that cannot fail.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
 from conftest import SHIPPED, scenario
 from invariants import check_records
 
-from sim.config.schema import load_scenario
+from sim.config.schema import load_scenario, scenario_from_dict
 from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
+from sim.model.demand import draw_demand
 from sim.model.records import Channel, EndState, FollowupStatus, WorkerActivity
-from sim.model.station import simulate
+from sim.model.roster import build_plan
+from sim.model.station import StationModel, simulate
 
 SHORT = {"simulation.warm_up_days": 7, "simulation.run_days": 56, "simulation.drain_days": 7}
 OFFICE = {"days": "weekdays", "start": "09:00", "end": "17:00"}
@@ -41,6 +44,20 @@ VARIANTS = {
         "shared_rural",
         {"callbacks.order": "oldest_first", "callbacks.expire_after_days": 3},
     ),
+    # Outreach from the police log; long reviews so that some run past a shift's end.
+    "france_log_review": (
+        "france_office_hours",
+        {
+            "outreach.log_access": "daily_review",
+            "outreach.review_minutes": 120,
+            "populations.victim.referral.log_probability": 0.9,
+        },
+    ),
+    "visiting_log_review": (
+        "visiting_twice_weekly",
+        {"outreach.log_access": "daily_review", "outreach.review_minutes": 10},
+    ),
+    "rural_log_networked": ("shared_rural", {"outreach.log_access": "networked"}),
 }
 
 
@@ -611,3 +628,196 @@ def test_a_follow_up_is_booked_at_the_first_free_time_of_the_diary_after_its_gap
         moved += first > earliest + 1e-9
         diary.append((a.due[r], a.due[r] + duration))
     assert moved > 50  # the diary was full at the earliest date often enough to matter
+
+
+# -- survivors of the sample of seed 2028 (docs/testing.md) --------------------------------
+
+
+def test_only_persons_referred_onward_get_an_onward_referral_time():
+    """Mutants: the onward referral dated for every person met, or for none."""
+    sc = _shipped("france_office_hours")
+    run = simulate(sc, 0)
+    demand = draw_demand(sc, 0)
+    c = run.cases
+    ended = (c.state == EndState.CONTACTED) & ~np.isnan(c.service_end)
+    expected = ended & demand.onward
+    assert expected.sum() > 20 and (ended & ~demand.onward).sum() > 20
+    np.testing.assert_array_equal(~np.isnan(c.onward_referral), expected)
+    np.testing.assert_allclose(
+        c.onward_referral[expected], c.service_end[expected] + demand.onward_delay[expected]
+    )
+
+
+def test_a_worker_back_from_rest_takes_the_callback_list_at_once():
+    """Mutant: a worker joining its shift after a compensatory rest waits for the next
+    referral before taking the callbacks the night left."""
+    sc = _staff_rota()
+    alone = {"workers": [{**sc.staffing.workers[0].model_dump(), "count": 1}]}
+    document = {**sc.model_dump(mode="json"), "staffing": alone}
+    run = simulate(scenario_from_dict(document))
+    w = run.workers
+    work = np.isin(
+        w.activity,
+        (WorkerActivity.INTERVIEW, WorkerActivity.CALLBACK_ATTEMPT, WorkerActivity.FOLLOWUP),
+    )
+    shifts = np.flatnonzero(w.activity == WorkerActivity.SHIFT)
+    checked = 0
+    for r in np.flatnonzero(w.activity == WorkerActivity.REST):
+        within = shifts[(w.start[shifts] <= w.start[r]) & (w.end[shifts] > w.end[r] + 60)]
+        if not len(within):
+            continue  # rested to the end of the shift
+        later = work & (w.start >= w.end[r] - 1e-9)
+        assert later.any()
+        # The night's callbacks are waiting: the first task starts when the rest ends.
+        assert w.start[later].min() == pytest.approx(w.end[r]), f"rest ending {w.end[r]:.0f}"
+        checked += 1
+    assert checked > 5
+
+
+def _diary_filled(duration: float) -> Any:
+    """One worker 09:00-17:00, every follow-up earliest at night (half a day after an
+    interview in office hours), a diary the appointments may fill whole."""
+    return scenario(
+        populations={
+            "victim": {
+                "arrivals": {"per_hour": 1.0},
+                "interview": {"dist": "exponential", "mean": 20},
+                "followups": {
+                    "count": {"dist": "fixed", "value": 2},
+                    "gap_days": {"dist": "fixed", "value": 0.5},
+                    "duration": {"dist": "fixed", "value": duration},
+                },
+            }
+        },
+        staffing={"workers": [{"name": "w", "roster": [OFFICE]}]},
+        diary={"bookable_share": 1.0, "horizon_days": 14},
+        simulation={"warm_up_days": 7, "run_days": 28, "drain_days": 14, "seed": 3},
+    )
+
+
+def test_an_appointment_may_end_exactly_when_the_case_time_ends():
+    """Mutant: an appointment refused the slot that ends with the shift's case time."""
+    a = simulate(_diary_filled(60.0)).appointments
+    due = a.due[~np.isnan(a.due)]
+    assert len(due) > 100
+    ends = (due + 60.0) % MINUTES_PER_DAY
+    assert np.any(np.isclose(ends, 17 * MINUTES_PER_HOUR)), "no appointment ends at 17:00"
+    assert np.all(ends <= 17 * MINUTES_PER_HOUR + 1e-9)
+
+
+def test_the_no_show_of_the_k_th_follow_up_is_its_own_draw():
+    """Mutant: the k-th follow-up's no-show read from the (k+1)-th draw."""
+    sc = _diary_filled(30.0)
+    sc = sc.model_copy(
+        update={
+            "populations": {
+                "victim": sc.populations["victim"].model_copy(
+                    update={
+                        "followups": sc.populations["victim"].followups.model_copy(
+                            update={"no_show": 0.5}
+                        )
+                    }
+                )
+            }
+        }
+    )
+    demand = draw_demand(sc, 0)
+    draws = np.empty_like(demand.followup_no_show)
+    draws[:, 0], draws[:, 1] = 0.9, 0.1  # the first comes, the second does not
+    demand = dataclasses.replace(demand, followup_no_show=draws)
+    a = StationModel(sc, demand, build_plan(sc, 0)).run().appointments
+    settled = np.isin(a.status, (FollowupStatus.HELD, FollowupStatus.NO_SHOW))
+    first, second = settled & (a.number == 1), settled & (a.number == 2)
+    assert first.sum() > 50 and second.sum() > 50
+    assert np.all(a.status[first] == FollowupStatus.HELD)
+    assert np.all(a.status[second] == FollowupStatus.NO_SHOW)
+
+
+# -- boundaries that random times never hit, pinned by a case placed on them --------------
+
+
+def _one_case(sc, *arrivals: float) -> Any:
+    """The run of ``sc`` with one case at each of ``arrivals`` (minutes, in order), each
+    referred at once whoever is reachable."""
+    demand = draw_demand(sc, 0)
+    n = len(arrivals)
+    assert len(demand) >= n
+    one = {name: getattr(demand, name)[:n].copy() for name in demand.__dataclass_fields__}
+    one.update(arrival=np.array(arrivals), referral_delay=np.zeros(n))
+    one.update(referral_uniform=np.zeros(n), patience=np.full(n, np.inf))
+    demand = dataclasses.replace(demand, **one)
+    return StationModel(sc, demand, build_plan(sc, 0)).run()
+
+
+def _lone_case_scenario(**parts: Any) -> Any:
+    base = {
+        "populations": {
+            "victim": {
+                "arrivals": {"per_hour": 0.1},
+                "interview": {"dist": "fixed", "value": 60},
+                "urgent_share": 1.0,
+            }
+        },
+        "staffing": {"workers": [{"name": "w", "roster": [OFFICE]}]},
+        "simulation": {"warm_up_days": 0, "run_days": 14, "drain_days": 7, "seed": 2},
+    }
+    return scenario(**{**base, **parts})
+
+
+@pytest.mark.parametrize("age_days", [2.0, 2.0 + 1 / MINUTES_PER_DAY])
+def test_a_callback_exactly_as_old_as_the_expiry_is_still_tried(age_days):
+    """Mutant: ``referral >= oldest`` turned ``>``.  Referred on Saturday 09:00 with
+    nobody there, the case is two days old when the worker arrives on Monday 09:00:
+    tried at exactly the expiry age, expired a minute after it."""
+    sc = _lone_case_scenario(callbacks={"expire_after_days": 2.0})
+    monday = 7 * MINUTES_PER_DAY + 9 * MINUTES_PER_HOUR
+    run = _one_case(sc, monday - age_days * MINUTES_PER_DAY)
+    check_records(run)
+    state = run.cases.state[0]
+    assert state == (EndState.CONTACTED if age_days == 2.0 else EndState.CALLBACK_EXPIRED)
+
+
+def _night_rota(**on_call: Any) -> Any:
+    return _lone_case_scenario(
+        staffing={"workers": [{"name": "w", "roster": [{**OFFICE, "start": "08:30"}]}]},
+        on_call={
+            "windows": [
+                {"days": "weekdays", "start": "00:00", "end": "08:30"},
+                {"days": "weekdays", "start": "17:00", "end": "24:00"},
+            ],
+            "staffed_by": "staff",
+            "rest_hours": 11.0,
+            "phone_share": 0.0,
+            "travel_delay": {"dist": "fixed", "value": 30},
+            **on_call,
+        },
+    )
+
+
+@pytest.mark.parametrize(("start", "rested"), [("05:59", True), ("06:00", False)])
+def test_a_call_out_begun_at_the_night_s_end_is_a_day_call_out(start, rested):
+    """Mutant: the night window 22:00-06:00 closed at ``<=``: a call-out begun at 06:00
+    exactly earned rest."""
+    hours, minutes = map(int, start.split(":"))
+    tuesday = MINUTES_PER_DAY + hours * MINUTES_PER_HOUR + minutes
+    run = _one_case(_night_rota(), tuesday)
+    check_records(run)
+    assert run.cases.channel[0] == Channel.ON_CALL
+    assert (run.workers.activity == WorkerActivity.REST).any() == rested
+
+
+def test_a_rest_ending_exactly_with_the_case_time_keeps_the_worker_away():
+    """Mutant: ``back < case_end`` turned ``<=``: a worker whose rest ends just as its
+    case time ends joined the shift then, and stayed on site all night.  A call-out at
+    04:00 (30 min each way, a 60-min interview) ends at 06:00; 11 h of rest end at
+    17:00, with the shift; a case at 20:00 is then for the rota, not seen on site."""
+    tuesday = MINUTES_PER_DAY
+    run = _one_case(_night_rota(), tuesday + 4 * MINUTES_PER_HOUR, tuesday + 20 * MINUTES_PER_HOUR)
+    check_records(run)
+    w = run.workers
+    rest = np.flatnonzero(w.activity == WorkerActivity.REST)
+    assert len(rest) == 1 and w.end[rest[0]] == tuesday + 17 * MINUTES_PER_HOUR
+    assert run.cases.channel.tolist() == [Channel.ON_CALL, Channel.ON_CALL]
+    # Nor is a block of duties of no length logged when the rest ends with the shift
+    # (mutant: ``back < end`` turned ``<=``).
+    assert not (w.activity == WorkerActivity.DUTIES).any()
