@@ -43,7 +43,10 @@ _FACTOR_TITLES = {
     "urgent_share": "Share of victims who cannot wait until the next opening",
     "couple_violence_share": "Share of victims' cases about couple violence",
     "referral_probability": "Chance officers refer a victim when a worker can take the case",
-    "referral_when_no_worker": "Chance officers still refer a victim when nobody can take it",
+    "referral_when_no_worker": (
+        "How often officers still refer when nobody can take the case, as a share of "
+        "the usual (1: alike)"
+    ),
     "referral_delay": "Time from the police contact to the referral (victims, mean minutes)",
     "patience": "How long a victim present waits for a busy worker (mean minutes)",
     "interview": "Length of a victim's first interview (mean minutes)",
@@ -68,6 +71,7 @@ _FACTOR_TITLES = {
     "station_travel": "One-way travel of a visiting or shared worker (minutes)",
     "on_call_premium": "On-call premium (EUR an hour on call)",
     "overtime_rate": "Cost of an hour of overtime (EUR)",
+    "outside_rota_rates": "What an outside on-call rota costs (EUR an hour on call)",
     "on_call_staffed_by": "Who takes the on-call rota",
     "on_call_rest": "Rest after a night call-out (hours)",
     "on_call_phone_share": "Share of call-outs settled by phone",

@@ -186,6 +186,8 @@ def format_national(tables: dict[str, Any]) -> str:
         "national_persons_in_need",
         "national_contacted",
         "national_unmet_share",
+        "national_unmet_not_referred_share",
+        "national_unmet_capacity_share",
         "national_unmet_no_post",
         "national_within_24h_share",
         "national_cost_eur_per_year",
@@ -204,8 +206,13 @@ def format_national(tables: dict[str, Any]) -> str:
             half = row["half_width"]
             interval = "" if half is None or math.isnan(half) else f" ± {m.show(half)}"
             lines.append(f"    {m.title:<38} {m.show(row['mean']):>12}{interval} {m.unit}")
+        # The counts by reason (the shares of the two parts are shown above).
         reasons = [
-            n for n in NATIONAL_MEASURES.names if n.startswith("national_unmet_") and n != shown[3]
+            n
+            for n in NATIONAL_MEASURES.names
+            if n.startswith("national_unmet_")
+            and NATIONAL_MEASURES.named(n).unit == "persons a year"
+            and n != "national_unmet"
         ]
         by_reason = ", ".join(
             f"{n.removeprefix('national_unmet_')} "

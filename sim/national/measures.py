@@ -84,7 +84,7 @@ def _national_measures() -> Iterator[Measure]:
     # post in the catchment, or a post that could not reach the person).
     yield Measure(
         "national_unmet_not_referred_share",
-        "Unmet: not referred, no worker reachable (officers' behaviour)",
+        "Unmet: not referred, nobody reachable",
         heading="not referred %",
         lists=frozenset({"national"}),
         compute=lambda t: share(t["not_referred_no_worker"], t["servable"]),
@@ -92,7 +92,7 @@ def _national_measures() -> Iterator[Measure]:
     )
     yield Measure(
         "national_unmet_capacity_share",
-        "Unmet: no post, or referred but not reached (capacity and coverage)",
+        "Unmet: no post or not reached",
         heading="not reached %",
         lists=frozenset({"national"}),
         compute=lambda t: share(t["unmet"] - t["not_referred_no_worker"], t["servable"]),

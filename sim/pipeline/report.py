@@ -123,9 +123,17 @@ def format_report(results: StoredResults, label: str, point: int = 0) -> str:
         "by reason",
     ]
     reasons: list[Measure] = [measures.named(name) for name in _UNMET_COLUMNS]
-    header = ["population", "unmet %", *(m.short for m in reasons)]
+    # The two parts of the unmet share: what rests on how officers refer when nobody can
+    # take the case, and what capacity and coverage leave unreached.
+    parts = ("unmet_share", "unmet_not_referred_share", "unmet_capacity_share")
+    header = ["population", "unmet %", "not referred %", "not reached %"]
+    header += [m.short for m in reasons]
     body = [
-        [population, cell(population, "unmet_share"), *(cell(population, m.name) for m in reasons)]
+        [
+            population,
+            *(cell(population, name) for name in parts),
+            *(cell(population, m.name) for m in reasons),
+        ]
         for population in populations
     ]
     lines += _columns(header, body)
