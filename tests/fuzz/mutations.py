@@ -75,6 +75,13 @@ BAD_NAMES: tuple[str, ...] = (
 BAD_TIMES: tuple[Any, ...] = ("24:00", "25:00", "00:00", "09:00", "9", "12:60", 1020, -1, "")
 
 
+def _fresh(values: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    """One of ``values``, copied: a list or mapping put into one document and mutated
+    there must not change the constant, or later examples would draw differently
+    (Hypothesis refuses such a strategy as flaky)."""
+    return st.sampled_from(values).map(copy.deepcopy)
+
+
 def paths(document: Any, prefix: Path = ()) -> Iterator[Path]:
     """Every path into ``document`` (mapping keys and list indices), parents first."""
     if isinstance(document, dict):
@@ -143,12 +150,12 @@ def mutated(draw: st.DrawFn, document: dict[str, Any], rounds: int = 3) -> tuple
             target = node if isinstance(node, dict) else get(result, path[:-1])
             if isinstance(target, dict):
                 key = draw(st.sampled_from(("zzz", "interview_mean", "Name", "per_years")))
-                target[key] = draw(st.sampled_from(WRONG_TYPES + EXTREME_NUMBERS))
+                target[key] = draw(_fresh(WRONG_TYPES + EXTREME_NUMBERS))
                 path = (*path, key) if target is node else (*path[:-1], key)
             else:
-                _set(result, path, draw(st.sampled_from(WRONG_TYPES)))
+                _set(result, path, draw(_fresh(WRONG_TYPES)))
         elif family == "wrong_type":
-            _set(result, path, draw(st.sampled_from(WRONG_TYPES)))
+            _set(result, path, draw(_fresh(WRONG_TYPES)))
         elif family == "extreme_number":
             numeric = [p for p in everything if _is_number(get(result, p))]
             if numeric:
@@ -193,7 +200,7 @@ def mutated(draw: st.DrawFn, document: dict[str, Any], rounds: int = 3) -> tuple
                     roster, index = _parent(result, path)
                     if isinstance(roster, list):
                         other = copy.deepcopy(shift)
-                        other["days"] = draw(st.sampled_from(("all", "weekdays", ["mon"])))
+                        other["days"] = draw(_fresh(("all", "weekdays", ["mon"])))
                         roster.insert(index + 1, other)
         touched.append(path)
     return result, touched
