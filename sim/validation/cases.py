@@ -22,6 +22,9 @@ and ``sim.validation.theory`` gives their exact values. The cases are:
 * **Follow-up diary**: one worker always on site, every person met having the same
   number of fixed-length follow-ups: the worker's busy share equals the offered load,
   and every follow-up is held.
+* **Outreach**: a daily review of the police log with a known answer: the share
+  logged, every logged case contacted at the next shift start, and the mean time from
+  entry to contact.
 * **Arrival process**: counts per hour of the week (chi-square) and gaps between
   arrivals (Kolmogorov-Smirnov), through the model's records.
 
@@ -765,6 +768,126 @@ def _diary_exact(load: float, _: Scenario) -> ExactValues:
     return {"busy": load, "unheld": 0.0}
 
 
+# -- Outreach from the police log ---------------------------------------------------------
+
+
+OUTREACH_LOG_PROBABILITY = 0.6
+"""Share of the cases not referred for want of a worker that officers write in the log."""
+
+OUTREACH_OFF_SITE_HOURS = (16.0, 16.0, 16.0, 16.0, 64.0)
+"""The gaps between the outreach case's shifts (weekdays 09:00-17:00), in hours: Monday
+to Thursday nights, then Friday 17:00 to Monday 09:00. Written out, not read from the
+roster, so that a bug in the roster code cannot hide."""
+
+
+def outreach_case(*, run_days: float, replications: int, quick: bool = False) -> ValidationCase:
+    """A daily review of the police log whose answer is known: one worker on site on
+    weekdays 09:00-17:00, officers who never refer when she is not there and log a share
+    ``OUTREACH_LOG_PROBABILITY`` of those cases, a review that takes no time, callbacks
+    that always reach the person, and interviews of zero length.  Every logged case is
+    then contacted exactly at the start of the next shift, and, arrivals being Poisson
+    at a flat rate, the mean time from entry to contact is the mean residual of the
+    off-site gaps, ``sum(L^2 / 2) / sum(L)`` (20 h)."""
+    name = "outreach/daily_review"
+    document = {
+        "name": "outreach-daily_review",
+        "simulation": {
+            "warm_up_days": 7,
+            "run_days": run_days,
+            # The Friday-evening entries of the window's last week are read on Monday.
+            "drain_days": 4,
+            "replications": replications,
+            "seed": _seed(name),
+        },
+        "populations": {
+            "person": {
+                "arrivals": {"per_hour": 0.5},
+                "interview": {"dist": "fixed", "value": 0},
+                "referral": {
+                    "probability": 1.0,
+                    "probability_when_no_worker": 0.0,
+                    "log_probability": OUTREACH_LOG_PROBABILITY,
+                },
+            }
+        },
+        "staffing": {
+            "workers": [
+                {
+                    "name": "worker",
+                    "roster": [{"days": "weekdays", "start": "09:00", "end": "17:00"}],
+                }
+            ]
+        },
+        "outreach": {"log_access": "daily_review", "review_minutes": 0},
+        "callbacks": {
+            "reach_probability": {"initial": 1.0, "floor": 1.0},
+            "max_attempts": 1,
+            "order": "oldest_first",
+        },
+    }
+    return ValidationCase(
+        name=name,
+        group="Outreach",
+        title="daily review of the police log",
+        document=document,
+        statistics=(
+            Statistic(
+                "logged",
+                "share logged of the cases not referred for want of a worker",
+                probability=True,
+            ),
+            Statistic("hours", "hours from log entry to contact"),
+            Statistic(
+                "off_shift",
+                "logged cases not contacted at the next shift start",
+                "identity",
+                context="logged_n",
+            ),
+        ),
+        observe=_observe_outreach,
+        exact=_outreach_exact,
+        quick=quick,
+    )
+
+
+def _next_shift_start(times: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The first 09:00 of a weekday at or after each time (minutes from Monday 00:00)."""
+    day = np.floor(times / MINUTES_PER_DAY)
+    start = day * MINUTES_PER_DAY + 9 * MINUTES_PER_HOUR
+    later = times > start
+    day = np.where(later, day + 1, day)
+    weekday = day % 7
+    day = np.where(weekday >= 5, day + (7 - weekday), day)
+    return day * MINUTES_PER_DAY + 9 * MINUTES_PER_HOUR
+
+
+def _observe_outreach(run: RunRecords, scenario: Scenario) -> Observation:
+    cases = run.cases
+    window = (cases.arrival >= run.window_start) & (cases.arrival < run.window_end)
+    logged = window & cases.logged
+    missed = window & (cases.state == EndState.NOT_REFERRED_NO_WORKER)
+    entry = cases.referral[logged]
+    contact = cases.first_contact[logged]
+    # nan (never contacted) compares unequal, so it counts as a failure too.
+    on_time = np.abs(contact - _next_shift_start(entry)) <= 1e-6
+    n = int(np.count_nonzero(logged))
+    return {
+        "logged": n / (n + int(np.count_nonzero(missed))),
+        "hours": float(np.mean(contact - entry)) / MINUTES_PER_HOUR,
+        "off_shift": float(n - int(np.count_nonzero(on_time))),
+        "logged_n": float(n),
+    }
+
+
+def _outreach_exact(_: Scenario) -> ExactValues:
+    gaps = np.asarray(OUTREACH_OFF_SITE_HOURS)
+    return {
+        "logged": OUTREACH_LOG_PROBABILITY,
+        "hours": float((gaps**2 / 2).sum() / gaps.sum()),
+        "off_shift": 0.0,
+    }
+
+
 # -- Arrival process ----------------------------------------------------------------------
 
 
@@ -911,6 +1034,7 @@ def all_cases() -> list[ValidationCase]:
         arrival_process_case(weeks=26, replications=20, quick=True),
         diary_case(0.5, run_days=120, replications=30, quick=True),
         diary_case(0.9, run_days=360, replications=30),
+        outreach_case(run_days=364, replications=30, quick=True),
     ]
     # The files are in the source tree only, not in an installed wheel.
     shipped = [SHIPPED_CONFIGS / f"{name}.yaml" for name in SHIPPED_COVERAGE_MODELS]

@@ -22,7 +22,7 @@ import pytest
 import sim.model.demand
 import sim.model.station
 import sim.validation.theory
-from sim.config.week import MINUTES_PER_HOUR
+from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
 from sim.model.records import EndState
 from sim.model.roster import build_plan
 from sim.model.station import StationModel
@@ -34,6 +34,7 @@ from sim.validation.cases import (
     diary_case,
     erlang_a_case,
     erlang_c_case,
+    outreach_case,
     priority_case,
     time_varying_case,
 )
@@ -225,3 +226,17 @@ def test_follow_ups_that_are_never_booked_fail_the_diary_case(monkeypatch):
     case = diary_case(0.5, run_days=60, replications=10)
     monkeypatch.setattr(StationModel, "_start_series", lambda self, case, w, now: None)
     assert _failed(_verdicts(case)) == {"busy", "unheld"}
+
+
+def test_a_log_review_a_day_behind_fails_the_outreach_case(monkeypatch):
+    case = outreach_case(run_days=56, replications=5)
+    assert _failed(_verdicts(case)) == set()
+    intact = StationModel._schedule_outreach
+
+    def a_day_behind(self: Any) -> None:
+        intact(self)
+        # Each review reads only the entries written a day before it.
+        self._log_times = [[t + MINUTES_PER_DAY for t in times] for times in self._log_times]
+
+    monkeypatch.setattr(StationModel, "_schedule_outreach", a_day_behind)
+    assert _failed(_verdicts(case)) == {"hours", "off_shift"}
