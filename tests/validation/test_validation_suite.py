@@ -62,6 +62,7 @@ def test_the_fast_subset_covers_every_kind_of_case():
         "Little's law",
         "Flow conservation",
         "Follow-up diary",
+        "Outreach",
     }
 
 
