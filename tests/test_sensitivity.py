@@ -56,6 +56,10 @@ def _study(tmp_path: Path, **changes) -> Path:
                 "rationale": "r",
                 "paths": {"populations.victim.referral.probability": [0.85, 1.0]},
             },
+            "demand_level": {  # a choice run as its own stratum: twice the demand
+                "rationale": "r",
+                "options": {"populations.victim.arrivals.per_hour": [0.25, 0.5]},
+            },
         },
     }
     (configs / "common" / "assumptions.yaml").write_text(yaml.safe_dump(assumptions))
@@ -65,6 +69,7 @@ def _study(tmp_path: Path, **changes) -> Path:
         "configs": "configs",
         "replications": 1,
         "seed": 5,
+        "strata": ["demand_level"],
         "conclusions": [
             {
                 "name": "waits_exceed_ten_minutes",
@@ -109,16 +114,55 @@ def test_the_planted_influential_factor_is_ranked_first_and_the_inert_one_is_zer
         assert ranked[0]["factor"] == "interview"
         inert = next(r for r in morris if r["factor"] == "overtime_rate")
         assert inert["mu_star"] == 0  # common random numbers: no noise to screen out
-        sobol = {
-            r["factor"]: r for r in tables["sobol"].to_pylist() if r["conclusion"] == conclusion
-        }
-        assert sobol["interview"]["ST"] > 0.5
-        assert abs(sobol["overtime_rate"]["ST"]) <= sobol["overtime_rate"]["ST_conf"] + 1e-12
+        for stratum in ("shipped", "demand_level-0_5"):
+            sobol = {
+                r["factor"]: r
+                for r in tables["sobol"].to_pylist()
+                if r["conclusion"] == conclusion and r["stratum"] == stratum
+            }
+            assert sobol["interview"]["ST"] > 0.5
+            assert abs(sobol["overtime_rate"]["ST"]) <= sobol["overtime_rate"]["ST_conf"] + 1e-12
+
+
+def test_a_choice_named_in_strata_is_run_as_its_own_stratum_never_sampled(planted):
+    tmp_path, tables = planted
+    strata = tables["strata"].to_pylist()
+    assert [(r["stratum"], r["title"]) for r in strata] == [
+        ("shipped", "the shipped choices"),
+        ("demand_level-0_5", "populations.victim.arrivals.per_hour = 0.5"),
+    ]
+    assert yaml.safe_load(strata[1]["settings"]) == {"populations.victim.arrivals.per_hour": 0.5}
+    assert "demand_level" not in set(tables["morris"]["factor"].to_pylist())
+    assert "demand_level" not in set(tables["sobol"]["factor"].to_pylist())
+    # Each stratum's stages ran with its own choice at every point, and only there.
+    from sim.pipeline.results import StoredResults
+
+    for stratum, per_hour in (("shipped", 0.25), ("demand_level-0_5", 0.5)):
+        for stage in ("sobol", "robustness"):
+            folder = tmp_path / "out" / stage / stratum
+            configs = sorted((folder / "configs").glob("*.yaml"))
+            assert configs, folder
+            for config in configs:
+                document = yaml.safe_load(config.read_text(encoding="utf-8"))
+                assert document["populations"]["victim"]["arrivals"]["per_hour"] == per_hour
+            assert StoredResults(folder).table("replications").num_rows > 0
+    for stage in ("morris", "one_way"):
+        for config in (tmp_path / "out" / stage / "configs").glob("*.yaml"):
+            document = yaml.safe_load(config.read_text(encoding="utf-8"))
+            assert document["populations"]["victim"]["arrivals"]["per_hour"] == 0.25
+    # Twice the demand, longer waits: each stratum's robustness reports its own values.
+    rows = {(r["stratum"], r["conclusion"]): r for r in tables["robustness"].to_pylist()}
+    assert (
+        rows[("demand_level-0_5", "waits_exceed_ten_minutes")]["value_median"]
+        > rows[("shipped", "waits_exceed_ten_minutes")]["value_median"]
+    )
 
 
 def test_robustness_counts_the_points_where_each_conclusion_holds(planted):
     tmp_path, tables = planted
-    rows = {r["conclusion"]: r for r in tables["robustness"].to_pylist()}
+    rows = {
+        r["conclusion"]: r for r in tables["robustness"].to_pylist() if r["stratum"] == "shipped"
+    }
     waits = rows["waits_exceed_ten_minutes"]
     assert waits["points"] == 16 and 0 <= waits["ci_low"] <= waits["holds_share"]
     assert waits["holds_share"] <= waits["ci_high"] <= 1
@@ -129,12 +173,14 @@ def test_robustness_counts_the_points_where_each_conclusion_holds(planted):
 
     study = load(tmp_path / "spec.yaml")
     conclusion = study.spec.conclusions[0]
-    values = conclusion_replicates(StoredResults(tmp_path / "out" / "robustness"), conclusion, 16)
+    stored = StoredResults(tmp_path / "out" / "robustness" / "shipped")
+    values = conclusion_replicates(stored, conclusion, 16)
     assert waits["holds_share"] == np.mean(values.mean(axis=1) > 10 / 60)
     assert {p.name for p in (tmp_path / "out" / "figures").glob("*.png")} == {
         "morris.png",
         "sobol.png",
         "one_way.png",
+        "robustness.png",
     }
     curve = [r for r in tables["one_way"].to_pylist() if r["conclusion"] == conclusion.name]
     assert [r["factor"] for r in curve] == ["interview"] * 3
@@ -218,6 +264,14 @@ def test_reproduce_keeps_a_study_s_tables_whole_and_catches_a_changed_number(pla
             "give exactly one of below and above",
         ),
         ({"factors": ["interview", "nothing"]}, "'nothing' is not a varied assumption"),
+        (
+            {"strata": ["interview"]},
+            "strata[0] = 'interview': not a varied assumption of options",
+        ),
+        (
+            {"factors": ["interview", "demand_level"]},
+            "'demand_level' is one of the strata",
+        ),
     ],
 )
 def test_a_bad_spec_is_refused_before_anything_runs(tmp_path, changes, message, capsys):

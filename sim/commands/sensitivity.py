@@ -86,29 +86,41 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def format_robustness(tables: dict[str, Any]) -> str:
-    """The robustness table as the command prints it."""
+    """The robustness table as the command prints it: each conclusion, then one
+    paragraph per stratum of the model choices."""
     rows = tables["robustness"].to_pylist()
     sobol = tables["sobol"].to_pylist()
-    lines = ["Robustness: the share of the assumption space where each conclusion holds"]
-    for row in rows:
-        decisive = row["most_decisive_factor"]
-        top = sorted(
-            (r for r in sobol if r["conclusion"] == row["conclusion"]),
-            key=lambda r: -r["ST"],
-        )[:3]
-        lines.append(f"\n  {row['statement']}")
-        lines.append(
-            f"    holds at {100 * row['holds_share']:.0f} % of {row['points']} points "
-            f"(95 % CI {100 * row['ci_low']:.0f}-{100 * row['ci_high']:.0f} %); "
-            f"its quantity ranges {row['value_min']:.3g} to {row['value_max']:.3g} "
-            f"(median {row['value_median']:.3g})"
-        )
-        if decisive is not None:
+    titles = {r["stratum"]: r["title"] for r in tables["strata"].to_pylist()}
+    lines = [
+        "Robustness: the share of the assumption space where each conclusion holds,",
+        "for each setting of the model choices (strata)",
+    ]
+    statements = dict.fromkeys(row["statement"] for row in rows)
+    for statement in statements:
+        lines.append(f"\n  {statement}")
+        for row in (r for r in rows if r["statement"] == statement):
+            decisive = row["most_decisive_factor"]
+            top = sorted(
+                (
+                    r
+                    for r in sobol
+                    if r["conclusion"] == row["conclusion"] and r["stratum"] == row["stratum"]
+                ),
+                key=lambda r: -r["ST"],
+            )[:3]
+            lines.append(f"    with {titles[row['stratum']]}:")
             lines.append(
-                f"    most decisive: {decisive} (holds at "
-                f"{100 * row['holds_share_low_half']:.0f} % in the low half of its range, "
-                f"{100 * row['holds_share_high_half']:.0f} % in the high half)"
+                f"      holds at {100 * row['holds_share']:.0f} % of {row['points']} points "
+                f"(95 % CI {100 * row['ci_low']:.0f}-{100 * row['ci_high']:.0f} %); "
+                f"its quantity ranges {row['value_min']:.3g} to {row['value_max']:.3g} "
+                f"(median {row['value_median']:.3g})"
             )
-        shown = ", ".join(f"{r['factor']} {r['ST']:.2f}" for r in top)
-        lines.append(f"    largest Sobol' total indices: {shown}")
+            if decisive is not None:
+                lines.append(
+                    f"      most decisive: {decisive} (holds at "
+                    f"{100 * row['holds_share_low_half']:.0f} % in the low half of its "
+                    f"range, {100 * row['holds_share_high_half']:.0f} % in the high half)"
+                )
+            shown = ", ".join(f"{r['factor']} {r['ST']:.2f}" for r in top)
+            lines.append(f"      largest Sobol' total indices: {shown}")
     return "\n".join(lines)

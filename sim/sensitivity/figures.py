@@ -1,7 +1,9 @@
 """The figures of a sensitivity study, drawn from its tables only: Morris mu* against
-sigma, Sobol' indices with their bootstrap intervals, and each conclusion's one-way
-response to its most influential factor with a 95 % band.  Each figure is written as
-PNG and PDF with the data behind it as CSV, one panel per conclusion."""
+sigma, Sobol' indices with their bootstrap intervals (with the shipped choices), each
+conclusion's one-way response to its most influential factor with a 95 % band, and
+the share of the assumption space where each conclusion holds in each stratum of the
+model choices.  Each figure is written as PNG and PDF with the data behind it as CSV,
+one panel per conclusion."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from matplotlib.figure import Figure
 
 from sim.pipeline.figure_style import save_figure
 from sim.pipeline.store import atomic_folder
+from sim.sensitivity.spec import SHIPPED
 
 __all__ = ["FIGURES", "draw_sensitivity_figures"]
 
-FIGURES = ("morris", "sobol", "one_way")
+FIGURES = ("morris", "sobol", "one_way", "robustness")
 
 
 def _panels(n: int) -> tuple[Figure, list]:  # type: ignore[type-arg]
@@ -31,13 +34,15 @@ def _panels(n: int) -> tuple[Figure, list]:  # type: ignore[type-arg]
     return figure, axes[:n]
 
 
-def _rows(table: pa.Table, conclusion: str) -> dict[str, np.ndarray]:
+def _rows(table: pa.Table, conclusion: str, stratum: str | None = None) -> dict[str, np.ndarray]:
     chosen = table.filter(pc.equal(table["conclusion"], conclusion))
+    if stratum is not None:
+        chosen = chosen.filter(pc.equal(chosen["stratum"], stratum))
     return {name: chosen[name].to_numpy(zero_copy_only=False) for name in chosen.column_names}
 
 
 def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[Path]:
-    """Draw the three figures into ``folder`` (replaced whole)."""
+    """Draw the four figures into ``folder`` (replaced whole)."""
     conclusions = tables["conclusions"]
     names = conclusions["conclusion"].to_pylist()
     statements = dict(zip(names, conclusions["statement"].to_pylist(), strict=True))
@@ -59,7 +64,7 @@ def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[
 
         figure, axes = _panels(len(names))
         for ax, name in zip(axes, names, strict=True):
-            rows = _rows(tables["sobol"], name)
+            rows = _rows(tables["sobol"], name, SHIPPED)
             order = np.argsort(-rows["ST"])
             y = np.arange(len(order))
             ax.barh(y - 0.2, rows["S1"][order], 0.4, xerr=rows["S1_conf"][order],
@@ -69,7 +74,7 @@ def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[
             ax.set_yticks(y, [rows["factor"][k] for k in order], fontsize=8)
             ax.invert_yaxis()
             ax.axvline(0, color="black", linewidth=0.6)
-            ax.set_xlabel("Sobol' index (95 % bootstrap interval)")
+            ax.set_xlabel("Sobol' index (95 % bootstrap interval), shipped model choices")
             ax.set_title(statements[name], fontsize=9)
             ax.legend(fontsize=7, loc="lower right")
         save_figure(figure, tables["sobol"], staging, "sobol")
@@ -94,4 +99,22 @@ def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[
             ax.set_title(statements[name], fontsize=9)
             ax.legend(fontsize=7)
         save_figure(figure, tables["one_way"], staging, "one_way")
+
+        titles = dict(
+            zip(tables["strata"]["stratum"].to_pylist(), tables["strata"]["title"].to_pylist(),
+                strict=True)
+        )  # fmt: skip
+        figure, axes = _panels(len(names))
+        for ax, name in zip(axes, names, strict=True):
+            rows = _rows(tables["robustness"], name)
+            y = np.arange(len(rows["stratum"]))
+            share = 100 * rows["holds_share"]
+            error = np.vstack([share - 100 * rows["ci_low"], 100 * rows["ci_high"] - share])
+            ax.errorbar(share, y, xerr=error, fmt="o", color="#08519c", capsize=3)
+            ax.set_yticks(y, [titles[s] for s in rows["stratum"]], fontsize=8)
+            ax.invert_yaxis()
+            ax.set_xlim(-2, 102)
+            ax.set_xlabel("share of the assumption space where it holds, % (Wilson 95 % CI)")
+            ax.set_title(statements[name], fontsize=9)
+        save_figure(figure, tables["robustness"], staging, "robustness")
     return [folder / f"{stem}.png" for stem in FIGURES]

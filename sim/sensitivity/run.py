@@ -10,9 +10,13 @@
 4. **one-way** curves: each conclusion's most influential factor (largest Sobol' total
    index) moved alone over its range, with more replications, for a curve with its CI.
 
-Each stage is a results folder of the pipeline (``OUT/morris/``, ...) run on the chosen
-backend with common random numbers (the spec's seed at every point), so an interrupted
-study resumes where it stopped.  A conclusion's value at a point is the mean over the
+Stages 2 and 3 run once in each stratum of the spec's discrete choices (the shipped
+choices first, then one changed choice at a time; ``sim.sensitivity.spec``), with the
+same sample, so that a conclusion and its indices are reported per choice; stages 1
+and 4 run with the shipped choices.  Each stage (of a stratum) is a results folder of
+the pipeline (``OUT/morris/``, ``OUT/sobol/STRATUM/``, ...) run on the chosen backend
+with common random numbers (the spec's seed at every point), so an interrupted study
+resumes where it stopped.  A conclusion's value at a point is the mean over the
 replications of its measure (population ``all``) or of the paired difference from its
 baseline.
 """
@@ -48,13 +52,15 @@ from sim.pipeline.store import (
     write_json_atomic,
     write_table,
 )
-from sim.sensitivity.spec import Conclusion, SensitivityStudy
+from sim.sensitivity.spec import SHIPPED, Conclusion, SensitivityStudy, Stratum
 
 __all__ = ["STAGES", "SensitivityOutcome", "read_study", "run_sensitivity"]
 
 STAGES = ("morris", "sobol", "robustness", "one_way")
 MANIFEST = "sensitivity.json"
 OWN_ENTRIES = frozenset({MANIFEST, "spec.yaml", "tables", "figures", *STAGES})
+STRATIFIED = ("sobol", "robustness")
+"""The stages run once in each stratum, each in ``OUT/STAGE/STRATUM/``."""
 
 
 @dataclass
@@ -227,6 +233,7 @@ def run_sensitivity(
         "spec": spec.model_dump(mode="json"),
         "assumptions": str(study.assumptions.path),
         "factors": list(study.factors),
+        "strata": [{"stratum": s.name, "title": s.title, "shares": s.shares} for s in study.strata],
         "seed": spec.seed,
         "versions": environment_versions(),
         "command": list(command),
@@ -235,11 +242,23 @@ def run_sensitivity(
     write_json_atomic(out / MANIFEST, manifest)
     conclusions = spec.conclusions
 
-    def stage(name: str, points: Sequence[Mapping[str, float]], replications: int) -> Any:
-        plan = stage_plan(study, name, points, replications)
+    def stage(
+        name: str,
+        points: Sequence[Mapping[str, float]],
+        replications: int,
+        stratum: Stratum = study.strata[0],
+    ) -> Any:
+        points = [{**stratum.shares, **values} for values in points]
+        folder = out / name
+        if name in STRATIFIED:
+            folder = folder / stratum.name
+            plan = stage_plan(study, f"{name}_{stratum.name}", points, replications)
+            name = f"{name} ({stratum.title})"
+        else:
+            plan = stage_plan(study, name, points, replications)
         if on_stage is not None:
             on_stage(name, plan.runs)
-        folder = out / name
+        folder.parent.mkdir(exist_ok=True)
         stored = folder.exists() and any(folder.iterdir())
         ResultsFolder(folder, plan).check_target(resume=resume and stored, fresh=fresh and stored)
         outcome = run_experiment(
@@ -280,40 +299,44 @@ def run_sensitivity(
     order = np.argsort(-influence, kind="stable")
     top = [study.factors[i] for i in order[: min(spec.sobol.factors, len(study.factors))]]
 
-    # 2. Sobol'
-    x = sobol_sample(study, top)
-    points = [dict(zip(top, row, strict=True)) for row in x]
-    results = stage("sobol", points, spec.replications)
+    # 2. Sobol', and 3. robustness, in each stratum
+    sobol_x = sobol_sample(study, top)
+    robustness_x = robustness_sample(study)
     sobol_rows = []
-    top_factor: dict[str, str] = {}
-    for c in conclusions:
-        y = _y(results, c, len(points), "sobol")
-        indices = sobol_analysis.analyze(
-            _problem(top), y, calc_second_order=False, num_resamples=spec.sobol.bootstrap,
-            seed=spec.seed,
-        )  # fmt: skip
-        total = np.asarray(indices["ST"], dtype=float)
-        top_factor[c.name] = top[int(np.nanargmax(total))]
-        for k, name in enumerate(top):
-            sobol_rows.append(
-                {
-                    "conclusion": c.name,
-                    "factor": name,
-                    "S1": float(indices["S1"][k]),
-                    "S1_conf": float(indices["S1_conf"][k]),
-                    "ST": float(indices["ST"][k]),
-                    "ST_conf": float(indices["ST_conf"][k]),
-                }
-            )
-
-    # 3. robustness
-    x = robustness_sample(study)
-    points = [dict(zip(study.factors, row, strict=True)) for row in x]
-    results = stage("robustness", points, spec.replications)
     robustness_rows = []
-    for c in conclusions:
-        y = _y(results, c, len(points), "robustness")
-        robustness_rows.append(_robustness(c, y, x, study.factors))
+    top_factor: dict[str, str] = {}
+    for stratum in study.strata:
+        points = [dict(zip(top, row, strict=True)) for row in sobol_x]
+        results = stage("sobol", points, spec.replications, stratum)
+        for c in conclusions:
+            y = _y(results, c, len(points), f"sobol ({stratum.title})")
+            indices = sobol_analysis.analyze(
+                _problem(top), y, calc_second_order=False, num_resamples=spec.sobol.bootstrap,
+                seed=spec.seed,
+            )  # fmt: skip
+            total = np.asarray(indices["ST"], dtype=float)
+            if stratum.name == SHIPPED:
+                top_factor[c.name] = top[int(np.nanargmax(total))]
+            for k, name in enumerate(top):
+                sobol_rows.append(
+                    {
+                        "stratum": stratum.name,
+                        "conclusion": c.name,
+                        "factor": name,
+                        "S1": float(indices["S1"][k]),
+                        "S1_conf": float(indices["S1_conf"][k]),
+                        "ST": float(indices["ST"][k]),
+                        "ST_conf": float(indices["ST_conf"][k]),
+                    }
+                )
+    for stratum in study.strata:
+        points = [dict(zip(study.factors, row, strict=True)) for row in robustness_x]
+        results = stage("robustness", points, spec.replications, stratum)
+        for c in conclusions:
+            y = _y(results, c, len(points), f"robustness ({stratum.title})")
+            robustness_rows.append(
+                {"stratum": stratum.name, **_robustness(c, y, robustness_x, study.factors)}
+            )
 
     # 4. one-way curves
     levels = np.linspace(0.0, 1.0, spec.one_way.levels)
@@ -356,6 +379,22 @@ def run_sensitivity(
             ]
         ),
         "factors": pa.Table.from_pylist(_factor_rows(study)),
+        "strata": pa.Table.from_pylist(
+            [
+                {
+                    "stratum": s.name,
+                    "title": s.title,
+                    "settings": json.dumps(
+                        {
+                            path: value
+                            for name, u in s.shares.items()
+                            for path, value in _settings(study.assumptions.factors[name], u).items()
+                        }
+                    ),
+                }
+                for s in study.strata
+            ]
+        ),
         "morris": pa.Table.from_pylist(morris_rows),
         "sobol": pa.Table.from_pylist(sobol_rows),
         "robustness": pa.Table.from_pylist(robustness_rows),

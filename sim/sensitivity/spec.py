@@ -7,24 +7,39 @@ the paired difference of a scenario from a baseline (``difference``: scenario mi
 baseline, replication by replication), that must lie ``below`` or ``above`` a
 threshold.  :func:`load_sensitivity_spec` checks the whole spec, its assumptions file
 and every conclusion against the configs before anything runs.
+
+``strata`` names discrete model choices (assumption factors of ``options``, such as
+the referral rule) that are not sampled with the others: each choice is a
+:class:`Stratum` of its own, and the Sobol' and robustness stages run within each, so
+that no conclusion is mixed over a prior on a choice the evidence does not weigh.  The
+first stratum is the shipped configs' own choices; each further one changes one
+choice to one of its other options, everything else as shipped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.config.assumptions import Assumptions, load_assumptions
+from sim.config.assumptions import Assumptions, configured, load_assumptions, sets
 from sim.config.documents import read_mapping
 from sim.config.errors import ConfigError, format_validation_error
 from sim.config.limits import MAX_DESIGN_POINTS, MAX_NAME_LENGTH, MAX_REPLICATIONS, WholeNumber
 from sim.config.schema import load_scenario
 from sim.measures.catalogue import measures_for
 
-__all__ = ["Conclusion", "SensitivitySpec", "SensitivityStudy", "load_sensitivity_spec"]
+__all__ = [
+    "SHIPPED",
+    "Conclusion",
+    "SensitivitySpec",
+    "SensitivityStudy",
+    "Stratum",
+    "load_sensitivity_spec",
+]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=MAX_NAME_LENGTH)]
@@ -115,6 +130,7 @@ class SensitivitySpec(BaseModel):
     assumptions: str
     configs: str = "../configs"
     factors: tuple[str, ...] | None = None
+    strata: tuple[str, ...] = ()
     overrides: dict[str, object] = Field(default_factory=dict)
     replications: Annotated[WholeNumber, Field(ge=1, le=MAX_REPLICATIONS)] = 2
     seed: Annotated[WholeNumber, Field(ge=0, lt=2**63)]
@@ -125,10 +141,26 @@ class SensitivitySpec(BaseModel):
     one_way: OneWay = OneWay()
 
 
+SHIPPED = "shipped"
+"""The name of the stratum of the shipped configs' own choices."""
+
+
+@dataclass(frozen=True)
+class Stratum:
+    """One setting of the spec's discrete model choices: ``shares`` is the share of
+    range that selects each changed choice's option (empty for the shipped choices),
+    ``title`` says it in words (``referral_rule = on_duty``)."""
+
+    name: str
+    title: str
+    shares: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class SensitivityStudy:
-    """A spec checked whole: its assumptions, the factors it moves, and the scenarios
-    (with their config files) the conclusions need."""
+    """A spec checked whole: its assumptions, the factors it moves (the strata's
+    choices left out), the strata, and the scenarios (with their config files) the
+    conclusions need."""
 
     spec: SensitivitySpec
     path: Path
@@ -136,6 +168,7 @@ class SensitivityStudy:
     factors: tuple[str, ...]
     scenarios: tuple[str, ...]
     config_paths: dict[str, Path]
+    strata: tuple[Stratum, ...] = (Stratum(SHIPPED, "the shipped choices"),)
 
     @property
     def morris_points(self) -> int:
@@ -152,10 +185,11 @@ class SensitivityStudy:
         the Sobol' stage names)."""
         per_point = len(self.scenarios) * self.spec.replications
         one_way = len(self.spec.conclusions) * self.spec.one_way.levels
+        strata = len(self.strata)
         stages = {
             "Morris": self.morris_points * per_point,
-            "Sobol'": self.sobol_points * per_point,
-            "robustness": self.spec.robustness.points * per_point,
+            "Sobol'": strata * self.sobol_points * per_point,
+            "robustness": strata * self.spec.robustness.points * per_point,
             "one-way up to": one_way * len(self.scenarios) * self.spec.one_way.replications,
         }
         total = sum(stages.values())
@@ -175,14 +209,28 @@ def load_sensitivity_spec(path: str | Path) -> SensitivityStudy:
         ) from None
     assumptions = load_assumptions((path.parent / spec.assumptions).resolve())
     varied = assumptions.varied
+    for k, name in enumerate(spec.strata):
+        if name not in varied or not varied[name].options:
+            choices = sorted(n for n, f in varied.items() if f.options)
+            raise ConfigError(
+                f"{path}: strata[{k}] = '{name}': not a varied assumption of options "
+                f"(a choice) in {assumptions.path}; known choices: {choices}"
+            )
+        if name in spec.strata[:k]:
+            raise ConfigError(f"{path}: strata[{k}] = '{name}': given twice")
     if spec.factors is None:
-        factors = tuple(varied)
+        factors = tuple(name for name in varied if name not in spec.strata)
     else:
         for name in spec.factors:
             if name not in varied:
                 raise ConfigError(
                     f"{path}: factors: '{name}' is not a varied assumption of "
                     f"{assumptions.path}; known: {sorted(varied)}"
+                )
+            if name in spec.strata:
+                raise ConfigError(
+                    f"{path}: factors: '{name}' is one of the strata: a choice is either "
+                    "sampled with the others or run as its own stratum, not both"
                 )
         factors = tuple(spec.factors)
     if len(factors) < 2:
@@ -221,4 +269,49 @@ def load_sensitivity_spec(path: str | Path) -> SensitivityStudy:
                     f"{path}: conclusions[{k}].measure = '{c.measure}': not a measure of "
                     f"scenario '{scenario}'; see docs/config.md or tables/measures"
                 )
-    return SensitivityStudy(spec, path, assumptions, factors, scenarios, config_paths)
+    strata = _strata(spec, path, assumptions, scenarios)
+    return SensitivityStudy(spec, path, assumptions, factors, scenarios, config_paths, strata)
+
+
+def _strata(
+    spec: SensitivitySpec, path: Path, assumptions: Assumptions, scenarios: tuple[str, ...]
+) -> tuple[Stratum, ...]:
+    """The shipped choices, then one stratum for each option of each choice that is
+    not what every scenario it applies to already has."""
+    strata = [Stratum(SHIPPED, "the shipped choices")]
+    for name in spec.strata:
+        factor = assumptions.factors[name]
+        ((setting, options),) = factor.options.items()
+        documents = [
+            assumptions.documents[s]
+            for s in scenarios
+            if (factor.configs is None or s in factor.configs)
+            and sets(assumptions.documents[s], setting)
+        ]
+        if not documents:
+            raise ConfigError(
+                f"{path}: strata: '{name}' sets {setting}, which none of the "
+                f"conclusions' scenarios {list(scenarios)} sets"
+            )
+        shipped = [configured(d, setting) for d in documents]
+        for index, option in enumerate(options):
+            if not isinstance(option, str | int | float | bool):
+                raise ConfigError(
+                    f"{path}: strata: '{name}' has an option that is not a single value "
+                    f"({option!r}); a stratum is a named choice such as a rule"
+                )
+            if all(value == option for value in shipped):
+                continue
+            slug = re.sub(r"[^a-z0-9_]+", "_", str(option).lower()).strip("_")
+            strata.append(
+                Stratum(
+                    f"{name}-{slug}",
+                    f"{setting} = {_word(option)}",
+                    {name: (index + 0.5) / len(options)},
+                )
+            )
+    return tuple(strata)
+
+
+def _word(option: Any) -> str:
+    return f"{option:g}" if isinstance(option, float) else str(option)
