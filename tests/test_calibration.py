@@ -67,7 +67,203 @@ def test_the_shipped_targets_cite_sources_and_name_measures_that_exist():
     assert len(targets.targets) >= 6
     sources = (CONFIGS.parent / "docs" / "sources.md").read_text(encoding="utf-8")
     for target in targets.targets:
+        if target.national is not None:
+            from sim.national.config import load_national
+            from sim.national.measures import NATIONAL_MEASURES
+
+            model = load_national(CONFIGS / f"{target.national.config}.yaml")
+            assert target.national.coverage in model.scenarios, target.id
+            assert target.measure in NATIONAL_MEASURES, target.id
+            continue
         scenario = load_scenario(CONFIGS / f"{target.config}.yaml")
         assert target.measure in measures_for(scenario), target.id
         cited = [part.strip("[],:") for part in target.source.split() if part.startswith("[")]
         assert cited and all(f"[{c}]" in sources for c in cited), target.id
+
+
+# -- national targets and the scan of a parameter ------------------------------------
+
+SCAN_TARGETS = {
+    "parameters": {
+        "demand_volume": {
+            "title": "the volume of demand",
+            "station": ["populations.victim.arrivals.per_year"],
+            "national": ["demand_per_100k.victim"],
+            "scales": [0.5, 1.0, 2.0],
+        }
+    },
+    "targets": [
+        {
+            "id": "station_persons",
+            "title": "t",
+            "published": 100.0,
+            "source": "[C7]",
+            "measure": "persons_met_per_post_year",
+            "config": "station",
+            "band": [80, 120],
+            "why": "w",
+        },
+        {
+            "id": "national_persons",
+            "title": "t",
+            "published": 100.0,
+            "source": "[C7]",
+            "measure": "national_contacted",
+            "per_post": True,
+            "national": {
+                "config": "national",
+                "coverage": "office_hours",
+                "allocation": "proportional",
+                "posts": 10,
+            },
+            "band": [80, 120],
+            "why": "w",
+        },
+    ],
+}
+
+
+class _Frame:
+    """The part of a pandas frame and of a Result the check reads."""
+
+    def __init__(self, metric: str, mean: float, population: str | None = "all"):
+        import pandas as pd
+
+        row = {"metric": metric, "mean": mean, "half_width": 1.0, "n": 2}
+        if population is not None:
+            row["population"] = population
+        self.frame = pd.DataFrame([row])
+        self.summary = self.frame
+
+
+def _scan_files(tmp_path, national_slope: float):
+    """A targets file, its two configs, and runners whose values grow with the
+    multiplied setting: the station's as its per_year, the nation's per post as
+    ``national_slope`` times its demand."""
+    (tmp_path / "calibration").mkdir()
+    (tmp_path / "station.yaml").write_text(
+        yaml.safe_dump({"populations": {"victim": {"arrivals": {"per_year": 100}}}})
+    )
+    (tmp_path / "national.yaml").write_text(yaml.safe_dump({"demand_per_100k": {"victim": 50}}))
+    path = tmp_path / "calibration" / "targets.yaml"
+    path.write_text(yaml.safe_dump(SCAN_TARGETS))
+    seen = []
+
+    def run(config, overrides):
+        value = overrides.get("populations.victim.arrivals.per_year", 100)
+        seen.append(("station", overrides))
+        return _Frame("persons_met_per_post_year", value)
+
+    def run_national(config, context, overrides):
+        demand = overrides.get("demand_per_100k.victim", 50)
+        seen.append(("national", overrides))
+        frame = _Frame("national_contacted", national_slope * demand * context.posts, None)
+        return frame.frame
+
+    return load_targets(path), tmp_path, run, run_national, seen
+
+
+def test_a_national_target_is_read_per_post_from_the_national_model(tmp_path):
+    from sim.calibration.check import calibrate
+
+    targets, configs, run, run_national, seen = _scan_files(tmp_path, national_slope=1.0)
+    rows = calibrate(targets, configs, run, run_national)
+    assert [(r.target.id, r.mean, r.half_width, r.passed) for r in rows] == [
+        ("station_persons", 100.0, 1.0, True),
+        ("national_persons", 50.0, 0.1, False),  # 500 for 10 posts, half-width 1 / 10
+    ]
+    assert seen == [("station", {}), ("national", {})]
+
+
+def test_a_scan_finds_where_each_target_holds_and_names_the_conflict(tmp_path):
+    from sim.calibration.check import format_scan, scan
+
+    targets, configs, run, run_national, seen = _scan_files(tmp_path, national_slope=1.0)
+    result = scan(targets, "demand_volume", configs, run, run_national)
+    # The multiplier reaches every config's own value of each setting.
+    assert ("station", {"populations.victim.arrivals.per_year": 50.0}) in seen
+    assert ("national", {"demand_per_100k.victim": 100.0}) in seen
+    assert result.values(0).tolist() == [50.0, 100.0, 200.0]
+    assert result.values(1).tolist() == [25.0, 50.0, 100.0]
+    # Station: 80-120 between x0.8 (from 50 at x0.5 to 100 at x1) and x1.2 (on the way
+    # to 200 at x2); nation: 80 at x1.6 (between 50 at x1 and 100 at x2) to the scan's
+    # end at x2, where it is still in the band.
+    low, high = result.holds_for(0)
+    assert (round(low, 6), round(high, 6)) == (0.8, 1.2)
+    low, high = result.holds_for(1)
+    assert (round(low, 6), high) == (1.6, 2.0)
+    text = format_scan(result)
+    assert "national_persons needs at least x1.60, station_persons at most x1.20" in text
+    assert "conflict by a factor 1.33" in text
+
+
+def test_a_scan_says_when_one_multiplier_meets_every_target(tmp_path):
+    from sim.calibration.check import format_scan, scan
+
+    targets, configs, run, run_national, _ = _scan_files(tmp_path, national_slope=2.0)
+    text = format_scan(scan(targets, "demand_volume", configs, run, run_national))
+    assert "Every target holds for demand_volume x0.80 to x1.20." in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"scales": [1.0, 0.5, 2.0]}, "list increasing multipliers"),
+        ({"scales": [0.5, 0.8, 2.0]}, r"1 \(as shipped\) among them"),
+        ({"station": [], "national": []}, "name the station or national settings"),
+    ],
+)
+def test_a_bad_parameter_is_refused(tmp_path, change, message):
+    document = yaml.safe_load(yaml.safe_dump(SCAN_TARGETS))
+    document["parameters"]["demand_volume"].update(change)
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match=message):
+        load_targets(path)
+
+
+def test_a_target_needs_one_context_and_per_post_a_national_one(tmp_path):
+    document = yaml.safe_load(yaml.safe_dump(SCAN_TARGETS))
+    both = document["targets"][1]
+    both["config"] = "station"
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match="give exactly one of config"):
+        load_targets(path)
+    document["targets"][1].pop("config")
+    document["targets"][0]["per_post"] = True
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match="per_post divides a national measure"):
+        load_targets(path)
+
+
+def test_a_scan_says_which_published_value_is_never_reached(tmp_path):
+    from sim.calibration.check import format_scan, scan
+
+    targets, configs, run, run_national, _ = _scan_files(tmp_path, national_slope=0.5)
+    text = format_scan(scan(targets, "demand_volume", configs, run, run_national))
+    assert "national_persons never reaches its published 100 in the scan (at most 50, at x2)" in (
+        text
+    )
+    assert "No multiplier in x0.5 to x2 puts national_persons in its band" in text
+
+
+def test_a_target_fitted_by_another_setting_is_left_out_of_the_conflicts(tmp_path):
+    from sim.calibration.check import Targets, format_scan, scan
+
+    targets, configs, run, run_national, _ = _scan_files(tmp_path, national_slope=1.0)
+    document = targets.model_dump()
+    document["targets"][0]["fitted_by"] = "ramp_up.initial_share"
+    text = format_scan(scan(Targets.model_validate(document), "demand_volume", configs, run,
+                            run_national))  # fmt: skip
+    assert "Left out of the conflicts, fitted by another setting: station_persons" in text
+    assert "Every target holds for demand_volume x1.60 to x2.00." in text
+    assert "conflict by" not in text
+
+
+def test_a_failed_target_says_how_far_it_is_from_its_band(tmp_path, capsys):
+    from sim.calibration.check import calibrate, format_calibration
+
+    targets, configs, run, run_national, _ = _scan_files(tmp_path, national_slope=1.0)
+    text = format_calibration(calibrate(targets, configs, run, run_national))
+    assert "check      FAIL: 30 below its band, -50 % from the published value" in text

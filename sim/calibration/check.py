@@ -5,34 +5,75 @@ tolerance band stated with it (``station-sim calibrate``).
 The targets are declared once, in ``configs/calibration/targets.yaml``: each names the
 published value and its source (an entry of ``docs/sources.md``), the measure and
 population of the one list of measures (:mod:`sim.measures.catalogue`) that produces it, the
-config it is checked on and the band.  The configs run through the pipeline like any
-other run (common random numbers, the configs' own seeds and replications), and the
-check passes when every target's model mean lies in its band.
+context it is checked in (a station config, or the national model at a number of
+posts) and the band.  The configs run through the pipeline like any other run (common
+random numbers, the configs' own seeds and replications), and the check passes when
+every target's model mean lies in its band.
+
+A target the model misses may be missed because of a setting that is not known (the
+volume of demand, say).  The file's ``parameters`` name such settings, as a multiplier
+of the config values it applies to; :func:`scan` runs every target at each multiplier
+and :func:`format_scan` says where each target holds and, when no multiplier meets them
+all, which targets conflict and by how much.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.config.documents import read_mapping
+from sim.config.documents import read_mapping, read_scenario_document
 from sim.config.errors import ConfigError, format_validation_error
+from sim.config.paths import ABSENT, lookup, parse_path
 from sim.measures.catalogue import ALL
 
-__all__ = ["CalibrationRow", "Target", "Targets", "calibrate", "format_calibration", "load_targets"]
+__all__ = [
+    "CalibrationRow",
+    "NationalContext",
+    "Parameter",
+    "Scan",
+    "Target",
+    "Targets",
+    "calibrate",
+    "format_calibration",
+    "format_scan",
+    "load_targets",
+    "scan",
+]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+
+class NationalContext(BaseModel):
+    """The national model as a target's context: the national ``config`` (a name of
+    the configs folder, ``national/france``) under ``coverage`` with ``posts`` posts
+    dealt by ``allocation``, ``replications`` times (default: the config's)."""
+
+    model_config = _FROZEN
+    config: str
+    coverage: str
+    allocation: str
+    posts: Annotated[int, Field(ge=1, le=100_000)]
+    replications: Annotated[int, Field(ge=2, le=1000)] | None = None
+
+    def describe(self) -> str:
+        return f"{self.config}, {self.posts} posts ({self.allocation}, {self.coverage})"
 
 
 class Target(BaseModel):
     """One published figure: ``published`` (from ``source``), the ``measure`` of
     ``population`` that the model gives for it on ``config`` (a name of the configs
-    folder, ``calibration/fontenay_first_year`` say), the tolerance ``band`` [low,
-    high] and ``why`` that band (how well the contexts match)."""
+    folder, ``calibration/fontenay_first_year`` say) or, for a national figure, from
+    the ``national`` model (a measure of ``sim.national.measures``; ``per_post``
+    divides it by the context's posts), the tolerance ``band`` [low, high] and ``why``
+    that band (how well the contexts match).  ``fitted_by`` names the setting chosen
+    to meet it, if one was: a scan of another parameter leaves such a target out of
+    the conflicts, since that setting would be chosen again."""
 
     model_config = _FROZEN
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -41,12 +82,24 @@ class Target(BaseModel):
     source: str
     measure: str
     population: str = ALL
-    config: str
+    config: str | None = None
+    national: NationalContext | None = None
+    per_post: bool = False
     band: tuple[float, float]
     why: str
+    fitted_by: str | None = None
+
+    @property
+    def context(self) -> str:
+        """Where the model's value comes from, in words."""
+        return self.config if self.national is None else self.national.describe()
 
     @model_validator(mode="after")
     def _band_holds_the_figure(self) -> Target:
+        if (self.config is None) == (self.national is None):
+            raise ValueError("give exactly one of config (a station) and national")
+        if self.per_post and self.national is None:
+            raise ValueError("per_post divides a national measure by the posts: give national")
         low, high = self.band
         if not low < high:
             raise ValueError(f"band {list(self.band)}: the low end must be below the high end")
@@ -57,11 +110,40 @@ class Target(BaseModel):
         return self
 
 
+class Parameter(BaseModel):
+    """A setting no source fixes, that the calibration can move: a multiplier of the
+    ``station`` settings of every station config that sets them and of the
+    ``national`` settings of every national config (dotted paths), scanned at
+    ``scales`` (1 is the shipped value)."""
+
+    model_config = _FROZEN
+    title: str
+    station: tuple[str, ...] = ()
+    national: tuple[str, ...] = ()
+    scales: tuple[Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)], ...] = Field(
+        min_length=3
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Parameter:
+        if list(self.scales) != sorted(set(self.scales)) or 1.0 not in self.scales:
+            raise ValueError(
+                f"scales {list(self.scales)}: list increasing multipliers, 1 (as shipped) "
+                "among them"
+            )
+        if not self.station and not self.national:
+            raise ValueError("name the station or national settings the parameter multiplies")
+        return self
+
+
 class Targets(BaseModel):
     """The calibration targets file."""
 
     model_config = _FROZEN
     targets: tuple[Target, ...] = Field(min_length=1)
+    parameters: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Parameter] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> Targets:
@@ -96,43 +178,236 @@ def load_targets(path: Path) -> Targets:
         raise ConfigError(message) from None
 
 
+Overrides = Mapping[str, Any]
+RunStation = Callable[[Path, Overrides], Any]
+"""Runs a station config with overrides; returns its :class:`sim.api.Result`."""
+RunNational = Callable[[Path, NationalContext, Overrides], Any]
+"""Runs a national config in a context with overrides; returns its national table (a
+pandas DataFrame with ``metric``, ``mean``, ``half_width`` and ``n``)."""
+
+
+def _config_of(target: Target) -> str:
+    return target.config if target.national is None else target.national.config
+
+
+def scaled_settings(
+    path: Path, settings: Sequence[str], factor: float, what: str
+) -> dict[str, Any]:
+    """``settings`` of the config at ``path`` (those it sets, base files merged) times
+    ``factor``."""
+    document = read_scenario_document(path) if what == "station" else read_mapping(path)
+    out: dict[str, Any] = {}
+    for dotted in settings:
+        value = lookup(document, parse_path(dotted))
+        if value is ABSENT:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: {dotted} = {value!r}: a parameter multiplies numbers")
+        out[dotted] = value * factor
+    return out
+
+
 def calibrate(
     targets: Targets,
     configs_dir: Path,
-    run: Callable[[Path], Any],
+    run: RunStation,
+    run_national: RunNational | None = None,
     only: Sequence[str] = (),
+    scale: tuple[Parameter, float] | None = None,
 ) -> list[CalibrationRow]:
     """The model's value of every target (those on the configs ``only`` names, when
-    given); ``run`` runs a config file and returns its :class:`sim.api.Result`."""
-    chosen = [t for t in targets.targets if not only or t.config in only]
-    known = sorted({t.config for t in targets.targets})
+    given), with the settings of ``scale`` (a parameter and its multiplier) applied."""
+    chosen = [t for t in targets.targets if not only or _config_of(t) in only]
+    known = sorted({_config_of(t) for t in targets.targets})
     for name in only:
         if name not in known:
             raise ConfigError(f"calibrate: no target is checked on '{name}'; the configs: {known}")
-    results: dict[str, Any] = {}
+    results: dict[Any, Any] = {}
     rows = []
     for target in chosen:
-        path = configs_dir / f"{target.config}.yaml"
+        path = configs_dir / f"{_config_of(target)}.yaml"
         if not path.is_file():
             raise ConfigError(
-                f"target '{target.id}': config '{target.config}': no such file {path}"
+                f"target '{target.id}': config '{_config_of(target)}': no such file {path}"
             )
-        if target.config not in results:
-            results[target.config] = run(path)
-        summary = results[target.config].summary
-        match = summary[
-            (summary.metric == target.measure) & (summary.population == target.population)
-        ]
+        if target.national is None:
+            key: Any = target.config
+            if key not in results:
+                overrides = {} if scale is None else scaled_settings(
+                    path, scale[0].station, scale[1], "station"
+                )  # fmt: skip
+                results[key] = run(path, overrides)
+            summary = results[key].summary
+            match = summary[
+                (summary.metric == target.measure) & (summary.population == target.population)
+            ]
+        else:
+            if run_national is None:
+                raise ConfigError(f"target '{target.id}': no national runner was given")
+            key = target.national
+            if key not in results:
+                overrides = {} if scale is None else scaled_settings(
+                    path, scale[0].national, scale[1], "national"
+                )  # fmt: skip
+                results[key] = run_national(path, target.national, overrides)
+            table = results[key]
+            match = table[table.metric == target.measure]
         if match.empty:
             raise ConfigError(
                 f"target '{target.id}': no measure '{target.measure}' for population "
-                f"'{target.population}' in the results of {target.config}"
+                f"'{target.population}' in the results of {target.context}"
             )
         row = match.iloc[0]
+        # The posts are fixed, so the mean per post is the mean over the posts.
+        per = target.national.posts if target.per_post and target.national else 1
         rows.append(
-            CalibrationRow(target, float(row["mean"]), float(row["half_width"]), int(row["n"]))
+            CalibrationRow(
+                target, float(row["mean"]) / per, float(row["half_width"]) / per, int(row["n"])
+            )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Every target's value at each multiplier of one parameter."""
+
+    name: str
+    parameter: Parameter
+    rows: tuple[tuple[CalibrationRow, ...], ...]  # one tuple of rows per scale
+
+    def values(self, k: int) -> np.ndarray:
+        """Target ``k``'s model mean at each scale."""
+        return np.array([rows[k].mean for rows in self.rows])
+
+    def holds_for(self, k: int) -> tuple[float, float] | None:
+        """The multipliers for which target ``k`` lies in its band, from the first
+        scanned value in it to the last (each end interpolated linearly to where the
+        model's value crosses the band), or None if no scanned value is in it."""
+        scales = np.asarray(self.parameter.scales)
+        values = self.values(k)
+        low, high = self.rows[0][k].target.band
+        inside = (values >= low) & (values <= high)
+        if not inside.any():
+            return None
+        first, last = int(np.argmax(inside)), len(inside) - 1 - int(np.argmax(inside[::-1]))
+        return (
+            _crossing(scales, values, first - 1, first, low, high),
+            _crossing(scales, values, last + 1, last, low, high),
+        )
+
+
+def _crossing(
+    scales: np.ndarray, values: np.ndarray, out: int, inside: int, low: float, high: float
+) -> float:
+    """Where the line from the scanned point ``inside`` (in the band) to ``out`` (not,
+    or beyond the scan) leaves the band."""
+    if not 0 <= out < len(scales):
+        return float(scales[inside])
+    edge = low if values[out] < low else high
+    t = (edge - values[inside]) / (values[out] - values[inside])
+    return float(scales[inside] + t * (scales[out] - scales[inside]))
+
+
+def scan(
+    targets: Targets,
+    name: str,
+    configs_dir: Path,
+    run: RunStation,
+    run_national: RunNational | None = None,
+    only: Sequence[str] = (),
+    on_scale: Callable[[float], None] | None = None,
+) -> Scan:
+    """Every target at each multiplier of parameter ``name``."""
+    if name not in targets.parameters:
+        raise ConfigError(
+            f"--scan {name}: not a parameter of the targets file; known: "
+            f"{sorted(targets.parameters)}"
+        )
+    parameter = targets.parameters[name]
+    rows = []
+    for factor in parameter.scales:
+        if on_scale is not None:
+            on_scale(factor)
+        found = calibrate(targets, configs_dir, run, run_national, only, (parameter, factor))
+        rows.append(tuple(found))
+    return Scan(name, parameter, tuple(rows))
+
+
+def format_scan(result: Scan) -> str:
+    """The scan as a table (a target a row, a multiplier a column), where each target
+    holds, the targets the shipped settings miss whose published value no multiplier
+    reaches, and whether one
+    multiplier meets every target; if none does, the two targets that pull furthest
+    apart and by how much (targets fitted by another setting left out)."""
+    scales = result.parameter.scales
+    targets = [row.target for row in result.rows[0]]
+    width = max(len(t.id) for t in targets)
+    head = "  ".join(f"x{f:<7g}" for f in scales)
+    lines = [
+        f"Scan of {result.parameter.title} ({result.name}): each target's model value at "
+        "each multiplier, every other setting as shipped",
+        "",
+        f"{'target':<{width}}  {'band':<15} {head}  holds for",
+    ]
+    spans = []
+    for k, t in enumerate(targets):
+        digits = 2 if abs(t.published) < 10 else 0
+        values = "  ".join(f"{v:<8.{digits}f}" for v in result.values(k))
+        span = result.holds_for(k)
+        spans.append(span)
+        where = "no scanned value" if span is None else f"x{span[0]:.2f} to x{span[1]:.2f}"
+        band = f"{t.band[0]:g}-{t.band[1]:g}"
+        lines.append(f"{t.id:<{width}}  {band:<15} {values}  {where}")
+    lines.append("")
+    shipped = list(scales).index(1.0)
+    for k, t in enumerate(targets):
+        values = result.values(k)
+        # Only for a target the shipped settings miss: the others are in their band.
+        held = t.band[0] <= values[shipped] <= t.band[1]
+        if held or values.min() <= t.published <= values.max():
+            continue
+        digits = 2 if abs(t.published) < 10 else 0
+        side, at = (
+            ("at most", int(np.argmax(values)))
+            if values.max() < t.published
+            else ("at least", int(np.argmin(values)))
+        )
+        lines.append(
+            f"{t.id} never reaches its published {t.published:.{digits}f} in the scan "
+            f"({side} {values[at]:.{digits}f}, at x{scales[at]:g})."
+        )
+    fitted = [t for t in targets if t.fitted_by is not None]
+    if fitted:
+        lines.append(
+            "Left out of the conflicts, fitted by another setting: "
+            + ", ".join(f"{t.id} ({t.fitted_by})" for t in fitted)
+            + "."
+        )
+    free = [(t, span) for t, span in zip(targets, spans, strict=True) if t.fitted_by is None]
+    never = [t.id for t, span in free if span is None]
+    held = [(t, span) for t, span in free if span is not None]
+    if never:
+        lines.append(
+            f"No multiplier in x{scales[0]:g} to x{scales[-1]:g} puts "
+            f"{', '.join(never)} in its band: this parameter alone cannot reconcile it."
+        )
+    if held:
+        low_t, low_span = max(held, key=lambda h: h[1][0])
+        high_t, high_span = min(held, key=lambda h: h[1][1])
+        if low_span[0] <= high_span[1]:
+            if not never:
+                lines.append(
+                    f"Every target holds for {result.name} x{low_span[0]:.2f} to "
+                    f"x{high_span[1]:.2f}."
+                )
+        else:
+            lines.append(
+                f"No multiplier meets every target: {low_t.id} needs at least "
+                f"x{low_span[0]:.2f}, {high_t.id} at most x{high_span[1]:.2f} (they "
+                f"conflict by a factor {low_span[0] / high_span[1]:.2f})."
+            )
+    return "\n".join(lines)
 
 
 def format_calibration(rows: Sequence[CalibrationRow]) -> str:
@@ -143,11 +418,18 @@ def format_calibration(rows: Sequence[CalibrationRow]) -> str:
         low, high = t.band
         digits = 2 if abs(t.published) < 10 else 0
         verdict = "pass" if row.passed else "FAIL"
+        if not row.passed:
+            edge = low if row.mean < low else high
+            gap = row.mean - edge
+            verdict += (
+                f": {abs(gap):.{digits}f} {'below' if gap < 0 else 'above'} its band, "
+                f"{100 * (row.mean - t.published) / t.published:+.0f} % from the published value"
+            )
         lines += [
             f"{t.title} [{t.id}]",
             f"  published  {t.published:.{digits}f}   {t.source}",
             f"  model      {row.mean:.{digits}f} ± {row.half_width:.{digits}f} (95 % CI, "
-            f"{row.replications} replications) on {t.config}",
+            f"{row.replications} replications) on {t.context}",
             f"  band       {low:.{digits}f} to {high:.{digits}f}: {t.why}",
             f"  check      {verdict}",
             "",

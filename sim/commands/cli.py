@@ -125,7 +125,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the configs of the calibration targets (configs/calibration/"
         "targets.yaml) and print, for each published figure, its value and source, the "
         "model's value with its 95 % confidence interval and whether it lies in the "
-        "target's tolerance band. Exit status 1 if any target is outside its band.",
+        "target's tolerance band. Exit status 1 if any target is outside its band. With "
+        "--scan, run every target at each multiplier of a parameter of the targets file "
+        "and say where each holds and which targets conflict.",
     )
     calibration.add_argument(
         "configs",
@@ -140,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
         "looked up in the folder above it",
     )
     calibration.add_argument("--replications", type=int, help="replications (default: config)")
+    calibration.add_argument(
+        "--scan",
+        metavar="PARAMETER",
+        help="run every target at each multiplier of PARAMETER (the targets file's "
+        "parameters, e.g. demand_volume) and report where each holds",
+    )
     add_backend_options(calibration)
     calibration.set_defaults(handler=_calibrate)
 
@@ -370,7 +378,14 @@ def _check_theory(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from sim.api import run
-    from sim.calibration.check import calibrate, format_calibration, load_targets
+    from sim.calibration.check import (
+        calibrate,
+        format_calibration,
+        format_scan,
+        load_targets,
+        scan,
+    )
+    from sim.pipeline.backends import make_backend
 
     path = Path(args.targets)
     targets = load_targets(path)
@@ -386,18 +401,53 @@ def _calibrate(args: argparse.Namespace) -> int:
         only.append(name)
     if args.replications is not None and args.replications < 1:
         raise ConfigError(f"--replications {args.replications}: must be at least 1")
+    if args.scan is not None and args.scan not in targets.parameters:
+        raise ConfigError(
+            f"--scan {args.scan}: not a parameter of {path}; known: {sorted(targets.parameters)}"
+        )
+    backend = make_backend(args.jobs, args.scheduler)
 
-    def run_config(config: Path):  # type: ignore[no-untyped-def]
+    def run_config(config: Path, overrides: dict):  # type: ignore[no-untyped-def]
         print(f"  running {config.relative_to(configs_dir)} ...", file=sys.stderr, flush=True)
         return run(
             config,
             replications=args.replications,
+            set=overrides,
             jobs=args.jobs,
             scheduler=args.scheduler,
             records=False,
         )
 
-    rows = calibrate(targets, configs_dir, run_config, only)
+    def run_national_config(config: Path, context, overrides: dict):  # type: ignore[no-untyped-def]
+        import tempfile
+
+        from sim.national.config import load_national
+        from sim.national.run import NationalStudy
+        from sim.national.study import Request, run_national
+
+        print(
+            f"  running {context.describe()} ...", file=sys.stderr, flush=True
+        )  # fmt: skip
+        model = load_national(config, context.coverage, overrides)
+        study = NationalStudy.of(model)
+        replications = args.replications or context.replications or model.config.replications
+        request = Request(context.posts, context.allocation, context.coverage)
+        # A folder of this command's own, removed with what the national run wrote in it.
+        with tempfile.TemporaryDirectory(prefix="station-sim-calibrate-") as folder:
+            outcome = run_national(
+                study, [request], Path(folder) / "national", backend, max(2, replications),
+                show_progress=False, maps=[],
+            )  # fmt: skip
+            return outcome.tables["national"].to_pandas()
+
+    if args.scan is not None:
+        result = scan(
+            targets, args.scan, configs_dir, run_config, run_national_config, only,
+            on_scale=lambda f: print(f"{args.scan} x{f:g}:", file=sys.stderr, flush=True),
+        )  # fmt: skip
+        print(format_scan(result))
+        return 0
+    rows = calibrate(targets, configs_dir, run_config, run_national_config, only)
     print(format_calibration(rows))
     return 0 if all(row.passed for row in rows) else 1
 

@@ -446,6 +446,24 @@ class ReachProbability(BaseModel):
         return self
 
 
+class RampUp(BaseModel):
+    """A post that has just opened: officers learn of it slowly (the seed's "slow
+    integration"), so their referral propensity, both when a worker is reachable and
+    when none is, starts at ``initial_share`` of its full value when the run starts
+    (the post's opening) and rises in a straight line to the full value at
+    ``days``."""
+
+    model_config = _FROZEN
+    days: Annotated[float, Field(gt=0, le=MAX_DAYS, allow_inf_nan=False)]
+    initial_share: Probability
+
+    def share(self, minutes: np.ndarray) -> np.ndarray:
+        """The share of the full referral propensity at each time (minutes from the
+        opening)."""
+        progress = np.minimum(np.asarray(minutes) / (self.days * MINUTES_PER_DAY), 1.0)
+        return self.initial_share + (1.0 - self.initial_share) * progress
+
+
 class Outreach(BaseModel):
     """Outreach from the police log (the *main courante*): whether a worker learns of
     the cases officers did not refer for want of a worker, and then phones them back.
@@ -586,7 +604,9 @@ class Scenario(BaseModel):
     officer sees a worker as reachable (and refers with the higher probability):
     ``can_take_now``, a worker is on site for cases, or the on-call rota covers the
     station now and this case is eligible for it; ``on_duty``, a worker is on site or
-    any on-call window covering the station is open, whatever the case."""
+    any on-call window covering the station is open, whatever the case.  ``ramp_up``
+    (omitted: an established post) makes officers refer less while a new post becomes
+    known."""
 
     model_config = _FROZEN
     name: Name
@@ -597,6 +617,7 @@ class Scenario(BaseModel):
     staffing: Staffing
     on_call: OnCall | None = None
     referral_rule: Literal["can_take_now", "on_duty"] = "can_take_now"
+    ramp_up: RampUp | None = None
     callbacks: Callbacks = Callbacks()
     outreach: Outreach = Outreach()
     diary: Diary = Diary()

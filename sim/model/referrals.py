@@ -6,7 +6,8 @@ reachable at the person's arrival, and with ``referral.probability_when_no_worke
 is (``referral_rule`` says what "reachable" means: on site, or on call for a case the
 rota may take).  A case referred only because a worker was reachable, and not referred
 for want of one, is *not referred: no worker*: the demand the coverage model loses
-before anyone could wait.
+before anyone could wait.  At a new post (``ramp_up``) both probabilities are scaled
+by the share of their full value the officers have reached at the arrival.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def decide_referrals(scenario: Scenario, demand: Demand, plan: CoveragePlan) -> 
     p_no_worker = np.asarray([p.referral.probability_no_worker for p in populations])[
         demand.population
     ]
+    if scenario.ramp_up is not None:
+        share = scenario.ramp_up.share(demand.arrival)
+        p_worker = p_worker * share
+        p_no_worker = p_no_worker * share
     reachable = np.zeros(n, dtype=bool)
     on_call = merge_intervals(plan.staffed_windows)
     if scenario.referral_rule == "can_take_now" and scenario.on_call is not None:
