@@ -425,9 +425,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         from sim.national.run import NationalStudy
         from sim.national.study import Request, run_national
 
-        print(
-            f"  running {context.describe()} ...", file=sys.stderr, flush=True
-        )  # fmt: skip
+        print(f"  running {context.describe()} ...", file=sys.stderr, flush=True)
         model = load_national(config, context.coverage, overrides)
         study = NationalStudy.of(model)
         replications = args.replications or context.replications or model.config.replications

@@ -249,13 +249,11 @@ def run_sensitivity(
         stratum: Stratum = study.strata[0],
     ) -> Any:
         points = [{**stratum.shares, **values} for values in points]
-        folder = out / name
+        folder, plan_name = out / name, name
         if name in STRATIFIED:
-            folder = folder / stratum.name
-            plan = stage_plan(study, f"{name}_{stratum.name}", points, replications)
+            folder, plan_name = folder / stratum.name, f"{name}_{stratum.name}"
             name = f"{name} ({stratum.title})"
-        else:
-            plan = stage_plan(study, name, points, replications)
+        plan = stage_plan(study, plan_name, points, replications)
         if on_stage is not None:
             on_stage(name, plan.runs)
         folder.parent.mkdir(exist_ok=True)
