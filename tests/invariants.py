@@ -136,6 +136,15 @@ def _check_workers(run: RunRecords) -> None:
             f"worker {worker} works for station {w.station[rows][wrong][0]} at "
             f"{w.start[rows][wrong][0]:.1f}, during a shift at another station"
         )
+    # Protected duties follow the shift's end, or the work that ran past it: some
+    # record of the same worker ends exactly where they begin.
+    for r in np.flatnonzero(w.activity == WorkerActivity.PROTECTED_DUTIES):
+        mine = w.worker == w.worker[r]
+        shifts = mine & (w.activity == WorkerActivity.SHIFT) & (w.start < w.start[r])
+        assert shifts.any(), f"protected duties of worker {w.worker[r]} before its first shift"
+        assert np.any(mine & (np.abs(w.end - w.start[r]) < _EPS) & (np.arange(len(w)) != r)), (
+            f"protected duties of worker {w.worker[r]} at {w.start[r]:.1f} follow nothing"
+        )
     _check_overtime(w)
     # A call-out is made by a responder on call: it starts within one of its windows.
     callouts = np.flatnonzero(w.activity == WorkerActivity.CALLOUT)
@@ -259,9 +268,7 @@ def _check_overtime(w) -> None:
             for r, e in zip(late, end[w.end[rows] > end + _EPS], strict=True)
         )
         mine = np.flatnonzero(overtime & (w.worker == worker))
-        found = sorted(
-            (int(w.case_id[r]), round(w.start[r], 6), round(w.end[r], 6)) for r in mine
-        )
+        found = sorted((int(w.case_id[r]), round(w.start[r], 6), round(w.end[r], 6)) for r in mine)
         assert found == expected, (
             f"worker {worker}: overtime rows {found[:3]}... do not match the work past the "
             f"end of its time on site {expected[:3]}..."

@@ -356,8 +356,10 @@ class Worker(BaseModel):
     """A social worker (or ``count`` identical ones): the weekly on-site roster, the
     absences, the share of each shift's on-site time spent on other duties
     (partnership meetings, reports, training: the last ``other_duties_share`` of each
-    shift, during which the worker takes no new case) and the FTE paid (by default,
-    rostered hours over a full-time week)."""
+    shift, during which the worker takes no new case), the share of that duty time
+    protected from case work (``protected_duties_share``: work that runs late leaves
+    the worker at least that much, after the shift's end if need be, paid as overtime)
+    and the FTE paid (by default, rostered hours over a full-time week)."""
 
     model_config = _FROZEN
     name: Name
@@ -365,6 +367,7 @@ class Worker(BaseModel):
     roster: tuple[Shift, ...] = Field(min_length=1)
     absence: Absence = Absence()
     other_duties_share: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    protected_duties_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
     fte: Positive | None = None
 
     @model_validator(mode="after")

@@ -672,8 +672,15 @@ class _System:
         return self.minutes(WorkerActivity.SHIFT) - self.minutes(WorkerActivity.TRAVEL)
 
     @cached_property
-    def overtime(self) -> float:
+    def case_overtime(self) -> float:
+        """Minutes of case work after the shift's end."""
         return self.minutes(WorkerActivity.OVERTIME)
+
+    @cached_property
+    def overtime(self) -> float:
+        """Minutes paid as overtime: case work after the shift's end, and the protected
+        duties that case work pushed past it."""
+        return self.case_overtime + self.minutes(WorkerActivity.PROTECTED_DUTIES)
 
     @cached_property
     def work(self) -> float:
@@ -684,7 +691,7 @@ class _System:
     @cached_property
     def busy(self) -> float:
         """Minutes of case work within shifts (overtime apart)."""
-        return self.work - self.overtime
+        return self.work - self.case_overtime
 
     @cached_property
     def available(self) -> float:
@@ -724,6 +731,7 @@ _TIME_BREAKDOWN = (
     (WorkerActivity.ONWARD_WORK, "Worker hours arranging onward referrals"),
     (WorkerActivity.LOG_REVIEW, "Worker hours reading the police log"),
     (WorkerActivity.DUTIES, "Worker hours on other duties"),
+    (WorkerActivity.PROTECTED_DUTIES, "Worker hours on protected duties after the shift"),
     (WorkerActivity.REST, "Worker hours of compensatory rest"),
 )
 

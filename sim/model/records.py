@@ -79,6 +79,9 @@ class WorkerActivity(IntEnum):
     LEAVE = 12  # a day of leave
     REPLACED = 13  # a sick day a replacement covers
     LOG_REVIEW = 14  # reading the police log's new entries (outreach: daily review)
+    # Other duties after the shift's end: the protected share of the shift's duty time
+    # that case work running late left no room for before the end (paid as overtime).
+    PROTECTED_DUTIES = 15
 
     @property
     def label(self) -> str:

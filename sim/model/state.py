@@ -56,6 +56,7 @@ ONWARD_WORK = int(WorkerActivity.ONWARD_WORK)
 DUTIES = int(WorkerActivity.DUTIES)
 REST = int(WorkerActivity.REST)
 LOG_REVIEW = int(WorkerActivity.LOG_REVIEW)
+PROTECTED_DUTIES = int(WorkerActivity.PROTECTED_DUTIES)
 HELD = int(FollowupStatus.HELD)
 NO_SHOW = int(FollowupStatus.NO_SHOW)
 DIARY_FULL = int(FollowupStatus.DIARY_FULL)
@@ -123,6 +124,7 @@ class WorkerState:
         "index",
         "on_site",
         "pending",
+        "protected",
         "rest_until",
         "serves",
         "shift_end",
@@ -152,6 +154,9 @@ class WorkerState:
         self.busy = False
         self.shift_end = 0.0  # end of the current shift on site: later work is overtime
         self.duty_until = 0.0  # other duties run from the end of case time to here
+        # Minutes of the current shift's duties that case work cannot take (its
+        # protected share), owed until the worker turns to its duties.
+        self.protected = 0.0
         self.pending: deque[list[Any]] = deque()  # appointments due, the person waiting
         self.away_until = 0.0  # out on a call-out until then
         self.rest_until = 0.0  # compensatory rest until then

@@ -36,7 +36,7 @@ The rules (``docs/model.md`` states them for reviewers, each with its test):
   one.  An appointment the worker is not there to hold is rebooked from the next day.
 * At the end of a shift's case time the worker takes no new case: it finishes what it
   is doing and the appointments already due, then turns to other duties until the
-  shift ends.  When the last worker for cases leaves a station, the people still
+  shift ends, or later, busy, until the shift's protected duty time is done.  When the last worker for cases leaves a station, the people still
   waiting there are routed as if referred at that moment (on call or callback list).
 * A staff on-call responder out on a call-out, or resting after a night call-out, joins
   its shift when it is back.
@@ -99,6 +99,7 @@ from sim.model.state import (
     ONWARD_WORK,
     OVERTIME,
     PENDING,
+    PROTECTED_DUTIES,
     REST,
     RETRY,
     WAITING,
@@ -235,6 +236,9 @@ class StationModel:
         self.rest_minutes = 0.0 if on_call is None else on_call.rest_hours * MINUTES_PER_HOUR
         self.night = (0, 0) if on_call is None else on_call.night
         self.n_workers = len(self.workers)
+        self.protected_share = [
+            config.protected_duties_share for _, config, _ in scenario.expanded_workers()
+        ]
         # The callbacks of the recurring events, built once.
         self._referral = Recurring(self.env)
         self._referral_handlers = [self._on_referral]
@@ -250,6 +254,7 @@ class StationModel:
         self._callout_end_handlers = [self._on_callout_end]
         self._log_entry_handlers = [self._on_log_entry]
         self._review_end_handlers = [self._on_review_end]
+        self._protected_end_handlers = [self._on_protected_end]
         self._reviews: dict[float, list[int]] = {}
 
     # -- running --------------------------------------------------------------------
@@ -338,6 +343,7 @@ class StationModel:
         worker.station = s
         worker.shift_end = end
         worker.duty_until = end
+        worker.protected = self.protected_share[worker.index] * (end - case_end)
         insort(self.stations[s].present, worker, key=_roster_position)
 
     def _join_later(
@@ -370,10 +376,29 @@ class StationModel:
 
     def _to_duties(self, worker: WorkerState, now: float) -> None:
         """The worker's case time is over and its work done: other duties until the
-        shift ends."""
-        if worker.duty_until > now:
-            self.worker_log.add(worker.index, DUTIES, worker.station, now, worker.duty_until, -1)
+        shift ends, and on past the end (busy, paid as overtime) until the shift's
+        protected duty time is done."""
+        until = worker.duty_until
+        protected_end = now + worker.protected
+        worker.protected = 0.0
+        if until > now:
+            self.worker_log.add(worker.index, DUTIES, worker.station, now, until, -1)
             worker.duty_until = now
+        start = max(now, until)
+        if protected_end > start:
+            self.worker_log.add(
+                worker.index, PROTECTED_DUTIES, worker.station, start, protected_end, -1
+            )
+            worker.busy = True
+            worker.task_end.fire_in(
+                protected_end - now, self._protected_end_handlers, worker, NORMAL
+            )
+
+    def _on_protected_end(self, event: Event) -> None:
+        """The protected duties after a shift are done."""
+        worker = event.payload
+        worker.busy = False
+        self._worker_free(worker, self.env.now)
 
     def _send_away_waiting(self, s: int) -> None:
         queue = self.stations[s].queue
@@ -511,7 +536,7 @@ class StationModel:
             self._next_task(worker, now)
         else:
             self._to_duties(worker, now)
-            if worker.callout_after is not None:
+            if worker.callout_after is not None and not worker.busy:
                 slot, case = worker.callout_after
                 worker.callout_after = None
                 self._start_callout(slot, case)

@@ -55,6 +55,7 @@ _TIME_COLUMNS = (
     ("callbacks", "callback_attempt_hours_per_year"),
     ("onward referrals", "onward_work_hours_per_year"),
     ("other duties", "duties_hours_per_year"),
+    ("duties after shift", "protected_duties_hours_per_year"),
     ("rest", "rest_hours_per_year"),
     ("free", "idle_hours_per_year"),
     ("travel", "travel_hours_per_year"),
