@@ -144,7 +144,17 @@ def _scan_files(tmp_path, national_slope: float):
     (tmp_path / "station.yaml").write_text(
         yaml.safe_dump({"populations": {"victim": {"arrivals": {"per_year": 100}}}})
     )
-    (tmp_path / "national.yaml").write_text(yaml.safe_dump({"demand_per_100k": {"victim": 50}}))
+    (tmp_path / "national.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "demand_per_100k": {"victim": 50},
+                "coverage": {"office_hours": {"config": "post.yaml"}},
+            }
+        )
+    )
+    (tmp_path / "post.yaml").write_text(
+        yaml.safe_dump({"populations": {"victim": {"followups": {"duration": {"mean": 45}}}}})
+    )
     path = tmp_path / "calibration" / "targets.yaml"
     path.write_text(yaml.safe_dump(SCAN_TARGETS))
     seen = []
@@ -154,11 +164,15 @@ def _scan_files(tmp_path, national_slope: float):
         seen.append(("station", overrides))
         return _Frame("persons_met_per_post_year", value)
 
-    def run_national(config, context, overrides):
+    def run_national(config, context, overrides, coverage):
         demand = overrides.get("demand_per_100k.victim", 50)
+        # Shorter appointments leave the posts room for more persons.
+        work = coverage.get("populations.victim.followups.duration.mean", 45) / 45
         seen.append(("national", overrides))
-        frame = _Frame("national_contacted", national_slope * demand * context.posts, None)
-        return frame.frame
+        if coverage:
+            seen.append(("coverage", coverage))
+        value = national_slope * demand * context.posts / work
+        return _Frame("national_contacted", value, None).frame
 
     return load_targets(path), tmp_path, run, run_national, seen
 
@@ -210,7 +224,7 @@ def test_a_scan_says_when_one_multiplier_meets_every_target(tmp_path):
     [
         ({"scales": [1.0, 0.5, 2.0]}, "list increasing multipliers"),
         ({"scales": [0.5, 0.8, 2.0]}, r"1 \(as shipped\) among them"),
-        ({"station": [], "national": []}, "name the station or national settings"),
+        ({"station": [], "national": []}, "name the station, national or coverage settings"),
     ],
 )
 def test_a_bad_parameter_is_refused(tmp_path, change, message):
@@ -267,3 +281,76 @@ def test_a_failed_target_says_how_far_it_is_from_its_band(tmp_path, capsys):
     targets, configs, run, run_national, _ = _scan_files(tmp_path, national_slope=1.0)
     text = format_calibration(calibrate(targets, configs, run, run_national))
     assert "check      FAIL: 30 below its band, -50 % from the published value" in text
+
+
+def _joint(document: dict) -> dict:
+    """The scan targets with a second parameter: the duration of a follow-up, in the
+    national model's coverage config."""
+    document = yaml.safe_load(yaml.safe_dump(document))
+    document["parameters"]["followup_work"] = {
+        "title": "the work of a follow-up",
+        "coverage": ["populations.victim.followups.duration.mean"],
+        "scales": [0.5, 1.0, 2.0],
+    }
+    return document
+
+
+def test_a_joint_scan_finds_the_pairs_where_every_target_holds(tmp_path):
+    from sim.calibration.check import Targets, format_grid, grid
+
+    _, configs, run, run_national, seen = _scan_files(tmp_path, national_slope=1.0)
+    targets = Targets.model_validate(_joint(SCAN_TARGETS))
+    result = grid(targets, ("demand_volume", "followup_work"), configs, run, run_national)
+    # The second parameter reaches the coverage config's own value.
+    assert ("coverage", {"populations.victim.followups.duration.mean": 22.5}) in seen
+    # National per post: demand (25, 50, 100) over work (0.5, 1, 2); band 80-120.
+    national = [[cell[1].mean for cell in line] for line in result.rows]
+    assert national == [[50.0, 25.0, 12.5], [100.0, 50.0, 25.0], [200.0, 100.0, 50.0]]
+    text = format_grid(result)
+    # The station holds at demand x1 only (100); the nation at (x1, x0.5) and (x2, x1).
+    assert "Every target holds at demand_volume x1 with followup_work x0.5." in text
+    assert "Closest pair: demand_volume x1, followup_work x0.5, 2 of 2 targets" in text
+    assert "never together" not in text
+
+
+def test_a_joint_scan_names_the_targets_that_never_hold_together(tmp_path):
+    from sim.calibration.check import Targets, format_grid, grid
+
+    _, configs, run, run_national, _ = _scan_files(tmp_path, national_slope=0.5)
+    targets = Targets.model_validate(_joint(SCAN_TARGETS))
+    text = format_grid(grid(targets, ("demand_volume", "followup_work"), configs, run,
+                            run_national))  # fmt: skip
+    # The nation holds only at (x2, x0.5), 0.5 * 100 / 0.5; the station at demand x1 only.
+    assert "Each holds somewhere, never together: station_persons and national_persons." in text
+    assert "Every target holds" not in text
+    assert "Closest pair: demand_volume x1, followup_work x0.5, 1 of 2 targets" in text
+    assert "national_persons: 50, below its band 80-120 (-50 % from the published 100)" in text
+
+
+def test_two_parameters_may_not_multiply_the_same_setting(tmp_path):
+    document = _joint(SCAN_TARGETS)
+    document["parameters"]["followup_work"]["national"] = ["demand_per_100k.victim"]
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match="both multiply national setting demand_per_100k.victim"):
+        load_targets(path)
+
+
+def test_the_joint_scan_takes_two_different_parameters(capsys):
+    path = str(CONFIGS / "calibration" / "targets.yaml")
+    for scans in (["followup_work", "followup_work"], ["a", "b", "c"]):
+        argv = ["calibrate", "--targets", path]
+        for name in scans:
+            argv += ["--scan", name]
+        assert main(argv) == 2
+        assert capsys.readouterr().err.count("error:") == 1
+
+
+def test_coverage_settings_reach_only_the_coverage_model_of_the_target():
+    from sim.national.config import load_national
+
+    path = "populations.victim.followups.duration.mean"
+    model = load_national(CONFIGS / "national" / "france.yaml", "office_hours", None, {path: 30.0})
+    duration = {n: s.populations["victim"].followups.duration for n, s in model.scenarios.items()}
+    assert duration["office_hours"].mean == 30.0
+    assert all(d.mean == 45.0 for n, d in duration.items() if n != "office_hours")

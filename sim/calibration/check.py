@@ -14,7 +14,10 @@ A target the model misses may be missed because of a setting that is not known (
 volume of demand, say).  The file's ``parameters`` name such settings, as a multiplier
 of the config values it applies to; :func:`scan` runs every target at each multiplier
 and :func:`format_scan` says where each target holds and, when no multiplier meets them
-all, which targets conflict and by how much.
+all, which targets conflict and by how much.  :func:`grid` moves two parameters
+together (every pair of their multipliers) and :func:`format_grid` gives the joint fit:
+how many targets hold at each pair, the pair that comes closest, and the targets that
+hold somewhere but never together.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from sim.measures.catalogue import ALL
 
 __all__ = [
     "CalibrationRow",
+    "Grid",
     "NationalContext",
     "Parameter",
     "Scan",
@@ -41,7 +45,9 @@ __all__ = [
     "Targets",
     "calibrate",
     "format_calibration",
+    "format_grid",
     "format_scan",
+    "grid",
     "load_targets",
     "scan",
 ]
@@ -112,14 +118,16 @@ class Target(BaseModel):
 
 class Parameter(BaseModel):
     """A setting no source fixes, that the calibration can move: a multiplier of the
-    ``station`` settings of every station config that sets them and of the
-    ``national`` settings of every national config (dotted paths), scanned at
-    ``scales`` (1 is the shipped value)."""
+    ``station`` settings of every station config that sets them, of the ``national``
+    settings of every national config, and of the ``coverage`` settings of the station
+    config a national target's coverage model runs its catchments on (dotted paths),
+    scanned at ``scales`` (1 is the shipped value)."""
 
     model_config = _FROZEN
     title: str
     station: tuple[str, ...] = ()
     national: tuple[str, ...] = ()
+    coverage: tuple[str, ...] = ()
     scales: tuple[Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)], ...] = Field(
         min_length=3
     )
@@ -131,8 +139,10 @@ class Parameter(BaseModel):
                 f"scales {list(self.scales)}: list increasing multipliers, 1 (as shipped) "
                 "among them"
             )
-        if not self.station and not self.national:
-            raise ValueError("name the station or national settings the parameter multiplies")
+        if not self.station and not self.national and not self.coverage:
+            raise ValueError(
+                "name the station, national or coverage settings the parameter multiplies"
+            )
         return self
 
 
@@ -150,6 +160,16 @@ class Targets(BaseModel):
         ids = [t.id for t in self.targets]
         if len(set(ids)) != len(ids):
             raise ValueError(f"target ids must be unique, got {ids}")
+        # Two parameters moved together must not multiply the same setting twice.
+        owner: dict[tuple[str, str], str] = {}
+        for name, parameter in self.parameters.items():
+            for kind in ("station", "national", "coverage"):
+                for dotted in getattr(parameter, kind):
+                    other = owner.setdefault((kind, dotted), name)
+                    if other != name:
+                        raise ValueError(
+                            f"parameters {other} and {name} both multiply {kind} setting {dotted}"
+                        )
         return self
 
 
@@ -181,9 +201,12 @@ def load_targets(path: Path) -> Targets:
 Overrides = Mapping[str, Any]
 RunStation = Callable[[Path, Overrides], Any]
 """Runs a station config with overrides; returns its :class:`sim.api.Result`."""
-RunNational = Callable[[Path, NationalContext, Overrides], Any]
-"""Runs a national config in a context with overrides; returns its national table (a
-pandas DataFrame with ``metric``, ``mean``, ``half_width`` and ``n``)."""
+RunNational = Callable[[Path, NationalContext, Overrides, Overrides], Any]
+"""Runs a national config in a context with overrides of the national config and of
+its coverage model's station config; returns its national table (a pandas DataFrame
+with ``metric``, ``mean``, ``half_width`` and ``n``)."""
+Scaled = Sequence[tuple["Parameter", float]]
+"""Parameters and their multipliers, applied together."""
 
 
 def _config_of(target: Target) -> str:
@@ -207,16 +230,35 @@ def scaled_settings(
     return out
 
 
+def _coverage_config(path: Path, context: NationalContext) -> Path:
+    """The station config the national config at ``path`` runs ``context``'s coverage
+    model on."""
+    coverage = read_mapping(path, "national config").get("coverage")
+    entry = coverage.get(context.coverage) if isinstance(coverage, dict) else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), str):
+        raise ConfigError(f"{path}: coverage.{context.coverage}.config: no such coverage model")
+    return path.parent / entry["config"]
+
+
+def _scaled(path: Path, scales: Scaled, kind: str) -> dict[str, Any]:
+    what = "national" if kind == "national" else "station"
+    out: dict[str, Any] = {}
+    for parameter, factor in scales:
+        out.update(scaled_settings(path, getattr(parameter, kind), factor, what))
+    return out
+
+
 def calibrate(
     targets: Targets,
     configs_dir: Path,
     run: RunStation,
     run_national: RunNational | None = None,
     only: Sequence[str] = (),
-    scale: tuple[Parameter, float] | None = None,
+    scales: Scaled = (),
 ) -> list[CalibrationRow]:
     """The model's value of every target (those on the configs ``only`` names, when
-    given), with the settings of ``scale`` (a parameter and its multiplier) applied."""
+    given), with the settings of ``scales`` (parameters and their multipliers)
+    applied."""
     chosen = [t for t in targets.targets if not only or _config_of(t) in only]
     known = sorted({_config_of(t) for t in targets.targets})
     for name in only:
@@ -233,10 +275,7 @@ def calibrate(
         if target.national is None:
             key: Any = target.config
             if key not in results:
-                overrides = {} if scale is None else scaled_settings(
-                    path, scale[0].station, scale[1], "station"
-                )  # fmt: skip
-                results[key] = run(path, overrides)
+                results[key] = run(path, _scaled(path, scales, "station"))
             summary = results[key].summary
             match = summary[
                 (summary.metric == target.measure) & (summary.population == target.population)
@@ -246,10 +285,13 @@ def calibrate(
                 raise ConfigError(f"target '{target.id}': no national runner was given")
             key = target.national
             if key not in results:
-                overrides = {} if scale is None else scaled_settings(
-                    path, scale[0].national, scale[1], "national"
-                )  # fmt: skip
-                results[key] = run_national(path, target.national, overrides)
+                coverage = (
+                    _scaled(_coverage_config(path, target.national), scales, "coverage")
+                    if any(p.coverage for p, _ in scales)
+                    else {}
+                )
+                national = _scaled(path, scales, "national")
+                results[key] = run_national(path, target.national, national, coverage)
             table = results[key]
             match = table[table.metric == target.measure]
         if match.empty:
@@ -329,7 +371,7 @@ def scan(
     for factor in parameter.scales:
         if on_scale is not None:
             on_scale(factor)
-        found = calibrate(targets, configs_dir, run, run_national, only, (parameter, factor))
+        found = calibrate(targets, configs_dir, run, run_national, only, [(parameter, factor)])
         rows.append(tuple(found))
     return Scan(name, parameter, tuple(rows))
 
@@ -407,6 +449,154 @@ def format_scan(result: Scan) -> str:
                 f"x{low_span[0]:.2f}, {high_t.id} at most x{high_span[1]:.2f} (they "
                 f"conflict by a factor {low_span[0] / high_span[1]:.2f})."
             )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Every target's value at each pair of multipliers of two parameters."""
+
+    names: tuple[str, str]
+    parameters: tuple[Parameter, Parameter]
+    rows: tuple[tuple[tuple[CalibrationRow, ...], ...], ...]  # [i][j]: first x, second x
+
+    @property
+    def targets(self) -> list[Target]:
+        return [row.target for row in self.rows[0][0]]
+
+    def free(self) -> list[int]:
+        """The targets no other setting is fitted to (the fit's targets)."""
+        return [k for k, t in enumerate(self.targets) if t.fitted_by is None]
+
+    def held(self) -> np.ndarray:
+        """Booleans [i, j, k]: target k in its band at the i-th and j-th multipliers."""
+        return np.array([[[row.passed for row in cell] for cell in line] for line in self.rows])
+
+    def miss(self, i: int, j: int) -> float:
+        """How far the free targets at pair (i, j) are from their bands: the sum of
+        each one's distance to its band over its published value (0 in the band)."""
+        total = 0.0
+        for k in self.free():
+            row = self.rows[i][j][k]
+            low, high = row.target.band
+            gap = max(low - row.mean, row.mean - high, 0.0)
+            total += gap / abs(row.target.published)
+        return total
+
+    def closest(self) -> tuple[int, int]:
+        """The pair where most free targets hold; among those, the smallest miss, then
+        the nearest to the shipped settings (x1, x1) on a log scale."""
+        held = self.held()[:, :, self.free()].sum(axis=2)
+        first, second = (np.log(np.asarray(p.scales)) for p in self.parameters)
+        cells = [(i, j) for i in range(len(first)) for j in range(len(second))]
+        return min(
+            cells,
+            key=lambda c: (-held[c], self.miss(*c), first[c[0]] ** 2 + second[c[1]] ** 2),
+        )
+
+
+def grid(
+    targets: Targets,
+    names: tuple[str, str],
+    configs_dir: Path,
+    run: RunStation,
+    run_national: RunNational | None = None,
+    only: Sequence[str] = (),
+    on_pair: Callable[[float, float], None] | None = None,
+) -> Grid:
+    """Every target at each pair of multipliers of the two parameters ``names``."""
+    for name in names:
+        if name not in targets.parameters:
+            raise ConfigError(
+                f"--scan {name}: not a parameter of the targets file; known: "
+                f"{sorted(targets.parameters)}"
+            )
+    if names[0] == names[1]:
+        raise ConfigError(f"--scan {names[0]} twice: a joint scan moves two parameters")
+    first, second = (targets.parameters[n] for n in names)
+    lines = []
+    for a in first.scales:
+        line = []
+        for b in second.scales:
+            if on_pair is not None:
+                on_pair(a, b)
+            found = calibrate(
+                targets, configs_dir, run, run_national, only, [(first, a), (second, b)]
+            )
+            line.append(tuple(found))
+        lines.append(tuple(line))
+    return Grid(names, (first, second), tuple(lines))
+
+
+def format_grid(result: Grid) -> str:
+    """The joint scan: the number of free targets in their band at each pair (a row per
+    multiplier of the first parameter, a column per multiplier of the second), the
+    pair that comes closest and what still misses there, and the targets that each hold
+    somewhere in the grid but never at the same pair (the conflicts)."""
+    (name_a, name_b), (first, second) = result.names, result.parameters
+    targets, free = result.targets, result.free()
+    held = result.held()
+    count = held[:, :, free].sum(axis=2)
+    lines = [
+        f"Joint scan of {first.title} ({name_a}, rows) and {second.title} ({name_b}, "
+        f"columns): targets in their band at each pair, of the {len(free)} not fitted by "
+        "another setting; every other setting as shipped",
+        "",
+        f"{name_a:<16}" + "".join(f"{f'x{b:g}':>8}" for b in second.scales),
+    ]
+    for i, a in enumerate(first.scales):
+        cells = "".join(
+            f"{'all' if count[i, j] == len(free) else str(count[i, j]):>8}"
+            for j in range(len(second.scales))
+        )
+        lines.append(f"{f'x{a:g}':<16}{cells}")
+    lines.append("")
+    fitted = [t for t in targets if t.fitted_by is not None]
+    if fitted:
+        lines.append(
+            "Left out, fitted by another setting: "
+            + ", ".join(f"{t.id} ({t.fitted_by})" for t in fitted)
+            + "."
+        )
+    everywhere = count == len(free)
+    if everywhere.any():
+        pairs = [
+            f"{name_a} x{first.scales[i]:g} with {name_b} x{second.scales[j]:g}"
+            for i, j in zip(*np.nonzero(everywhere), strict=True)
+        ]
+        lines.append("Every target holds at " + "; ".join(pairs) + ".")
+    i, j = result.closest()
+    at = f"{name_a} x{first.scales[i]:g}, {name_b} x{second.scales[j]:g}"
+    lines.append(f"Closest pair: {at}, {count[i, j]} of {len(free)} targets in their band.")
+    for k in free:
+        row = result.rows[i][j][k]
+        if row.passed:
+            continue
+        t = row.target
+        digits = 2 if abs(t.published) < 10 else 0
+        low, high = t.band
+        side = "below" if row.mean < low else "above"
+        lines.append(
+            f"  {t.id}: {row.mean:.{digits}f}, {side} its band {low:g}-{high:g} "
+            f"({100 * (row.mean - t.published) / t.published:+.0f} % from the published "
+            f"{t.published:g})"
+        )
+    somewhere = [k for k in free if held[:, :, k].any()]
+    never = [targets[k].id for k in free if not held[:, :, k].any()]
+    if never:
+        lines.append(f"Never in its band anywhere in the grid: {', '.join(never)}.")
+    apart = [
+        (targets[k].id, targets[m].id)
+        for n, k in enumerate(somewhere)
+        for m in somewhere[n + 1 :]
+        if not (held[:, :, k] & held[:, :, m]).any()
+    ]
+    if apart:
+        lines.append(
+            "Each holds somewhere, never together: "
+            + "; ".join(f"{a} and {b}" for a, b in apart)
+            + "."
+        )
     return "\n".join(lines)
 
 

@@ -145,8 +145,10 @@ def _parser() -> argparse.ArgumentParser:
     calibration.add_argument(
         "--scan",
         metavar="PARAMETER",
+        action="append",
         help="run every target at each multiplier of PARAMETER (the targets file's "
-        "parameters, e.g. demand_volume) and report where each holds",
+        "parameters, e.g. demand_volume) and report where each holds; given twice, "
+        "every pair of multipliers of the two (the joint fit)",
     )
     add_backend_options(calibration)
     calibration.set_defaults(handler=_calibrate)
@@ -381,7 +383,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     from sim.calibration.check import (
         calibrate,
         format_calibration,
+        format_grid,
         format_scan,
+        grid,
         load_targets,
         scan,
     )
@@ -401,9 +405,16 @@ def _calibrate(args: argparse.Namespace) -> int:
         only.append(name)
     if args.replications is not None and args.replications < 1:
         raise ConfigError(f"--replications {args.replications}: must be at least 1")
-    if args.scan is not None and args.scan not in targets.parameters:
+    scans = args.scan or []
+    for name in scans:
+        if name not in targets.parameters:
+            raise ConfigError(
+                f"--scan {name}: not a parameter of {path}; known: {sorted(targets.parameters)}"
+            )
+    if len(scans) > 2 or len(set(scans)) < len(scans):
         raise ConfigError(
-            f"--scan {args.scan}: not a parameter of {path}; known: {sorted(targets.parameters)}"
+            f"--scan {' --scan '.join(scans)}: give one parameter, or two different ones "
+            "for the joint fit"
         )
     backend = make_backend(args.jobs, args.scheduler)
 
@@ -418,7 +429,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             records=False,
         )
 
-    def run_national_config(config: Path, context, overrides: dict):  # type: ignore[no-untyped-def]
+    def run_national_config(config: Path, context, overrides: dict, coverage: dict):  # type: ignore[no-untyped-def]
         import tempfile
 
         from sim.national.config import load_national
@@ -426,7 +437,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         from sim.national.study import Request, run_national
 
         print(f"  running {context.describe()} ...", file=sys.stderr, flush=True)
-        model = load_national(config, context.coverage, overrides)
+        model = load_national(config, context.coverage, overrides, coverage)
         study = NationalStudy.of(model)
         replications = args.replications or context.replications or model.config.replications
         request = Request(context.posts, context.allocation, context.coverage)
@@ -438,10 +449,19 @@ def _calibrate(args: argparse.Namespace) -> int:
             )  # fmt: skip
             return outcome.tables["national"].to_pandas()
 
-    if args.scan is not None:
+    if len(scans) == 2:
+        joint = grid(
+            targets, (scans[0], scans[1]), configs_dir, run_config, run_national_config, only,
+            on_pair=lambda a, b: print(
+                f"{scans[0]} x{a:g}, {scans[1]} x{b:g}:", file=sys.stderr, flush=True
+            ),
+        )  # fmt: skip
+        print(format_grid(joint))
+        return 0
+    if scans:
         result = scan(
-            targets, args.scan, configs_dir, run_config, run_national_config, only,
-            on_scale=lambda f: print(f"{args.scan} x{f:g}:", file=sys.stderr, flush=True),
+            targets, scans[0], configs_dir, run_config, run_national_config, only,
+            on_scale=lambda f: print(f"{scans[0]} x{f:g}:", file=sys.stderr, flush=True),
         )  # fmt: skip
         print(format_scan(result))
         return 0

@@ -36,8 +36,9 @@ The rules (``docs/model.md`` states them for reviewers, each with its test):
   one.  An appointment the worker is not there to hold is rebooked from the next day.
 * At the end of a shift's case time the worker takes no new case: it finishes what it
   is doing and the appointments already due, then turns to other duties until the
-  shift ends, or later, busy, until the shift's protected duty time is done.  When the last worker for cases leaves a station, the people still
-  waiting there are routed as if referred at that moment (on call or callback list).
+  shift ends, or later, busy, until the shift's protected duty time is done.  When the
+  last worker for cases leaves a station, the people still waiting there are routed
+  as if referred at that moment (on call or callback list).
 * A staff on-call responder out on a call-out, or resting after a night call-out, joins
   its shift when it is back.
 * Roster changes at an instant are applied before anything else at that instant: a

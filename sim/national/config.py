@@ -139,10 +139,14 @@ class NationalModel:
 
 
 def load_national(
-    path: str | Path, coverage: str | None = None, overrides: dict[str, Any] | None = None
+    path: str | Path,
+    coverage: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    coverage_overrides: dict[str, Any] | None = None,
 ) -> NationalModel:
     """Read and check a national config (and its data files), with ``overrides``
-    (dotted paths, as ``--set``) applied first."""
+    (dotted paths, as ``--set``) applied first, and ``coverage_overrides`` set in the
+    station config of coverage model ``coverage``."""
     path = Path(path)
     raw = read_mapping(path, "national config")
     if overrides:
@@ -177,7 +181,7 @@ def load_national(
     scenario_paths: dict[str, Path] = {}
     for name, model in config.coverage.items():
         scenario_path = (path.parent / model.config).resolve()
-        scenario = load_scenario(scenario_path)
+        scenario = load_scenario(scenario_path, coverage_overrides if name == coverage else None)
         populations = set(scenario.populations)
         if populations != set(config.demand_per_100k):
             raise ConfigError(
@@ -192,6 +196,8 @@ def load_national(
         scenarios[name] = scenario
         scenario_paths[name] = scenario_path
     _check_coverage_models_agree(scenarios, path)
+    if coverage_overrides and coverage is None:
+        raise ValueError("coverage_overrides set the settings of one coverage model: name it")
     if coverage is not None and coverage not in scenarios:
         raise ConfigError(
             f"--coverage {coverage}: not a coverage model of {path}"
