@@ -332,7 +332,9 @@ def test_two_parameters_may_not_multiply_the_same_setting(tmp_path):
     document["parameters"]["followup_work"]["national"] = ["demand_per_100k.victim"]
     path = tmp_path / "targets.yaml"
     path.write_text(yaml.safe_dump(document))
-    with pytest.raises(ConfigError, match="both multiply national setting demand_per_100k.victim"):
+    with pytest.raises(
+        ConfigError, match=r"both multiply national setting demand_per_100k\.victim"
+    ):
         load_targets(path)
 
 
