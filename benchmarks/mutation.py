@@ -31,6 +31,7 @@ benchmark part, never a test: it takes about half an hour on 2 cores.
 from __future__ import annotations
 
 import argparse
+import ast
 import concurrent.futures
 import json
 import os
@@ -214,10 +215,40 @@ def _stop_leftovers(scratch: Path) -> None:
             continue
 
 
-def _sample(config: dict[str, Any], size: int, seed: int) -> tuple[list[str], int]:
+def function_lines(modules: list[str], names: tuple[str, ...]) -> dict[str, list[range]]:
+    """The lines of the functions (or methods) called ``names`` in ``modules``, by module
+    path: the code a sample ``--within`` them mutates."""
+    spans: dict[str, list[range]] = {}
+    found = set()
+    for module in modules:
+        tree = ast.parse((REPO / module).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
+                end = node.end_lineno or node.lineno
+                spans.setdefault(module, []).append(range(node.lineno, end + 1))
+                found.add(node.name)
+    missing = sorted(set(names) - found)
+    if missing:
+        raise SystemExit(f"--within: no function {', '.join(missing)} in {', '.join(modules)}")
+    return spans
+
+
+def _within(mutation: Any, spans: dict[str, list[range]] | None) -> bool:
+    if spans is None:
+        return True
+    lines = spans.get(Path(mutation.module_path).as_posix(), [])
+    return any(mutation.start_pos[0] in span for span in lines)
+
+
+def _sample(
+    config: dict[str, Any], size: int, seed: int, within: tuple[str, ...] = ()
+) -> tuple[list[str], int]:
     """The keys of the sample, ``size`` drawn from every mutant of a fresh session (the
-    operators left out excluded), and how many mutants there were to draw from."""
+    operators left out excluded; only those in the functions ``within``, if named), and
+    how many mutants there were to draw from."""
     from cosmic_ray.work_db import WorkDB, use_db
+
+    spans = function_lines(config["module-path"], within) if within else None
 
     with tempfile.TemporaryDirectory(prefix="station-sim-mutants-") as scratch:
         copy = Path(scratch)
@@ -232,6 +263,7 @@ def _sample(config: dict[str, Any], size: int, seed: int) -> tuple[list[str], in
                 _key(item.mutations[0])
                 for item in db.pending_work_items
                 if not excluded.search(item.mutations[0].operator_name)
+                and _within(item.mutations[0], spans)
             )
     return sorted(random.Random(seed).sample(keys, min(size, len(keys)))), len(keys)
 
@@ -245,10 +277,11 @@ def score(rows: list[dict[str, Any]], by: str = "class") -> dict[str, dict[str, 
     return {title: dict(counts) for title, counts in sorted(table.items())}
 
 
-def run(size: int, seed: int, jobs: int) -> dict[str, Any]:
-    """Draw the sample and run it over ``jobs`` copies of the repository."""
+def run(size: int, seed: int, jobs: int, within: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Draw the sample (of the mutants in the functions ``within``, if named) and run it
+    over ``jobs`` copies of the repository."""
     config = settings()
-    keys, population = _sample(config, size, seed)
+    keys, population = _sample(config, size, seed, within)
     shares = [keys[i::jobs] for i in range(jobs)]
     started = time.monotonic()
     rows: list[dict[str, Any]] = []
@@ -275,6 +308,7 @@ def run(size: int, seed: int, jobs: int) -> dict[str, Any]:
         "excluded_operators": config.get("exclude-operators", []),
         "sample_size": len(rows),
         "seed": seed,
+        "within": list(within),
         "seconds": round(time.monotonic() - started),
         "population": population,
         "score": score(rows),
@@ -344,7 +378,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="copies run at once")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
+        "--within",
+        action="append",
+        default=[],
+        metavar="FUNCTION",
+        help="draw only mutants of this function or method of the modules (repeatable): "
+        "the score of new code",
+    )
+    parser.add_argument(
         "--show", type=Path, metavar="REPORT", help="print the scores of a stored report"
+    )
+    parser.add_argument(
+        "--review",
+        type=Path,
+        default=SURVIVORS,
+        help=f"the survivors' review of the report (default {SURVIVORS.relative_to(REPO)})",
     )
     args = parser.parse_args(argv)
     if args.show:
@@ -357,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out, args.seed = args.show, report["seed"]
         report.setdefault("population", "?")
     else:
-        report = run(args.size, args.seed, args.jobs)
+        report = run(args.size, args.seed, args.jobs, tuple(args.within))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(format_score(report))
@@ -366,13 +414,13 @@ def main(argv: list[str] | None = None) -> int:
     survivors = [r for r in report["mutants"] if r["outcome"] == "survived"]
     for row in survivors:
         print(f"survived: {mutant_key(row)}")
-    if args.show and SURVIVORS.exists():
+    if args.show and args.review.exists():
         import yaml
 
-        review = yaml.safe_load(SURVIVORS.read_text(encoding="utf-8"))
+        review = yaml.safe_load(args.review.read_text(encoding="utf-8"))
         if review.get("seed") == report["seed"]:
             print()
-            print(f"without the equivalent mutants ({SURVIVORS.relative_to(REPO)}):")
+            print(f"without the equivalent mutants ({args.review}):")
             print(format_reviewed(reviewed_score(report, review)))
     print(
         f"{report['sample_size']} of {report['population']} mutants, seed {args.seed}, "
