@@ -376,6 +376,15 @@ def scan(
     return Scan(name, parameter, tuple(rows))
 
 
+def _fitted_line(targets: Sequence[Target]) -> list[str]:
+    """The line naming the targets left out of a scan's conflicts, if any."""
+    fitted = [t for t in targets if t.fitted_by is not None]
+    if not fitted:
+        return []
+    named = ", ".join(f"{t.id} ({t.fitted_by})" for t in fitted)
+    return [f"Left out of the conflicts, fitted by another setting: {named}."]
+
+
 def format_scan(result: Scan) -> str:
     """The scan as a table (a target a row, a multiplier a column), where each target
     holds, the targets the shipped settings miss whose published value no multiplier
@@ -419,13 +428,7 @@ def format_scan(result: Scan) -> str:
             f"{t.id} never reaches its published {t.published:.{digits}f} in the scan "
             f"({side} {values[at]:.{digits}f}, at x{scales[at]:g})."
         )
-    fitted = [t for t in targets if t.fitted_by is not None]
-    if fitted:
-        lines.append(
-            "Left out of the conflicts, fitted by another setting: "
-            + ", ".join(f"{t.id} ({t.fitted_by})" for t in fitted)
-            + "."
-        )
+    lines += _fitted_line(targets)
     free = [(t, span) for t, span in zip(targets, spans, strict=True) if t.fitted_by is None]
     never = [t.id for t, span in free if span is None]
     held = [(t, span) for t, span in free if span is not None]
@@ -551,13 +554,7 @@ def format_grid(result: Grid) -> str:
         )
         lines.append(f"{f'x{a:g}':<16}{cells}")
     lines.append("")
-    fitted = [t for t in targets if t.fitted_by is not None]
-    if fitted:
-        lines.append(
-            "Left out, fitted by another setting: "
-            + ", ".join(f"{t.id} ({t.fitted_by})" for t in fitted)
-            + "."
-        )
+    lines += _fitted_line(targets)
     everywhere = count == len(free)
     if everywhere.any():
         pairs = [
