@@ -13,11 +13,13 @@ import pytest
 import yaml
 
 from sim.commands.cli import main
+from sim.config.errors import ConfigError
 from sim.national.allocation import (
     RULES,
     allocate,
     departements_without_post,
     highest_quotient,
+    historical_facts,
 )
 from sim.national.config import load_national
 from sim.national.optimise import ResponseCurves, greedy_allocation
@@ -108,18 +110,90 @@ def test_rules_deal_n_posts_and_never_take_one_back(france: NationalStudy, rule:
         previous = allocation
 
 
-def test_historical_rule_leaves_about_a_third_of_departements_without_post(
-    france: NationalStudy,
-) -> None:
-    # [S6]: no post in 33 départements at 175 posts; the rule's constant is tuned to it.
+def posts_by_departement(allocation: dict[str, int], study: NationalStudy) -> dict[str, int]:
+    held = {d.code: 0 for d in study.model.departements}
+    for c in study.catchments:
+        held[c.departement] += allocation[c.catchment_id]
+    return held
+
+
+def test_historical_rule_reproduces_the_facts_of_the_2013_map(france: NationalStudy) -> None:
+    # [S6]: four workers in Paris, none in the Val-de-Marne, none in 33 départements;
+    # [C1]: 59 % of posts in police zones, 27 % gendarmerie, 14 % mixed (half each).
+    facts = france.model.config.allocation.historical_2013
+    assert (facts.posts, facts.fixed_posts) == (175, {"75": 4, "94": 0})
     allocation = allocate("historical_2013", 175, france.catchments, france.model.config.allocation)
-    assert 28 <= len(departements_without_post(allocation, france.catchments)) <= 38
-    proportional = allocate("proportional", 175, france.catchments, france.model.config.allocation)
-    police = sum(allocation[c.catchment_id] for c in france.catchments if c.kind == "police") / 175
-    police_proportional = (
-        sum(proportional[c.catchment_id] for c in france.catchments if c.kind == "police") / 175
-    )
-    assert police > police_proportional  # urban first
+    held = posts_by_departement(allocation, france)
+    assert (held["75"], held["94"]) == (4, 0)
+    assert len(departements_without_post(allocation, france.catchments)) == 33
+    police = sum(allocation[c.catchment_id] for c in france.catchments if c.kind == "police")
+    # Sainte-Laguë between the two zones keeps each within one post of its share.
+    assert abs(police - 0.66 * 175) <= 1
+    # The départements left without are the least weighty: none has a large town's
+    # police district bigger than the smallest posted département's weight.
+    weight = {d.code: 0.0 for d in france.model.departements}
+    for c in france.catchments:
+        weight[c.departement] += c.population * (1.0 if c.kind == "police" else 0.08)
+    without = [code for code, k in held.items() if k == 0 and code != "94"]
+    posted = [code for code, k in held.items() if k > 0]
+    assert max(weight[c] for c in without) <= min(weight[c] for c in posted)
+    lines = {fact: (source, value) for fact, source, value in historical_facts(
+        allocation, france.catchments, facts, {"75": "Paris", "94": "Val-de-Marne"}
+    )}  # fmt: skip
+    assert lines["posts in Paris"] == ("4", "4")
+    assert lines["départements without a post"] == ("33", "33")
+
+
+def test_historical_rule_is_house_monotone_through_the_2013_count(france: NationalStudy) -> None:
+    # The last posts before 175 fill the départements the facts still need, and from
+    # 176 the map grows where it is: no post moves at either.
+    constants = france.model.config.allocation
+    previous = allocate("historical_2013", 100, france.catchments, constants)
+    for posts in (*range(150, 182), 350):
+        allocation = allocate("historical_2013", posts, france.catchments, constants)
+        assert all(allocation[c] >= previous[c] for c in allocation)
+        assert sum(allocation.values()) == posts
+        previous = allocation
+    held = posts_by_departement(previous, france)
+    assert (held["75"], held["94"]) == (8, 0)  # 4 doubled; still none
+    assert len(departements_without_post(previous, france.catchments)) == 33
+
+
+def test_historical_facts_are_dropped_on_part_of_the_country(tmp_path: Path) -> None:
+    # The facts describe the whole country; Paris alone keeps only the weights.
+    study = NationalStudy.of(load_national(small_config(tmp_path, ["75", "48"])))
+    assert not study.model.config.allocation.historical_2013.has_facts
+    allocation = allocate("historical_2013", 12, study.catchments, study.model.config.allocation)
+    assert posts_by_departement(allocation, study)["75"] > 4
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"fixed_posts": {"75": 4}, "posts": None}, "give posts"),
+        ({"fixed_posts": {"750": 4}}, "'750' is not a département code"),
+        ({"fixed_posts": {"75": 400}}, "more than posts = 175"),
+        ({"posts": 60}, "cannot leave exactly 33"),
+        ({"fixed_posts": {"75": 0, "13": 0}, "departements_without_post": 1}, "more than"),
+    ],
+)
+def test_impossible_historical_facts_are_refused(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    document = yaml.safe_load(FRANCE.read_text(encoding="utf-8"))
+    document["departements"] = str(ROOT / "configs/national/departements.csv")
+    document["boundaries"] = str(ROOT / "configs/national/departements.geojson")
+    document["coverage"] = {
+        "office_hours": {
+            "config": str(ROOT / "configs/france_office_hours.yaml"),
+            "title": "French office hours",
+        }
+    }
+    document["allocation"]["historical_2013"].update(change)
+    path = tmp_path / "facts.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_national(path)
 
 
 def test_two_per_departement_first(france: NationalStudy) -> None:

@@ -43,7 +43,7 @@ REFERENCE = REPOSITORY / "results" / "reference" / "national_scale_up"
 fresh checkout where the experiment has not been run."""
 
 ALLOCATION_TITLES = {
-    "historical_2013": "As in 2013: mostly police districts of large towns",
+    "historical_2013": "As in 2013 (towns first, none in 33 départements), grown where it was",
     "proportional": "In proportion to each area's population",
     "two_per_departement_first": "Two per département first, then by population",
     "optimised": "Placed where each post removes the most unmet demand",

@@ -111,6 +111,9 @@ def _national(args: argparse.Namespace) -> int:
     else:
         requests = [Request(posts, args.allocation, coverage)]
     check_requests(study, requests, "station-sim national")
+    facts = model.config.allocation.historical_2013
+    if args.allocation == "historical_2013" and facts.has_facts and posts == facts.posts:
+        print(format_historical_facts(study, posts))
     name = f"{model.config.name}-{args.allocation}-{posts}" + (
         f"-next{args.next}" if args.next else ""
     )
@@ -175,6 +178,21 @@ def _execute(run: Any, args: argparse.Namespace, out: Path, keys: list[str], hea
     print(format_national(outcome.tables))
     print(f"\nWritten to {out}/: tables/ (Parquet and CSV), figures/, runs/")
     return 0
+
+
+def format_historical_facts(study: Any, posts: int) -> str:
+    """The 2013 map's facts (docs/national.md) beside the allocation's values."""
+    from sim.national.allocation import allocate, historical_facts
+
+    constants = study.model.config.allocation
+    allocation = allocate("historical_2013", posts, study.catchments, constants)
+    names = {d.code: d.name for d in study.model.departements}
+    lines = [f"The 2013 map at {posts} posts, beside the source's facts (docs/national.md):"]
+    for fact, source, value in historical_facts(
+        allocation, study.catchments, constants.historical_2013, names
+    ):
+        lines.append(f"  {fact:<34} source {source:>6}   map {value:>6}")
+    return "\n".join(lines)
 
 
 def format_national(tables: dict[str, Any]) -> str:

@@ -163,9 +163,7 @@ def appointment_records(model: StationModel, contacted: np.ndarray) -> Appointme
         k: np.asarray(fields[k], dtype=np.int64)
         for k in (A_CASE, A_NUMBER, A_WORKER, A_STATION, A_STATUS, A_REBOOKINGS)
     }
-    times = {
-        k: np.asarray(fields[k], dtype=float) for k in (A_BOOKED_AT, A_DUE, A_START, A_END)
-    }
+    times = {k: np.asarray(fields[k], dtype=float) for k in (A_BOOKED_AT, A_DUE, A_START, A_END)}
     model.appointments = []
     end_time = model.env.now
     for k in (A_START, A_END):
@@ -235,9 +233,7 @@ def worker_records(model: StationModel) -> WorkerRecords:
     rows = np.concatenate(parts)
     if not len(rows):
         empty = np.empty(0)
-        return WorkerRecords(
-            *(empty.astype(np.int64),) * 3, empty, empty, empty.astype(np.int64)
-        )
+        return WorkerRecords(*(empty.astype(np.int64),) * 3, empty, empty, empty.astype(np.int64))
     order = np.lexsort((rows[:, 1], rows[:, 0], rows[:, 3]))
     return WorkerRecords(
         worker=rows[order, 0].astype(np.int64),

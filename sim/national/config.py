@@ -19,7 +19,7 @@ from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS, WholeNumber
 from sim.config.paths import apply_overrides, check_path
 from sim.config.schema import Scenario, load_scenario
 
-__all__ = ["Departement", "NationalConfig", "NationalModel", "load_national"]
+__all__ = ["Departement", "Historical", "NationalConfig", "NationalModel", "load_national"]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=MAX_NAME_LENGTH)]
@@ -63,11 +63,57 @@ class CoverageModel(BaseModel):
     title: str
 
 
+class Historical(BaseModel):
+    """The ``historical_2013`` rule (:mod:`sim.national.allocation`): the weight of a
+    gendarmerie zone's population beside a police zone's (``rural_weight``), and the
+    facts of the 2013 map that hold as constraints when ``posts`` posts are dealt to
+    the whole table: ``fixed_posts`` (département code: its posts), the number of
+    ``departements_without_post`` and the ``police_share`` of posts in police zones.
+    With no facts the rule is the weights alone."""
+
+    model_config = _FROZEN
+    rural_weight: Annotated[float, Field(ge=0, le=1)] = 0.08
+    posts: Annotated[WholeNumber, Field(ge=1, le=100_000)] | None = None
+    fixed_posts: dict[str, Annotated[WholeNumber, Field(ge=0, le=100_000)]] = Field(
+        default_factory=dict
+    )
+    departements_without_post: Annotated[WholeNumber, Field(ge=0, le=100_000)] | None = None
+    police_share: Annotated[float, Field(ge=0, le=1)] | None = None
+
+    @property
+    def has_facts(self) -> bool:
+        return (
+            bool(self.fixed_posts)
+            or self.departements_without_post is not None
+            or (self.police_share is not None)
+        )
+
+    @model_validator(mode="after")
+    def _facts_fit(self) -> Historical:
+        if self.has_facts and self.posts is None:
+            raise ValueError(
+                "fixed_posts, departements_without_post and police_share are facts of a "
+                "map of a given size: give posts (the number of posts they describe)"
+            )
+        if self.posts is not None and sum(self.fixed_posts.values()) > self.posts:
+            raise ValueError(
+                f"fixed_posts add up to {sum(self.fixed_posts.values())}, more than "
+                f"posts = {self.posts}"
+            )
+        zeros = sum(1 for k in self.fixed_posts.values() if k == 0)
+        if self.departements_without_post is not None and zeros > self.departements_without_post:
+            raise ValueError(
+                f"fixed_posts leave {zeros} départements at 0, more than "
+                f"departements_without_post = {self.departements_without_post}"
+            )
+        return self
+
+
 class Allocation(BaseModel):
     """Constants of the allocation rules."""
 
     model_config = _FROZEN
-    historical_rural_weight: Annotated[float, Field(ge=0, le=1)] = 0.08
+    historical_2013: Historical = Historical()
     posts_per_departement: Annotated[WholeNumber, Field(ge=1, le=10)] = 2
     training_replications: Annotated[WholeNumber, Field(ge=1, le=100)] = 2
 
@@ -173,6 +219,12 @@ def load_national(
             departements = tuple(known[c] for c in dict.fromkeys(config.only_departements))
     else:
         departements = _zones(config)
+    _check_historical_facts(config, departements, path)
+    if config.only_departements is not None and config.allocation.historical_2013.has_facts:
+        # The 2013 facts describe the whole country: a part of it keeps the weights.
+        weights_only = Historical(rural_weight=config.allocation.historical_2013.rural_weight)
+        allocation = config.allocation.model_copy(update={"historical_2013": weights_only})
+        config = config.model_copy(update={"allocation": allocation})
     boundaries = None
     if config.boundaries is not None:
         boundaries = path.parent / config.boundaries
@@ -204,6 +256,30 @@ def load_national(
             f"{did_you_mean(coverage, scenarios)} (known: {', '.join(sorted(scenarios))})"
         )
     return NationalModel(config, path, departements, scenarios, scenario_paths, boundaries)
+
+
+def _check_historical_facts(
+    config: NationalConfig, departements: tuple[Departement, ...], path: Path
+) -> None:
+    """The 2013 facts must name départements of the table and be possible on it."""
+    facts = config.allocation.historical_2013
+    if not facts.has_facts or config.only_departements is not None:
+        return
+    where = f"{path}: allocation.historical_2013"
+    known = {d.code: d for d in departements}
+    for code in facts.fixed_posts:
+        check_departement(known, code, f"{where}.fixed_posts")
+    if facts.departements_without_post is None or facts.posts is None:
+        return
+    posted = len(departements) - facts.departements_without_post
+    fixed_posted = sum(1 for k in facts.fixed_posts.values() if k > 0)
+    needed = sum(facts.fixed_posts.values()) + posted - fixed_posted
+    if posted < fixed_posted or needed > facts.posts:
+        raise ConfigError(
+            f"{where}: {facts.posts} posts cannot leave exactly "
+            f"{facts.departements_without_post} of the {len(departements)} départements "
+            f"without a post and give the fixed_posts too (they need {needed})"
+        )
 
 
 def _check_coverage_models_agree(scenarios: dict[str, Scenario], path: Path) -> None:

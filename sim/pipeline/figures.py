@@ -34,6 +34,7 @@ from sim.pipeline.store import atomic_folder, foreign_entries
 
 __all__ = ["draw_figures"]
 
+
 def draw_figures(folder: Path, on_figure: Callable[[str], None] | None = None) -> list[Path]:
     """Draw every figure the experiment's spec asks for, and the comparison table, into
     ``folder/figures/`` (replaced whole); ``on_figure`` is told of each before it is
