@@ -348,6 +348,24 @@ def test_the_joint_scan_takes_two_different_parameters(capsys):
         assert capsys.readouterr().err.count("error:") == 1
 
 
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        (["nope=1"], "'nope' is not a parameter"),
+        (["demand_volume=x"], "must be a number above 0"),
+        (["demand_volume=0"], "must be a number above 0"),
+        (["demand_volume=1", "demand_volume=2"], "names a parameter twice"),
+    ],
+)
+def test_a_point_of_the_scan_is_named_by_known_parameters(capsys, at, message):
+    argv = ["calibrate", "--targets", str(CONFIGS / "calibration" / "targets.yaml")]
+    for given in at:
+        argv += ["--at", given]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and message in err
+
+
 def test_coverage_settings_reach_only_the_coverage_model_of_the_target():
     from sim.national.config import load_national
 

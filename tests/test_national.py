@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -22,6 +23,7 @@ from sim.national.allocation import (
     historical_facts,
 )
 from sim.national.config import load_national
+from sim.national.measures import departement_shares, weighted_gini, weighted_quantile
 from sim.national.optimise import ResponseCurves, greedy_allocation
 from sim.national.run import NationalStudy, catchment_scenario, no_post_counts
 from sim.national.study import Request, run_national
@@ -304,6 +306,80 @@ def test_greedy_finds_the_best_allocation_of_convex_curves(tmp_path: Path) -> No
     assert total(onward) == pytest.approx(total(best_onward))
 
 
+def test_equity_weight_one_finds_the_smallest_worst_departement(tmp_path: Path) -> None:
+    # Water-filling: each post to the worst-off département; on falling convex curves it
+    # reaches the smallest possible worst share (brute force over every allocation).
+    study = NationalStudy.of(load_national(small_config(tmp_path, ["48", "90", "05", "2A"])))
+    ids = [c.catchment_id for c in study.catchments]
+    curves = ResponseCurves(study, "office_hours", 1, {})
+    rng = np.random.default_rng(11)
+    for c in ids:
+        in_need = curves.value(c, 0, "unmet")
+        rate = rng.uniform(0.2, 1.5)
+        for k in range(1, 8):
+            value = in_need * math.exp(-rate * k)
+            curves.points[(c, k)] = (value, value)
+    departement = {c.catchment_id: c.departement for c in study.catchments}
+    need: dict[str, float] = {}
+    for c in ids:
+        need[departement[c]] = need.get(departement[c], 0.0) + curves.value(c, 0, "unmet")
+
+    def worst(allocation: dict[str, int]) -> float:
+        left: dict[str, float] = {}
+        for c, k in allocation.items():
+            left[departement[c]] = left.get(departement[c], 0.0) + curves.value(c, k, "unmet")
+        return max(left[d] / need[d] for d in need)
+
+    def total(allocation: dict[str, int]) -> float:
+        return sum(curves.value(c, k, "unmet") for c, k in allocation.items())
+
+    posts = 6
+    every = [
+        dict(zip(ids, split, strict=True))
+        for split in itertools.product(range(posts + 1), repeat=len(ids))
+        if sum(split) == posts
+    ]
+    guess = {c: 6 for c in ids}
+    fair = greedy_allocation(curves, posts, _NoBackend(), guess=guess, equity_weight=1.0)  # type: ignore[arg-type]
+    assert worst(fair) == pytest.approx(min(worst(a) for a in every))
+    plain = greedy_allocation(curves, posts, _NoBackend(), guess=guess)  # type: ignore[arg-type]
+    assert total(plain) == pytest.approx(min(total(a) for a in every))
+    # The two ends differ here: equity costs unmet demand, and buys a better worst.
+    assert worst(fair) < worst(plain) and total(fair) > total(plain)
+    half = greedy_allocation(curves, posts, _NoBackend(), guess=guess, equity_weight=0.5)  # type: ignore[arg-type]
+    assert worst(fair) <= worst(half) <= worst(plain)
+    with pytest.raises(ValueError, match="equity_weight"):
+        greedy_allocation(curves, posts, _NoBackend(), guess=guess, equity_weight=1.5)  # type: ignore[arg-type]
+
+
+# -- equity between départements ------------------------------------------------------
+
+
+def test_weighted_gini_is_the_gini_of_the_population_it_weighs() -> None:
+    # Integer weights: the Gini of each value repeated that many times, by the sorted
+    # formula G = sum((2i - n - 1) x_i) / (n sum x), i = 1..n.
+    rng = np.random.default_rng(7)
+    values, weights = rng.uniform(0, 1, 12), rng.integers(1, 9, 12)
+    people = np.sort(np.repeat(values, weights))
+    n = len(people)
+    expected = np.sum((2 * np.arange(1, n + 1) - n - 1) * people) / (n * people.sum())
+    assert weighted_gini(values, weights.astype(float)) == pytest.approx(expected, rel=1e-12)
+    assert weighted_gini(np.array([0.0, 1.0]), np.array([1.0, 1.0])) == 0.5
+    assert weighted_gini(np.full(5, 0.3), np.arange(1.0, 6.0)) == 0.0
+    assert weighted_gini(np.zeros(3), np.ones(3)) == 0.0
+
+
+def test_weighted_quantile_counts_persons_not_departements() -> None:
+    # 90 persons at 10 % unmet, 10 at 100 %: the 90th percentile person is at 10 %,
+    # the 91st at 100 %.
+    shares, need = np.array([1.0, 0.1]), np.array([10.0, 90.0])
+    assert weighted_quantile(shares, need, 0.9) == 0.1
+    assert weighted_quantile(shares, need, 0.91) == 1.0
+    totals = {"departement_servable": [90.0, 0.0, 10.0], "departement_unmet": [9.0, 0.0, 10.0]}
+    values, weights = departement_shares(totals)  # the empty département is left out
+    assert values.tolist() == [0.1, 1.0] and weights.tolist() == [90.0, 10.0]
+
+
 # -- a small national run ---------------------------------------------------------------
 
 
@@ -344,6 +420,10 @@ def test_a_small_national_run_end_to_end(tmp_path: Path) -> None:
         sum(r["persons_in_need"] for r in no_post)
     )
     assert all(r["unmet_share"] == 1.0 for r in no_post)
+    # A département left with no post is wholly unmet in every replication: the worst.
+    assert national[("proportional", 1, "departement_unmet_max")] == 1.0
+    gini = national[("proportional", 1, "departement_unmet_gini")]
+    assert 0 < gini < national[("proportional", 1, "departement_unmet_max")]
     # More posts, less unmet demand (paired by replication: the same persons).
     assert (
         national[("proportional", 3, "national_unmet_share")]
@@ -457,8 +537,10 @@ def test_a_national_experiment_spec_with_its_sanity_country(tmp_path: Path) -> N
         "name": "small_grid",
         "config": str(config),
         "posts": [1, 2],
-        "allocations": ["proportional", "historical_2013"],
+        "allocations": ["proportional", "historical_2013", "optimised"],
         "coverage": ["office_hours"],
+        "optimise": {"coverage": ["office_hours"], "max_posts": 2},
+        "frontier": {"coverage": "office_hours", "posts": 2, "equity_weights": [0, 1]},
         "replications": 2,
         "maps": [{"coverage": "office_hours", "allocation": "proportional", "posts": [1, 2]}],
         "sanity": {
@@ -476,15 +558,24 @@ def test_a_national_experiment_spec_with_its_sanity_country(tmp_path: Path) -> N
     sanity = pq.read_table(out / "tables" / "sanity.parquet").to_pylist()
     assert [(r["country"], r["posts"]) for r in sanity] == [("tiny", 2), ("france", 2)]
     assert (out / "figures" / "map_change_office_hours_proportional_1_to_2.png").is_file()
+    # The frontier's weight 0 is the grid's optimised cell; weight 1 is its own.
+    labels = {
+        r["allocation"] for r in pq.read_table(out / "tables" / "national.parquet").to_pylist()
+    }
+    assert {"optimised", "optimised_equity_1"} <= labels
+    frontier = pacsv.read_csv(out / "figures" / "frontier_equity.csv").to_pylist()
+    assert sorted(r["equity_weight"] for r in frontier if r["equity_weight"] is not None) == [0, 1]
     assert set(reference_tables(out / "tables")) == {"national", "gains", "sanity"}
     # A map of a cell the grid does not have is refused before anything runs.
-    spec["maps"] = [{"coverage": "office_hours", "allocation": "optimised", "posts": [1]}]
+    spec["maps"] = [{"coverage": "office_hours", "allocation": "proportional", "posts": [3]}]
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     assert main(["experiment", str(path), "--out", str(tmp_path / "other")]) == 2
     # So are a number of posts given twice and an optimiser for a coverage not in the grid.
     for change in (
         {"maps": [], "posts": [1, 1]},
         {"maps": [], "optimise": {"coverage": ["x"], "max_posts": 2}},
+        {"maps": [], "frontier": {"coverage": "x", "posts": 2, "equity_weights": [0, 1]}},
+        {"maps": [], "frontier": {"coverage": "office_hours", "posts": 2, "equity_weights": [2]}},
     ):
         path.write_text(yaml.safe_dump({**spec, **change}), encoding="utf-8")
         assert main(["validate", str(path)]) == 2

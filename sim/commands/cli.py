@@ -8,6 +8,7 @@ written.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,6 +150,13 @@ def _parser() -> argparse.ArgumentParser:
         help="run every target at each multiplier of PARAMETER (the targets file's "
         "parameters, e.g. demand_volume) and report where each holds; given twice, "
         "every pair of multipliers of the two (the joint fit)",
+    )
+    calibration.add_argument(
+        "--at",
+        metavar="PARAMETER=MULTIPLIER",
+        action="append",
+        help="check every target with PARAMETER's settings times MULTIPLIER (e.g. "
+        "demand_volume=1.45; repeat for several parameters): a point of a scan, in full",
     )
     add_backend_options(calibration)
     calibration.set_defaults(handler=_calibrate)
@@ -416,6 +424,26 @@ def _calibrate(args: argparse.Namespace) -> int:
             f"--scan {' --scan '.join(scans)}: give one parameter, or two different ones "
             "for the joint fit"
         )
+    scales = []
+    for given in args.at or []:
+        name, _, factor = given.partition("=")
+        if name not in targets.parameters:
+            raise ConfigError(
+                f"--at {given}: '{name}' is not a parameter of {path}; known: "
+                f"{sorted(targets.parameters)}"
+            )
+        try:
+            multiplier = float(factor)
+        except ValueError:
+            multiplier = math.nan
+        if not 0 < multiplier < 1e6:
+            raise ConfigError(f"--at {given}: the multiplier must be a number above 0")
+        scales.append((targets.parameters[name], multiplier))
+    if scales and scans:
+        raise ConfigError("calibrate: --at checks one point; --scan runs a range: give one")
+    named = [given.partition("=")[0] for given in args.at or []]
+    if len(set(named)) < len(named):
+        raise ConfigError(f"calibrate: --at names a parameter twice ({named})")
     backend = make_backend(args.jobs, args.scheduler)
 
     def run_config(config: Path, overrides: dict):  # type: ignore[no-untyped-def]
@@ -465,7 +493,10 @@ def _calibrate(args: argparse.Namespace) -> int:
         )  # fmt: skip
         print(format_scan(result))
         return 0
-    rows = calibrate(targets, configs_dir, run_config, run_national_config, only)
+    rows = calibrate(targets, configs_dir, run_config, run_national_config, only, scales)
+    if scales:
+        at = ", ".join(f"{a}" for a in args.at)
+        print(f"Every target with {at} (every other setting as shipped):\n")
     print(format_calibration(rows))
     return 0 if all(row.passed for row in rows) else 1
 

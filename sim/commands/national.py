@@ -46,8 +46,17 @@ def add_national_commands(commands: Any) -> None:
     national.add_argument(
         "--objective",
         default="unmet",
-        choices=("unmet", "not_within_24h"),
-        help="what the optimised rule minimises (default: unmet persons)",
+        choices=("unmet", "not_within_24h", "equity", "mix"),
+        help="what the optimised rule minimises: unmet persons (default), persons not "
+        "contacted within 24 h, the worst département's unmet share first (equity), or a "
+        "weighted mix of unmet and the worst département (mix, with --equity-weight)",
+    )
+    national.add_argument(
+        "--equity-weight",
+        type=float,
+        metavar="W",
+        help="with --objective mix: the weight of the worst département's unmet share "
+        "against the national one, between 0 and 1 (docs/national.md)",
     )
     national.add_argument(
         "--next",
@@ -72,7 +81,7 @@ def add_national_commands(commands: Any) -> None:
 def _national(args: argparse.Namespace) -> int:
     from sim.national.config import load_national
     from sim.national.run import NationalStudy
-    from sim.national.study import Request, check_requests
+    from sim.national.study import Request, check_objective, check_requests
 
     model = load_national(args.config, args.coverage, parse_overrides(args.set))
     study = NationalStudy.of(model)
@@ -111,12 +120,15 @@ def _national(args: argparse.Namespace) -> int:
     else:
         requests = [Request(posts, args.allocation, coverage)]
     check_requests(study, requests, "station-sim national")
+    check_objective(args.objective, args.equity_weight)
     facts = model.config.allocation.historical_2013
     if args.allocation == "historical_2013" and facts.has_facts and posts == facts.posts:
         print(format_historical_facts(study, posts))
     name = f"{model.config.name}-{args.allocation}-{posts}" + (
         f"-next{args.next}" if args.next else ""
     )
+    if args.objective != "unmet" and (args.allocation == "optimised" or args.next):
+        name += f"-{args.objective}" + (f"{args.equity_weight:g}" if args.equity_weight else "")
     out = Path(args.out) if args.out else Path("results") / "national" / name
     return _execute(
         lambda backend, note: _run(study, requests, out, backend, replications, args, note),
@@ -134,6 +146,7 @@ def _run(
 
     return run_national(
         study, requests, out, backend, replications, objective=args.objective,
+        equity_weight=args.equity_weight,
         resume=args.resume, fresh=args.fresh, command=["station-sim", *sys.argv[1:]], note=note,
     )  # fmt: skip
 
@@ -208,6 +221,9 @@ def format_national(tables: dict[str, Any]) -> str:
         "national_unmet_capacity_share",
         "national_unmet_no_post",
         "national_within_24h_share",
+        "departement_unmet_max",
+        "departement_unmet_p90",
+        "departement_unmet_gini",
         "national_cost_eur_per_year",
     )
     rows = tables["national"].to_pylist()

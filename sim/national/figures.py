@@ -22,6 +22,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from sim.national.optimise import EQUITY_PREFIX
 from sim.pipeline.figure_style import COLOURS, DASHES, MARKERS, save_figure
 from sim.pipeline.store import atomic_folder
 
@@ -44,8 +45,11 @@ def draw_national_figures(
     written: list[Path] = []
     with atomic_folder(folder / "figures") as staging:
         written.append(_frontier(national, staging))
+        equity = _equity_frontier(national, staging)
+        if equity is not None:
+            written.append(equity)
         if shapes is not None:
-            written.extend(_maps(departements, shapes, staging, maps))
+            written.extend(_maps(departements, national, shapes, staging, maps))
     return [folder / "figures" / p.name for p in written]
 
 
@@ -57,8 +61,13 @@ def _value(national: list[dict[str, Any]], key: tuple[str, str, int], metric: st
 
 
 def _frontier(national: list[dict[str, Any]], staging: Path) -> Path:
+    # The equity weights of the optimiser are one cell each: their own figure.
     keys = sorted(
-        {(r["coverage"], r["allocation"], r["posts"]) for r in national},
+        {
+            (r["coverage"], r["allocation"], r["posts"])
+            for r in national
+            if not r["allocation"].startswith(EQUITY_PREFIX)
+        },
         key=lambda k: (k[0], k[1], k[2]),
     )
     series: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
@@ -107,6 +116,86 @@ def _frontier(national: list[dict[str, Any]], staging: Path) -> Path:
     figure.legend(loc="outside right upper", fontsize="small")
     save_figure(figure, pa.Table.from_pylist(rows), staging, "frontier")
     return staging / "frontier.png"
+
+
+def _equity_frontier(national: list[dict[str, Any]], staging: Path) -> Path | None:
+    """National unmet against the worst département's, at the cell of the equity
+    weights: the optimiser's weights as a line (weight 0 is the plain optimised rule),
+    the fixed rules of the same cell as points."""
+    cells = {
+        (r["coverage"], r["posts"]) for r in national if r["allocation"].startswith(EQUITY_PREFIX)
+    }
+    if not cells:
+        return None
+    coverage, posts = sorted(cells)[0]
+    here = sorted(
+        {r["allocation"] for r in national if (r["coverage"], r["posts"]) == (coverage, posts)}
+    )
+    rows = []
+    for allocation in here:
+        key = (coverage, allocation, posts)
+        weight = (
+            float(allocation.removeprefix(EQUITY_PREFIX))
+            if allocation.startswith(EQUITY_PREFIX)
+            else 0.0
+            if allocation == "optimised"
+            else None
+        )
+        rows.append(
+            {
+                "coverage": coverage,
+                "posts": posts,
+                "allocation": allocation,
+                "equity_weight": weight,
+                **{
+                    f"{metric}{part}": _value(national, key, metric)[field]
+                    for metric in ("national_unmet_share", "departement_unmet_max")
+                    for part, field in (("", "mean"), ("_half_width", "half_width"))
+                },
+            }
+        )
+    figure = Figure(figsize=(8.5, 5.5), layout="constrained")
+    ax = figure.subplots()
+    line = sorted(
+        (r for r in rows if r["equity_weight"] is not None), key=lambda r: r["equity_weight"]
+    )
+    ax.errorbar(
+        [100 * r["national_unmet_share"] for r in line],
+        [100 * r["departement_unmet_max"] for r in line],
+        xerr=[100 * r["national_unmet_share_half_width"] for r in line],
+        yerr=[100 * r["departement_unmet_max_half_width"] for r in line],
+        color=COLOURS[0],
+        marker="o",
+        capsize=2,
+        label="optimised, by equity weight",
+    )
+    for r in line:
+        ax.annotate(
+            f"w = {r['equity_weight']:g}",
+            (100 * r["national_unmet_share"], 100 * r["departement_unmet_max"]),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize="small",
+        )
+    for k, r in enumerate(r for r in rows if r["equity_weight"] is None):
+        ax.errorbar(
+            [100 * r["national_unmet_share"]],
+            [100 * r["departement_unmet_max"]],
+            xerr=[100 * r["national_unmet_share_half_width"]],
+            yerr=[100 * r["departement_unmet_max_half_width"]],
+            color=COLOURS[(k + 1) % len(COLOURS)],
+            marker=MARKERS[(k + 1) % len(MARKERS)],
+            linestyle="none",
+            capsize=2,
+            label=r["allocation"],
+        )
+    ax.set_xlabel("Unmet demand, France (% of persons in need)")
+    ax.set_ylabel("Unmet demand, worst département (% of its persons in need)")
+    ax.set_title(f"Efficiency against equity, {posts} posts, {coverage}\n(down and left is better)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    save_figure(figure, pa.Table.from_pylist(rows), staging, "frontier_equity")
+    return staging / "frontier_equity.png"
 
 
 def _shapes(path: Path) -> dict[str, list[np.ndarray]]:
@@ -166,6 +255,7 @@ def _choropleth(
 
 def _maps(
     departements: list[dict[str, Any]],
+    national: list[dict[str, Any]],
     shapes: dict[str, list[np.ndarray]],
     staging: Path,
     maps: Sequence[tuple[str, str, tuple[int, ...]]],
@@ -197,7 +287,8 @@ def _maps(
                 right,
                 shapes,
                 unmet,
-                "Unmet demand (% of persons in need)",
+                "Unmet demand (% of persons in need)\n"
+                + _equity_line(national, (coverage, allocation, posts)),
                 Normalize(0, 100),
                 "cividis_r",
                 "% unmet",
@@ -229,6 +320,17 @@ def _maps(
         save_figure(figure, table, staging, stem)
         written.append(staging / f"{stem}.png")
     return written
+
+
+def _equity_line(national: list[dict[str, Any]], key: tuple[str, str, int]) -> str:
+    """The equity measures of one allocation, in the words of a panel title."""
+    worst = _value(national, key, "departement_unmet_max")["mean"]
+    p90 = _value(national, key, "departement_unmet_p90")["mean"]
+    gini = _value(national, key, "departement_unmet_gini")["mean"]
+    return (
+        f"worst département {100 * worst:.0f} %, "
+        f"90th-percentile person {100 * p90:.0f} %, Gini {gini:.2f}"
+    )
 
 
 def _unmet_by_departement(rows: list[dict[str, Any]]) -> dict[str, float]:

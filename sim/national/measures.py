@@ -9,13 +9,20 @@ out of the denominator.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from sim.measures.catalogue import Measure, MeasureList, share
 
-__all__ = ["NATIONAL_MEASURES", "measure_nation"]
+__all__ = [
+    "NATIONAL_MEASURES",
+    "departement_shares",
+    "measure_nation",
+    "weighted_gini",
+    "weighted_quantile",
+]
 
 
 _NATIONAL_COUNT = {"scope": "national", "unit": "persons a year", "digits": 0, "aggregate": "sum"}
@@ -114,6 +121,34 @@ def _national_measures() -> Iterator[Measure]:
         compute=lambda t: share(t["within_24h"], t["servable"]),
         **_NATIONAL_SHARE,
     )
+    # Equity between départements, each département's unmet share of its own persons
+    # in need; a département where nobody is in need has no share and is left out.
+    yield Measure(
+        "departement_unmet_max",
+        "Unmet, worst département",
+        heading="worst dép. %",
+        lists=frozenset({"national"}),
+        compute=lambda t: worst(departement_shares(t)[0]),
+        **_NATIONAL_SHARE,
+    )
+    yield Measure(
+        "departement_unmet_p90",
+        "Unmet, département of the 90th percentile person",
+        heading="p90 dép. %",
+        lists=frozenset({"national"}),
+        compute=lambda t: weighted_quantile(*departement_shares(t), 0.9),
+        **_NATIONAL_SHARE,
+    )
+    yield Measure(
+        "departement_unmet_gini",
+        "Gini of unmet share across départements",
+        "index, 0 = alike",
+        digits=3,
+        scope="national",
+        heading="Gini",
+        lists=frozenset({"national"}),
+        compute=lambda t: weighted_gini(*departement_shares(t)),
+    )
     yield Measure(
         "national_cost_eur_per_year",
         "Cost",
@@ -147,6 +182,44 @@ NATIONAL_MEASURES = MeasureList(list(_national_measures()))
 """The measures of a national run, computed from the national sums of a replication."""
 
 
-def measure_nation(totals: dict[str, float]) -> dict[str, float]:
-    """Every national measure of one replication's national sums."""
+def departement_shares(totals: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Each département's unmet share of its persons in need, and its persons in need
+    (the weights), for the départements with someone in need."""
+    need = np.asarray(totals["departement_servable"], dtype=float)
+    unmet = np.asarray(totals["departement_unmet"], dtype=float)
+    some = need > 0
+    return unmet[some] / need[some], need[some]
+
+
+def worst(values: np.ndarray) -> float:
+    """The largest of ``values`` (nan if there are none)."""
+    return float(values.max()) if len(values) else float("nan")
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``values`` when each counts ``weights`` times: the value
+    below which at least a share ``q`` of the weight lies (the inverse of the weighted
+    empirical distribution function)."""
+    if not len(values):
+        return float("nan")
+    return float(np.quantile(values, q, weights=weights, method="inverted_cdf"))
+
+
+def weighted_gini(values: np.ndarray, weights: np.ndarray) -> float:
+    """Gini coefficient of ``values`` over a population in which each counts
+    ``weights`` times: half the weighted mean absolute difference between two persons,
+    over the weighted mean (0 when every value is equal, nothing unmet included)."""
+    total = weights.sum()
+    if not len(values) or total <= 0:
+        return float("nan")
+    mean = float(np.dot(weights, values) / total)
+    if mean <= 0:
+        return 0.0  # every value is 0: all alike
+    differences = np.abs(values[:, None] - values[None, :])
+    return float(weights @ differences @ weights / (2 * total**2 * mean))
+
+
+def measure_nation(totals: Mapping[str, Any]) -> dict[str, float]:
+    """Every national measure of one replication's national sums (numbers, and the
+    départements' counts as arrays)."""
     return {m.name: float(m.compute(totals)) for m in NATIONAL_MEASURES}  # type: ignore[misc]

@@ -37,11 +37,22 @@ from sim.national.run import NationalStudy, catchment_scenario, contacted_within
 from sim.pipeline.backends import Backend, run_all
 from sim.pipeline.tasks import run_replication
 
-__all__ = ["OBJECTIVES", "TRAINING_REPLICATIONS_FROM", "ResponseCurves", "greedy_allocation"]
+__all__ = [
+    "EQUITY_PREFIX",
+    "OBJECTIVES",
+    "TRAINING_REPLICATIONS_FROM",
+    "ResponseCurves",
+    "greedy_allocation",
+]
 
 Objective = Literal["unmet", "not_within_24h"]
-OBJECTIVES: tuple[str, ...] = ("unmet", "not_within_24h")
+OBJECTIVES: tuple[str, ...] = ("unmet", "not_within_24h", "equity", "mix")
+"""What ``--objective`` takes: the first two are a catchment curve's quantity, summed
+over the country; ``equity`` minimises the worst département's unmet share first
+(equity weight 1) and ``mix`` weighs the two (``--equity-weight``)."""
 TRAINING_REPLICATIONS_FROM = 1_000_000
+EQUITY_PREFIX = "optimised_equity_"
+"""How the tables name the optimised rule at an equity weight (``optimised_equity_0.5``)."""
 _LOOK_AHEAD = 2  # levels simulated beyond the one the greedy needs, per round
 _ROUND_WIDTH = 16  # catchments next in line whose curves a round extends too
 
@@ -165,10 +176,20 @@ def greedy_allocation(
     start: Mapping[str, int] | None = None,
     guess: Mapping[str, int] | None = None,
     on_round: Callable[[int, int], None] | None = None,
+    equity_weight: float = 0.0,
 ) -> dict[str, int]:
     """``posts`` posts in all, the posts of ``start`` kept, the others dealt greedily.
     ``guess`` (e.g. the proportional allocation) says which points to simulate in the
-    first round."""
+    first round.
+
+    With ``equity_weight`` w > 0 a post's worth is ``(1 - w)`` times the fall it brings
+    in the national share of ``objective`` plus ``w`` times the fall in its département's
+    share if that département is the worst (or tied for it), else 0: at w = 1 posts
+    go to the worst-off département first (water-filling, the greedy of the smallest
+    maximum when the curves fall with more posts), the largest fall of the national
+    share breaking ties."""
+    if not 0.0 <= equity_weight <= 1.0:
+        raise ValueError(f"equity_weight {equity_weight}: allowed 0 to 1")
     catchments = [c.catchment_id for c in curves.study.catchments]
     counts = {c: (start or {}).get(c, 0) for c in catchments}
     to_deal = posts - sum(counts.values())
@@ -188,22 +209,70 @@ def greedy_allocation(
     def gain(c: str) -> float:
         return curves.value(c, counts[c], objective) - curves.value(c, counts[c] + 1, objective)
 
+    def extend(chosen: str, next_in_line: list[str]) -> None:
+        # One round for this catchment and for the next few in line that would soon
+        # need one too: a round per post would spend its time starting pools.
+        nonlocal rounds
+        rounds += 1
+        wanted = [(chosen, counts[chosen] + j) for j in range(1, _LOOK_AHEAD + 2)]
+        for c in next_in_line:
+            if (c, counts[c] + 2) not in curves.points:
+                wanted.extend((c, counts[c] + j) for j in range(2, _LOOK_AHEAD + 3))
+        curves.simulate(wanted, backend)
+        if on_round is not None:
+            on_round(rounds, len(curves.points))
+
+    if equity_weight > 0:
+        _deal_for_equity(curves, counts, to_deal, objective, equity_weight, gain, extend)
+        return counts
     heap = [(-gain(c), order[c], c) for c in catchments]
     heapq.heapify(heap)
     for _ in range(to_deal):
         _, _, chosen = heapq.heappop(heap)
         counts[chosen] += 1
-        following = (chosen, counts[chosen] + 1)
-        if following not in curves.points:
-            # One round for this catchment and for the next few in line that would
-            # soon need one too: a round per post would spend its time starting pools.
-            rounds += 1
-            wanted = [(chosen, counts[chosen] + j) for j in range(1, _LOOK_AHEAD + 2)]
-            for _, _, c in heapq.nsmallest(_ROUND_WIDTH, heap):
-                if (c, counts[c] + 2) not in curves.points:
-                    wanted.extend((c, counts[c] + j) for j in range(2, _LOOK_AHEAD + 3))
-            curves.simulate(wanted, backend)
-            if on_round is not None:
-                on_round(rounds, len(curves.points))
+        if (chosen, counts[chosen] + 1) not in curves.points:
+            extend(chosen, [c for _, _, c in heapq.nsmallest(_ROUND_WIDTH, heap)])
         heapq.heappush(heap, (-gain(chosen), order[chosen], chosen))
     return counts
+
+
+def _deal_for_equity(
+    curves: ResponseCurves,
+    counts: dict[str, int],
+    to_deal: int,
+    objective: Objective,
+    weight: float,
+    gain: Callable[[str], float],
+    extend: Callable[[str, list[str]], None],
+) -> None:
+    """Deal ``to_deal`` posts into ``counts`` by the equity-weighted worth of
+    :func:`greedy_allocation` (every catchment's worth is looked at each time: the
+    worst département changes as posts are dealt)."""
+    catchments = [c.catchment_id for c in curves.study.catchments]
+    departement = {c.catchment_id: c.departement for c in curves.study.catchments}
+    need: dict[str, float] = {}
+    for c in catchments:
+        need[departement[c]] = need.get(departement[c], 0.0) + curves.value(c, 0, objective)
+    national_need = sum(need.values())
+    left: dict[str, float] = {}
+    for c in catchments:
+        left[departement[c]] = left.get(departement[c], 0.0) + curves.value(c, counts[c], objective)
+    gains = {c: gain(c) for c in catchments}  # only the chosen one's changes
+    for _ in range(to_deal):
+        shares = {d: left[d] / need[d] if need[d] > 0 else 0.0 for d in need}
+        worst = max(shares.values())
+        worth = []
+        for index, c in enumerate(catchments):
+            g = gains[c]
+            d = departement[c]
+            own = g / need[d] if shares[d] == worst and need[d] > 0 else 0.0
+            # Highest worth first, then the largest fall in the national quantity,
+            # then the catchment listed first.
+            worth.append((-((1 - weight) * g / national_need + weight * own), -g, index, c))
+        worth.sort()
+        chosen = worth[0][3]
+        left[departement[chosen]] -= gains[chosen]
+        counts[chosen] += 1
+        if (chosen, counts[chosen] + 1) not in curves.points:
+            extend(chosen, [c for *_, c in worth[1 : _ROUND_WIDTH + 1]])
+        gains[chosen] = gain(chosen)

@@ -251,7 +251,9 @@ class CatchmentCounts:
     def national(
         self, coverage: str, allocation: Mapping[str, int]
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
-        """National sums (one value per replication) and each catchment's counts."""
+        """National sums (one value per replication; ``departement_servable`` and
+        ``departement_unmet`` one row of départements per replication) and each
+        catchment's counts."""
         per_catchment = {
             c.catchment_id: self.of(coverage, c.catchment_id, allocation[c.catchment_id])
             for c in self.study.catchments
@@ -260,6 +262,15 @@ class CatchmentCounts:
             name: np.sum([counts[name] for counts in per_catchment.values()], axis=0)
             for name in COUNTS
         }
+        # Each département's persons in need and unmet (replications x départements),
+        # for the measures of equity between them.
+        codes = list(dict.fromkeys(c.departement for c in self.study.catchments))
+        column = {code: k for k, code in enumerate(codes)}
+        for name in ("servable", "unmet"):
+            grid = np.zeros((self.replications, len(codes)))
+            for c in self.study.catchments:
+                grid[:, column[c.departement]] += per_catchment[c.catchment_id][name]
+            totals[f"departement_{name}"] = grid
         return totals, per_catchment
 
 

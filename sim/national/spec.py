@@ -44,6 +44,17 @@ class NextPosts(BaseModel):
     add: Posts
 
 
+class Frontier(BaseModel):
+    """The efficiency-equity frontier: the optimiser at ``posts`` posts under
+    ``coverage`` for each of ``equity_weights`` (0: the plain optimised rule; 1: the
+    worst département first)."""
+
+    model_config = _FROZEN
+    coverage: str
+    posts: Posts
+    equity_weights: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(min_length=2)
+
+
 class MapRequest(BaseModel):
     model_config = _FROZEN
     coverage: str
@@ -73,6 +84,7 @@ class NationalExperimentSpec(BaseModel):
     coverage: tuple[str, ...] = Field(min_length=1)
     optimise: Optimise | None = None
     next_posts: NextPosts | None = None
+    frontier: Frontier | None = None
     objective: Literal["unmet", "not_within_24h"] = "unmet"
     replications: Annotated[WholeNumber, Field(ge=2, le=MAX_REPLICATIONS)]
     maps: tuple[MapRequest, ...] = ()
@@ -148,6 +160,23 @@ def load_national_experiment(path: str | Path) -> NationalExperiment:
         n = spec.next_posts
         total = n.posts + n.add
         requests.append(Request(total, "optimised", n.coverage, n.rule, n.posts))
+    if spec.frontier is not None:
+        f = spec.frontier
+        if f.coverage not in spec.coverage or len(set(f.equity_weights)) != len(f.equity_weights):
+            raise ConfigError(
+                f"{path}: frontier: coverage '{f.coverage}' must be among coverage "
+                f"{list(spec.coverage)}, and no equity weight given twice "
+                f"({list(f.equity_weights)})"
+            )
+        plain = Request(f.posts, "optimised", f.coverage)
+        for weight in f.equity_weights:
+            if weight == 0 and plain in requests:
+                continue  # the plain optimised rule of the grid is the weight 0
+            requests.append(
+                plain
+                if weight == 0
+                else Request(f.posts, "optimised", f.coverage, equity_weight=weight)
+            )
     check_requests(study, requests, str(path))
     keys = {(r.coverage, r.label, r.posts) for r in requests}
     for m in spec.maps:

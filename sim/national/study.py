@@ -31,7 +31,7 @@ from sim.config.errors import ConfigError, did_you_mean
 from sim.measures.stats import intervals, paired_difference
 from sim.national.allocation import RULES, allocate, departements_without_post, minimum_posts
 from sim.national.measures import NATIONAL_MEASURES, measure_nation
-from sim.national.optimise import OBJECTIVES, ResponseCurves, greedy_allocation
+from sim.national.optimise import EQUITY_PREFIX, OBJECTIVES, ResponseCurves, greedy_allocation
 from sim.national.run import CatchmentCounts, NationalStudy, national_plan
 from sim.pipeline.backends import Backend
 from sim.pipeline.execute import run_experiment
@@ -60,12 +60,16 @@ class Request:
     coverage: str
     start_rule: str | None = None
     start_posts: int | None = None
+    equity_weight: float | None = None
+    """For an optimised request: the weight of the worst département against the
+    national quantity (:func:`~sim.national.optimise.greedy_allocation`); None leaves
+    it to the run's objective."""
 
     @property
     def key(self) -> str:
         if self.start_rule is not None:
             return f"{self.coverage}/{self.start_rule}_{self.start_posts}_next/{self.posts}"
-        return f"{self.coverage}/{self.rule}/{self.posts}"
+        return f"{self.coverage}/{self.label}/{self.posts}"
 
     @property
     def key_tuple(self) -> tuple[str, str, int]:
@@ -77,6 +81,8 @@ class Request:
         """The allocation's name in the tables."""
         if self.start_rule is not None:
             return f"{self.start_rule}_{self.start_posts}+optimised"
+        if self.equity_weight is not None:
+            return f"{EQUITY_PREFIX}{self.equity_weight:g}"
         return self.rule
 
 
@@ -111,6 +117,11 @@ def check_requests(study: NationalStudy, requests: Sequence[Request], source: st
             )
         if not 1 <= r.posts <= MAX_POSTS:
             raise ConfigError(f"{source}: posts = {r.posts}: allowed 1 to {MAX_POSTS:,}")
+        if r.equity_weight is not None and (r.rule != "optimised" or not 0 <= r.equity_weight <= 1):
+            raise ConfigError(
+                f"{source}: equity weight {r.equity_weight:g} for '{r.rule}': an equity "
+                "weight is for the optimised rule, from 0 to 1"
+            )
         _check_minimum(study, r.rule, r.posts, f"{source}: posts = {r.posts}")
         if r.start_rule is None:
             continue
@@ -127,6 +138,18 @@ def check_requests(study: NationalStudy, requests: Sequence[Request], source: st
                 f"between 1 and {r.posts}"
             )
         _check_minimum(study, r.start_rule, r.start_posts or 0, f"{source}: the start")
+
+
+def check_objective(objective: str, equity_weight: float | None) -> None:
+    """An objective the optimiser knows, with an equity weight exactly when it is a mix."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"--objective {objective}: not an objective; known: {list(OBJECTIVES)}")
+    weight = equity_weight if equity_weight is not None else 0.5
+    if (objective == "mix") != (equity_weight is not None) or not 0 < weight < 1:
+        raise ConfigError(
+            f"--equity-weight {equity_weight}: the mix objective, and only it, takes an "
+            "equity weight, above 0 and below 1 (0 is --objective unmet, 1 is equity)"
+        )
 
 
 def _check_minimum(study: NationalStudy, rule: str, posts: int, where: str) -> None:
@@ -149,6 +172,7 @@ def run_national(
     backend: Backend,
     replications: int,
     objective: str = "unmet",
+    equity_weight: float | None = None,
     resume: bool = False,
     fresh: bool = False,
     command: Sequence[str] = (),
@@ -160,8 +184,9 @@ def run_national(
     ``maps`` (coverage, allocation label, posts) are the maps to draw (default: one
     for each request)."""
     say = note or (lambda _: None)
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"--objective {objective}: not an objective; known: {list(OBJECTIVES)}")
+    check_objective(objective, equity_weight)
+    quantity = "unmet" if objective in ("equity", "mix") else objective
+    weight_of_run = {"equity": 1.0, "mix": equity_weight}.get(objective, 0.0)
     check_requests(study, requests, "national study")
     check_own_folder(out, resume, fresh, MANIFEST, OWN_ENTRIES, "a national study")
     if fresh:
@@ -179,6 +204,7 @@ def run_national(
         "requests": [asdict(r) for r in requests],
         "replications": replications,
         "objective": objective,
+        "equity_weight": equity_weight,
         "seed": model.config.seed,
         "versions": environment_versions(),
         "command": list(command),
@@ -200,12 +226,17 @@ def run_national(
         start = None
         if r.start_rule is not None:
             start = allocate(r.start_rule, r.start_posts or 0, study.catchments, constants)
-        say(f"optimising {r.posts} posts under {r.coverage} (objective: {objective})")
+        weight = r.equity_weight if r.equity_weight is not None else weight_of_run
+        say(
+            f"optimising {r.posts} posts under {r.coverage} "
+            f"(objective: {quantity}, equity weight {weight:g})"
+        )
         allocations[r.key] = greedy_allocation(
             curves[r.coverage],
             r.posts,
             backend,
-            objective=objective,  # type: ignore[arg-type]
+            objective=quantity,  # type: ignore[arg-type]
+            equity_weight=weight or 0.0,
             start=start,
             guess=allocate("proportional", r.posts, study.catchments, constants),
             on_round=lambda k, n: say(f"  training round {k}: {n} curve points simulated"),
@@ -270,8 +301,7 @@ def national_tables(
         allocation = allocations[r.key]
         totals, per_catchment = counts.national(r.coverage, allocation)
         values = [
-            measure_nation({k: float(v[i]) for k, v in totals.items()})
-            for i in range(counts.replications)
+            measure_nation({k: v[i] for k, v in totals.items()}) for i in range(counts.replications)
         ]
         matrix = np.array([[v[m.name] for m in NATIONAL_MEASURES] for v in values])
         by_request[r.key] = {m.name: matrix[:, j] for j, m in enumerate(NATIONAL_MEASURES)}
@@ -379,7 +409,12 @@ def _share(part: float, whole: float) -> float:
     return part / whole if whole else math.nan
 
 
-_GAIN_METRICS = ("national_unmet_share", "national_unmet", "national_within_24h_share")
+_GAIN_METRICS = (
+    "national_unmet_share",
+    "national_unmet",
+    "national_within_24h_share",
+    "departement_unmet_max",
+)
 
 
 def _gains(
