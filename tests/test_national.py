@@ -24,7 +24,7 @@ from sim.national.allocation import (
 )
 from sim.national.config import load_national
 from sim.national.measures import departement_shares, weighted_gini, weighted_quantile
-from sim.national.optimise import ResponseCurves, greedy_allocation
+from sim.national.optimise import ResponseCurves, equity_turns, greedy_allocation
 from sim.national.run import NationalStudy, catchment_scenario, no_post_counts
 from sim.national.study import Request, run_national
 from sim.pipeline.backends import LocalBackend
@@ -350,6 +350,19 @@ def test_equity_weight_one_finds_the_smallest_worst_departement(tmp_path: Path) 
     assert worst(fair) <= worst(half) <= worst(plain)
     with pytest.raises(ValueError, match="equity_weight"):
         greedy_allocation(curves, posts, _NoBackend(), guess=guess, equity_weight=1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("posts", "weight"), [(6, 0.0), (6, 0.5), (10, 0.3), (7, 0.25), (175, 1.0)]
+)
+def test_the_equity_weight_is_the_share_of_posts_dealt_worst_off_first(
+    posts: int, weight: float
+) -> None:
+    turns = equity_turns(posts, weight)
+    assert sum(turns) == math.floor(posts * weight + 1e-9)
+    # Spread evenly: every prefix of the order holds its share, to one post.
+    for k in range(1, posts + 1):
+        assert abs(sum(turns[:k]) - k * weight) < 1
 
 
 # -- equity between départements ------------------------------------------------------

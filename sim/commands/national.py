@@ -49,14 +49,15 @@ def add_national_commands(commands: Any) -> None:
         choices=("unmet", "not_within_24h", "equity", "mix"),
         help="what the optimised rule minimises: unmet persons (default), persons not "
         "contacted within 24 h, the worst département's unmet share first (equity), or a "
-        "weighted mix of unmet and the worst département (mix, with --equity-weight)",
+        "share of the posts for the worst département and the rest for unmet persons "
+        "(mix, with --equity-weight)",
     )
     national.add_argument(
         "--equity-weight",
         type=float,
         metavar="W",
-        help="with --objective mix: the weight of the worst département's unmet share "
-        "against the national one, between 0 and 1 (docs/national.md)",
+        help="with --objective mix: the share of the optimised posts dealt to the "
+        "worst-off département first, between 0 and 1 (docs/national.md)",
     )
     national.add_argument(
         "--next",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "OBJECTIVES",
     "TRAINING_REPLICATIONS_FROM",
     "ResponseCurves",
+    "equity_turns",
     "greedy_allocation",
 ]
 
@@ -49,7 +51,8 @@ Objective = Literal["unmet", "not_within_24h"]
 OBJECTIVES: tuple[str, ...] = ("unmet", "not_within_24h", "equity", "mix")
 """What ``--objective`` takes: the first two are a catchment curve's quantity, summed
 over the country; ``equity`` minimises the worst département's unmet share first
-(equity weight 1) and ``mix`` weighs the two (``--equity-weight``)."""
+(equity weight 1) and ``mix`` deals a share of the posts that way and the rest for the
+national unmet (``--equity-weight``)."""
 TRAINING_REPLICATIONS_FROM = 1_000_000
 EQUITY_PREFIX = "optimised_equity_"
 """How the tables name the optimised rule at an equity weight (``optimised_equity_0.5``)."""
@@ -182,12 +185,14 @@ def greedy_allocation(
     ``guess`` (e.g. the proportional allocation) says which points to simulate in the
     first round.
 
-    With ``equity_weight`` w > 0 a post's worth is ``(1 - w)`` times the fall it brings
-    in the national share of ``objective`` plus ``w`` times the fall in its département's
-    share if that département is the worst (or tied for it), else 0: at w = 1 posts
-    go to the worst-off département first (water-filling, the greedy of the smallest
-    maximum when the curves fall with more posts), the largest fall of the national
-    share breaking ties."""
+    With ``equity_weight`` w > 0 a share w of the posts dealt goes to the worst-off
+    département first (its catchment where a post brings the largest fall, so at w = 1
+    this is water-filling, the greedy of the smallest maximum when the curves fall
+    with more posts) and the others to the largest fall in the national quantity,
+    interleaved evenly (post k is an equity post when ``floor(k w)`` steps up). A share
+    of posts rather than a weight on two shares: a post moves a small département's
+    share a hundred times more than the national one, so any weight on those two would
+    put the worst-off first almost always."""
     if not 0.0 <= equity_weight <= 1.0:
         raise ValueError(f"equity_weight {equity_weight}: allowed 0 to 1")
     catchments = [c.catchment_id for c in curves.study.catchments]
@@ -236,6 +241,18 @@ def greedy_allocation(
     return counts
 
 
+def equity_turns(posts: int, weight: float) -> list[bool]:
+    """Which of ``posts`` posts, dealt in order, go to the worst-off département at
+    equity weight ``weight``: ``floor(posts * weight)`` of them, spread evenly (post k
+    is one when ``floor(k * weight)`` steps up)."""
+    # Rounded before the floor so that a weight such as 0.3 turns on the same posts
+    # as its exact fraction would.
+    return [
+        math.floor(round((k + 1) * weight, 9)) > math.floor(round(k * weight, 9))
+        for k in range(posts)
+    ]
+
+
 def _deal_for_equity(
     curves: ResponseCurves,
     counts: dict[str, int],
@@ -245,9 +262,9 @@ def _deal_for_equity(
     gain: Callable[[str], float],
     extend: Callable[[str, list[str]], None],
 ) -> None:
-    """Deal ``to_deal`` posts into ``counts`` by the equity-weighted worth of
-    :func:`greedy_allocation` (every catchment's worth is looked at each time: the
-    worst département changes as posts are dealt)."""
+    """Deal ``to_deal`` posts into ``counts``, a share ``weight`` of them to the worst-off
+    département first, as :func:`greedy_allocation` says (every catchment is looked at
+    each time: the worst département changes as posts are dealt)."""
     catchments = [c.catchment_id for c in curves.study.catchments]
     departement = {c.catchment_id: c.departement for c in curves.study.catchments}
     need: dict[str, float] = {}
@@ -258,17 +275,20 @@ def _deal_for_equity(
     for c in catchments:
         left[departement[c]] = left.get(departement[c], 0.0) + curves.value(c, counts[c], objective)
     gains = {c: gain(c) for c in catchments}  # only the chosen one's changes
-    for _ in range(to_deal):
+    for for_equity in equity_turns(to_deal, weight):
         shares = {d: left[d] / need[d] if need[d] > 0 else 0.0 for d in need}
         worst = max(shares.values())
         worth = []
         for index, c in enumerate(catchments):
             g = gains[c]
             d = departement[c]
-            own = g / need[d] if shares[d] == worst and need[d] > 0 else 0.0
+            if for_equity:
+                own = g / need[d] if shares[d] == worst and need[d] > 0 else 0.0
+            else:
+                own = g / national_need
             # Highest worth first, then the largest fall in the national quantity,
             # then the catchment listed first.
-            worth.append((-((1 - weight) * g / national_need + weight * own), -g, index, c))
+            worth.append((-own, -g, index, c))
         worth.sort()
         chosen = worth[0][3]
         left[departement[chosen]] -= gains[chosen]
