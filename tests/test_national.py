@@ -198,6 +198,22 @@ def test_impossible_historical_facts_are_refused(
         load_national(path)
 
 
+def test_a_coverage_model_without_its_station_config_is_refused_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    # Found by the fuzz suite: the message named the missing file, not the national
+    # config or the key that points at it.
+    path = small_config(tmp_path, ["48"])
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["coverage"]["office_hours"]["config"] = "abc"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_national(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: coverage.office_hours.config (abc): ")
+    assert "no such scenario file" in message
+
+
 def test_two_per_departement_first(france: NationalStudy) -> None:
     constants = france.model.config.allocation
     allocation = allocate("two_per_departement_first", 202, france.catchments, constants)

@@ -233,7 +233,12 @@ def load_national(
     scenario_paths: dict[str, Path] = {}
     for name, model in config.coverage.items():
         scenario_path = (path.parent / model.config).resolve()
-        scenario = load_scenario(scenario_path, coverage_overrides if name == coverage else None)
+        try:
+            overrides = coverage_overrides if name == coverage else None
+            scenario = load_scenario(scenario_path, overrides)
+        except ConfigError as error:
+            # The station config's own message, said as what the national config points at.
+            raise ConfigError(f"{path}: coverage.{name}.config ({model.config}): {error}") from None
         populations = set(scenario.populations)
         if populations != set(config.demand_per_100k):
             raise ConfigError(
