@@ -167,11 +167,11 @@ def _equity_frontier(national: list[dict[str, Any]], staging: Path) -> Path | No
         color=COLOURS[0],
         marker="o",
         capsize=2,
-        label="optimised, by equity weight",
+        label="optimised, a share W of its posts to the worst-off first",
     )
     for r in line:
         ax.annotate(
-            f"w = {r['equity_weight']:g}",
+            f"W = {r['equity_weight']:g}",
             (100 * r["national_unmet_share"], 100 * r["departement_unmet_max"]),
             textcoords="offset points",
             xytext=(6, 4),

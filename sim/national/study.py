@@ -61,8 +61,8 @@ class Request:
     start_rule: str | None = None
     start_posts: int | None = None
     equity_weight: float | None = None
-    """For an optimised request: the weight of the worst département against the
-    national quantity (:func:`~sim.national.optimise.greedy_allocation`); None leaves
+    """For an optimised request: the share of its posts dealt to the worst-off
+    département first (:func:`~sim.national.optimise.greedy_allocation`); None leaves
     it to the run's objective."""
 
     @property
