@@ -280,7 +280,9 @@ class _NoBackend:
 
 
 def test_greedy_finds_the_best_allocation_of_convex_curves(tmp_path: Path) -> None:
-    study = NationalStudy.of(load_national(small_config(tmp_path, ["48", "90", "05"])))
+    # Each catchment on its own (no cross-border service): the quantity is separable.
+    path = small_config(tmp_path, ["48", "90", "05"], cross_border={"enabled": False})
+    study = NationalStudy.of(load_national(path))
     ids = [c.catchment_id for c in study.catchments]
     curves = ResponseCurves(study, "office_hours", 1, {})
     rng = np.random.default_rng(7)
@@ -325,7 +327,8 @@ def test_greedy_finds_the_best_allocation_of_convex_curves(tmp_path: Path) -> No
 def test_equity_weight_one_finds_the_smallest_worst_departement(tmp_path: Path) -> None:
     # Water-filling: each post to the worst-off département; on falling convex curves it
     # reaches the smallest possible worst share (brute force over every allocation).
-    study = NationalStudy.of(load_national(small_config(tmp_path, ["48", "90", "05", "2A"])))
+    path = small_config(tmp_path, ["48", "90", "05", "2A"], cross_border={"enabled": False})
+    study = NationalStudy.of(load_national(path))
     ids = [c.catchment_id for c in study.catchments]
     curves = ResponseCurves(study, "office_hours", 1, {})
     rng = np.random.default_rng(11)
@@ -442,13 +445,19 @@ def test_a_small_national_run_end_to_end(tmp_path: Path) -> None:
         )
         share = national[(allocation, posts, "national_unmet_share")]
         assert 0 < share < 1
-    # One post for three catchments: two of them have none, and their people are unmet.
+    # One post for three catchments: two of them have none, and their people are unmet
+    # but for those who reach the post (the Territoire de Belfort's; the Lozère does
+    # not touch it, and its persons reach nobody).
     no_post = [r for r in catchments if r["posts"] == 1 and r["posts_in_catchment"] == 0]
     assert len(no_post) == 2
     assert national[("proportional", 1, "national_unmet_no_post")] == pytest.approx(
-        sum(r["persons_in_need"] for r in no_post)
+        sum(r["persons_in_need"] - r["in_need_across_border"] for r in no_post)
     )
-    assert all(r["unmet_share"] == 1.0 for r in no_post)
+    lozere = next(r for r in no_post if r["departement"] == "48")
+    belfort = next(r for r in no_post if r["departement"] == "90")
+    assert lozere["unmet_share"] == 1.0 and lozere["sent_share"] == 0
+    assert belfort["sent_share"] > 0 and belfort["contacted_across_border"] > 0
+    assert belfort["unmet_share"] < 1.0
     # A département left with no post is wholly unmet in every replication: the worst.
     assert national[("proportional", 1, "departement_unmet_max")] == 1.0
     gini = national[("proportional", 1, "departement_unmet_gini")]
@@ -628,3 +637,76 @@ def test_an_interrupted_national_run_says_how_to_finish_it(
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert "--resume" in err and "--fresh" not in err.split("Finish with:")[1]
+
+
+# -- the optimiser earns its place: a case with a known best allocation ----------------
+
+
+def _town_and_country(tmp_path: Path) -> Path:
+    """Two départements of 200,000 people each: a town (one police district, no travel)
+    and a country of 40,000 km2 (one gendarmerie area, 92 minutes each way a shift)."""
+    table = tmp_path / "two.csv"
+    table.write_text(
+        "code,name,population,communes_20k_plus,population_in_communes_20k_plus,area_km2\n"
+        "01,Town,200000,3,200000,300\n"
+        "02,Country,200000,0,0,40000\n",
+        encoding="utf-8",
+    )
+    document = yaml.safe_load(small_config(tmp_path, ["48"]).read_text(encoding="utf-8"))
+    document.update(departements=str(table), boundaries=None, only_departements=None)
+    document["cross_border"] = {"enabled": False}
+    document["allocation"] = {"historical_2013": {"rural_weight": 0.08}}
+    document["catchments"].update(
+        police_population=1e6, gendarmerie_population=1e6, gendarmerie_max_area_km2=1e6
+    )
+    path = tmp_path / "town_and_country.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_the_optimiser_finds_the_known_best_allocation_and_beats_proportional(
+    tmp_path: Path,
+) -> None:
+    from sim.national.run import CatchmentCounts, national_plan, simulated_points
+    from sim.pipeline.execute import run_experiment
+    from sim.pipeline.results import StoredResults
+
+    study = NationalStudy.of(load_national(_town_and_country(tmp_path)))
+    town, country = (c.catchment_id for c in study.catchments)
+    assert study.catchment(country).travel_minutes > 90
+    posts, replications = 3, 10
+    # The best split by brute force, on the evaluation's own replications.
+    splits = [{town: k, country: posts - k} for k in range(posts + 1)]
+    points = set().union(*(simulated_points(study, a) for a in splits))
+    plan = national_plan(study, points, ["office_hours"], replications, "brute")
+    run_experiment(
+        plan, tmp_path / "brute", LocalBackend(1), show_progress=False, figures=False,
+        measures_only=True,
+    )  # fmt: skip
+    counts = CatchmentCounts(study, plan, StoredResults(tmp_path / "brute").table("replications"))
+    unmet = []
+    for split in splits:
+        totals, _ = counts.national("office_hours", split)
+        unmet.append(float(np.mean(totals["unmet"] / totals["servable"])))
+    best = splits[int(np.argmin(unmet))]
+    # A post in the country spends three hours a day on the road: it needs two posts
+    # to serve what one post serves in the town, and proportional splits 2-1 the
+    # wrong way round.
+    assert best == {town: 1, country: 2}
+
+    requests = [
+        Request(posts, "proportional", "office_hours"),
+        Request(posts, "optimised", "office_hours"),
+    ]
+    outcome = run_national(
+        study, requests, tmp_path / "out", LocalBackend(1), replications, show_progress=False
+    )
+    assert outcome.allocations[requests[0].key] == {town: 2, country: 1}
+    assert outcome.allocations[requests[1].key] == best
+    gain = next(
+        g
+        for g in outcome.tables["gains"].to_pylist()
+        if (g["allocation"], g["baseline"], g["metric"])
+        == ("optimised", "proportional", "national_unmet_share")
+    )
+    assert gain["ci_high"] < 0, gain  # the paired 95 % CI excludes zero

@@ -225,6 +225,7 @@ def format_national(tables: dict[str, Any]) -> str:
         "departement_unmet_max",
         "departement_unmet_p90",
         "departement_unmet_gini",
+        "national_across_border_share",
         "national_cost_eur_per_year",
     )
     rows = tables["national"].to_pylist()

@@ -19,7 +19,14 @@ from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS, WholeNumber
 from sim.config.paths import apply_overrides, check_path
 from sim.config.schema import Scenario, load_scenario
 
-__all__ = ["Departement", "Historical", "NationalConfig", "NationalModel", "load_national"]
+__all__ = [
+    "CrossBorder",
+    "Departement",
+    "Historical",
+    "NationalConfig",
+    "NationalModel",
+    "load_national",
+]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=MAX_NAME_LENGTH)]
@@ -50,6 +57,26 @@ class Catchments(BaseModel):
     gendarmerie_max_area_km2: Positive
     gendarmerie_min_population: Positive
     travel_minutes_per_sqrt_km2: NonNegative
+
+
+class CrossBorder(BaseModel):
+    """Service across catchment borders (:mod:`sim.national.neighbours`): the persons
+    of a catchment without a post reach the nearest post of their own or a neighbouring
+    département with probability ``uptake_at_zero * 0.5 ** (minutes / half_uptake_minutes)``,
+    ``minutes`` being the road time there (``minutes_per_km`` times the distance, km).
+    Two départements are neighbours when their boundaries come within
+    ``neighbour_gap_km`` of each other (the shipped boundaries are simplified)."""
+
+    model_config = _FROZEN
+    enabled: bool = False
+    uptake_at_zero: Annotated[float, Field(ge=0, le=1)] = 0.5
+    half_uptake_minutes: Annotated[float, Field(gt=0, le=10_000)] = 30.0
+    minutes_per_km: Annotated[float, Field(gt=0, le=100)] = 1.2
+    neighbour_gap_km: Annotated[float, Field(ge=0, le=50)] = 2.0
+
+    def uptake(self, minutes: float) -> float:
+        """The share of a catchment's persons who reach a post ``minutes`` away."""
+        return self.uptake_at_zero * 0.5 ** (minutes / self.half_uptake_minutes)
 
 
 class CoverageModel(BaseModel):
@@ -137,6 +164,7 @@ class NationalConfig(BaseModel):
     catchments: Catchments
     coverage: dict[Name, CoverageModel] = Field(min_length=1)
     allocation: Allocation = Allocation()
+    cross_border: CrossBorder = CrossBorder()
     replications: Annotated[WholeNumber, Field(ge=1, le=MAX_REPLICATIONS)] = 2
     seed: Annotated[WholeNumber, Field(ge=0, lt=2**63)]
 
@@ -153,6 +181,11 @@ class NationalConfig(BaseModel):
             raise ValueError("a country of identical zones needs zones, population and area_km2")
         if uniform and self.only_departements is not None:
             raise ValueError("only_departements needs a table of départements (departements)")
+        if self.cross_border.enabled and self.boundaries is None:
+            raise ValueError(
+                "cross_border.enabled needs boundaries (a GeoJSON of the départements): "
+                "neighbours are found from them; set cross_border.enabled: false"
+            )
         return self
 
 

@@ -149,6 +149,25 @@ def _national_measures() -> Iterator[Measure]:
         lists=frozenset({"national"}),
         compute=lambda t: weighted_gini(*departement_shares(t)),
     )
+    # Service across catchment borders (0 when a post serves its own catchment only).
+    yield Measure(
+        "national_contacted_across_border",
+        "Persons contacted at a post of another catchment",
+        heading="across/yr",
+        compute=lambda t: t["met_across_border"],
+        **_NATIONAL_COUNT,
+    )
+    yield Measure(
+        "national_across_border_share",
+        "Contacted at a post of another catchment",
+        "% of persons contacted",
+        scale=100.0,
+        digits=1,
+        scope="national",
+        heading="across %",
+        lists=frozenset({"national"}),
+        compute=lambda t: share(t["met_across_border"], t["met"]),
+    )
     yield Measure(
         "national_cost_eur_per_year",
         "Cost",

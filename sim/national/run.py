@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sim.config.schema import Scenario, scenario_from_dict
 from sim.config.week import DAYS_PER_YEAR
@@ -37,6 +36,7 @@ from sim.model.outcomes import UNMET_OUTCOMES
 from sim.model.streams import stream
 from sim.national.catchments import Catchment, cut_catchments
 from sim.national.config import NationalModel
+from sim.national.neighbours import Flows, Neighbourhood, cross_border_flows, read_neighbourhood
 from sim.pipeline.plan import DesignPoint, ExperimentPlan, ResolvedScenario
 from sim.pipeline.provenance import config_digest
 from sim.pipeline.spec import ExperimentSpec
@@ -48,6 +48,8 @@ __all__ = [
     "catchment_scenario",
     "contacted_within",
     "national_plan",
+    "neighbour_population",
+    "simulated_points",
 ]
 
 UNMET_REASONS = (*(o.label for o in UNMET_OUTCOMES), "no_post")
@@ -62,12 +64,16 @@ COUNTS = (
     "unmet",
     "within_24h",
     *UNMET_REASONS,
+    "across_border",
+    "met_across_border",
     "posts",
     "cost_eur_per_year",
     "couple_violence_met",
 )
 """What each catchment contributes to the national sums, per year (``within_24h``:
-contacted within 24 h of referral; ``met`` includes ``met_late``)."""
+contacted within 24 h of referral; ``met`` includes ``met_late``; ``across_border``:
+its persons in need who reached a post of another catchment, ``met_across_border``
+those of them contacted)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class NationalStudy:
     model: NationalModel
     catchments: tuple[Catchment, ...]
     documents: dict[str, dict[str, Any]]
+    neighbourhood: Neighbourhood | None = None
+    """Which départements touch, when service crosses catchment borders."""
 
     @classmethod
     def of(cls, model: NationalModel) -> NationalStudy:
@@ -85,7 +93,35 @@ class NationalStudy:
         documents = {
             name: scenario.model_dump(mode="json") for name, scenario in model.scenarios.items()
         }
-        return cls(model, catchments, documents)
+        neighbourhood = None
+        rule = model.config.cross_border
+        if rule.enabled and model.boundaries is not None:
+            where = f"{model.path}: boundaries = '{model.boundaries.name}'"
+            neighbourhood = read_neighbourhood(
+                model.boundaries, model.departements, rule.neighbour_gap_km, where
+            )
+        return cls(model, catchments, documents, neighbourhood)
+
+    @property
+    def cross_border(self) -> bool:
+        """Whether persons of a catchment without a post can reach a neighbouring post."""
+        return self.neighbourhood is not None
+
+    def flows(self, allocation: Mapping[str, int]) -> Flows | None:
+        """Where the persons of the catchments without a post go (None: nowhere)."""
+        if self.neighbourhood is None:
+            return None
+        return cross_border_flows(
+            self.catchments, allocation, self.neighbourhood, self.model.config.cross_border
+        )
+
+    def inflow(self, allocation: Mapping[str, int]) -> dict[str, int]:
+        """Each catchment's population whose persons it receives from catchments
+        without a post, in whole persons (0 without cross-border service)."""
+        flows = self.flows(allocation)
+        if flows is None:
+            return {}
+        return {cid: round(population) for cid, population in flows.inflow.items()}
 
     @property
     def seed(self) -> int:
@@ -123,15 +159,45 @@ def deal_posts(workers: Sequence[dict[str, Any]], posts: int) -> list[dict[str, 
     return out
 
 
+NEIGHBOUR_SUFFIX = "_from_neighbour"
+"""A catchment with posts under cross-border service runs each population twice: its
+own persons, and (``<population>_from_neighbour``) those of the catchments without a
+post who reach it, alike in every rule but their number and their random streams."""
+
+
+def neighbour_population(name: str) -> str:
+    """The name of the population of ``name``'s persons from neighbouring catchments."""
+    return f"{name}{NEIGHBOUR_SUFFIX}"
+
+
 def catchment_scenario(
-    study: NationalStudy, coverage: str, catchment: Catchment, posts: int, replications: int
+    study: NationalStudy,
+    coverage: str,
+    catchment: Catchment,
+    posts: int,
+    replications: int,
+    inflow: float = 0.0,
 ) -> Scenario:
-    """The scenario of one catchment with ``posts`` posts under ``coverage``."""
+    """The scenario of one catchment with ``posts`` posts under ``coverage``; under
+    cross-border service it also receives the persons of a population of ``inflow``
+    people from catchments without a post (their own populations, so that the
+    catchment's own persons are drawn alike whatever it receives)."""
     document = {**study.documents[coverage]}
     populations = {}
     for name, rate in study.arrivals_per_year(catchment).items():
         population = document["populations"][name]
         populations[name] = {**population, "arrivals": {**population["arrivals"], "per_year": rate}}
+    if study.cross_border:
+        rates = study.model.config.demand_per_100k
+        for name, rate in rates.items():
+            population = document["populations"][name]
+            per_year = rate * inflow / 100_000
+            populations[neighbour_population(name)] = {
+                **population,
+                "arrivals": {**population["arrivals"], "per_year": per_year},
+            }
+    elif inflow:
+        raise ValueError("inflow needs cross-border service (cross_border.enabled)")
     document["populations"] = populations
     station = {**document["stations"][0], "travel_minutes": catchment.travel_minutes}
     document["stations"] = [station]
@@ -146,15 +212,20 @@ def catchment_scenario(
     return scenario_from_dict(document, where)
 
 
+Point = tuple[str, int, int]
+"""A simulated catchment: (catchment id, posts, population it receives from others)."""
+
+
 def national_plan(
     study: NationalStudy,
-    pairs: Iterable[tuple[str, int]],
+    points: Iterable[Point],
     coverages: Sequence[str],
     replications: int,
     name: str,
 ) -> ExperimentPlan:
-    """The experiment of every (catchment, posts) pair under every coverage model."""
-    pairs = sorted(set(pairs), key=lambda p: (study.catchments.index(study.catchment(p[0])), p[1]))
+    """The experiment of every simulated catchment under every coverage model."""
+    order = {c.catchment_id: k for k, c in enumerate(study.catchments)}
+    points = sorted(set(points), key=lambda p: (order[p[0]], p[1], p[2]))
     model = study.model
     spec = ExperimentSpec.model_validate(
         {
@@ -166,11 +237,16 @@ def national_plan(
         }
     )
     by_id = study.by_id
-    points, resolved = [], []
-    for index, (catchment_id, posts) in enumerate(pairs):
-        points.append(DesignPoint(index, {"catchment": catchment_id, "posts": posts}))
+    design, resolved = [], []
+    for index, (catchment_id, posts, inflow) in enumerate(points):
+        values: dict[str, Any] = {"catchment": catchment_id, "posts": posts}
+        if study.cross_border:
+            values["inflow_population"] = inflow
+        design.append(DesignPoint(index, values))
         for coverage in coverages:
-            scenario = catchment_scenario(study, coverage, by_id[catchment_id], posts, replications)
+            scenario = catchment_scenario(
+                study, coverage, by_id[catchment_id], posts, replications, inflow
+            )
             resolved.append(ResolvedScenario(index, coverage, scenario, config_digest(scenario)))
     measures = measures_for(resolved[0].scenario)
     return ExperimentPlan(
@@ -179,20 +255,33 @@ def national_plan(
         spec_text=model.path.read_text(encoding="utf-8"),
         labels=tuple(coverages),
         config_paths={c: str(model.scenario_paths[c]) for c in coverages},
-        points=tuple(points),
+        points=tuple(design),
         scenarios=tuple(resolved),
         population_names=tuple(resolved[0].scenario.population_names),
         measures=measures,
     )
 
 
+def simulated_points(study: NationalStudy, allocation: Mapping[str, int]) -> set[Point]:
+    """The catchments an allocation simulates: those with posts, with what they receive."""
+    inflow = study.inflow(allocation)
+    return {(c, k, inflow.get(c, 0)) for c, k in allocation.items() if k > 0}
+
+
 # -- the counts of the catchments ---------------------------------------------------
 
 
 class CatchmentCounts:
-    """Per-year counts (:data:`COUNTS`) of each simulated (catchment, posts) pair, by
-    coverage model and replication, read from a national plan's stored replications;
-    and those of catchments without a post, drawn here."""
+    """Per-year counts (:data:`COUNTS`) of each simulated catchment, by coverage model
+    and replication, read from a national plan's stored replications; and those of
+    catchments without a post, drawn here.
+
+    Under cross-border service a catchment with posts also serves persons of other
+    catchments (its ``*_from_neighbour`` populations).  They are counted where they
+    live: their outcomes are shared among the catchments they came from in proportion
+    to the population each sent.  Their origins are independent marks of one Poisson
+    stream, so the shares are exact in expectation; the load they put on the posts is
+    simulated, not added afterwards."""
 
     def __init__(
         self, study: NationalStudy, plan: ExperimentPlan, replications_table: pa.Table
@@ -200,64 +289,119 @@ class CatchmentCounts:
         self.study = study
         self.replications = plan.spec.replications
         self._point = {
-            (p.values["catchment"], int(p.values["posts"])): p.index for p in plan.points
+            (
+                p.values["catchment"],
+                int(p.values["posts"]),
+                int(p.values.get("inflow_population", 0)),
+            ): p.index
+            for p in plan.points
         }
-        table = replications_table.filter(pc.equal(replications_table["population"], ALL))
-        self._values: dict[str, dict[str, np.ndarray]] = {}
+        self._neighbours = (
+            tuple(neighbour_population(n) for n in study.model.config.demand_per_100k)
+            if study.cross_border
+            else ()
+        )
+        wanted = (ALL, *self._neighbours)
+        population = replications_table["population"].to_numpy(zero_copy_only=False)
+        table = replications_table.filter(pa.array(np.isin(population, wanted)))
+        population = table["population"].to_numpy(zero_copy_only=False)
+        scenario = table["scenario"].to_numpy(zero_copy_only=False)
         metric = table["metric"].to_numpy(zero_copy_only=False)
+        where = table["point"].to_numpy()
+        replication = table["replication"].to_numpy()
+        value = table["value"].to_numpy()
+        self._values: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         for coverage in plan.labels:
-            mine = table["scenario"].to_numpy(zero_copy_only=False) == coverage
-            out: dict[str, np.ndarray] = {}
-            for name in _NEEDED:
-                chosen = mine & (metric == name)
-                grid = np.full((len(plan.points), self.replications), np.nan)
-                point = table["point"].to_numpy()[chosen]
-                replication = table["replication"].to_numpy()[chosen]
-                grid[point, replication] = table["value"].to_numpy()[chosen]
-                out[name] = grid
-            self._values[coverage] = out
-        self._no_post: dict[str, dict[str, np.ndarray]] = {}
+            for group in wanted:
+                mine = (scenario == coverage) & (population == group)
+                out: dict[str, np.ndarray] = {}
+                for name in _NEEDED:
+                    chosen = mine & (metric == name)
+                    grid = np.full((len(plan.points), self.replications), np.nan)
+                    grid[where[chosen], replication[chosen]] = value[chosen]
+                    out[name] = grid
+                self._values[(coverage, group)] = out
+        self._no_post: dict[tuple[str, float], dict[str, np.ndarray]] = {}
 
-    def of(self, coverage: str, catchment_id: str, posts: int) -> dict[str, np.ndarray]:
-        """The counts of one catchment, one value per replication."""
-        if posts == 0:
-            return self.no_post(catchment_id)
-        point = self._point[(catchment_id, posts)]
-        v = {name: grid[point] for name, grid in self._values[coverage].items()}
-        counts = {
+    def _persons(self, coverage: str, point: int, group: str) -> dict[str, np.ndarray]:
+        """The counts of one population (or every one) of a simulated catchment that
+        belong to persons, not to posts."""
+        v = {name: grid[point] for name, grid in self._values[(coverage, group)].items()}
+        referred = np.nan_to_num(v["referred"])
+        return {
             "cases": v["cases"],
             "servable": v["servable"],
             "referred": v["referred"],
             "met": v["met"] + v["met_late"],
             "met_late": v["met_late"],
             "unmet": v["unmet"],
-            "within_24h": contacted_within(v["within_24h_share"], v["referred"]),
+            "within_24h": contacted_within(v["within_24h_share"], referred),
             **{o.label: v[o.label] for o in UNMET_OUTCOMES},
-            "no_post": np.zeros(self.replications),
-            "posts": np.full(self.replications, float(posts)),
-            "cost_eur_per_year": v["cost_eur_per_year"],
-            "couple_violence_met": v["couple_violence_per_post_year"] * posts,
+            "couple_violence_met": v["couple_violence_met_per_year"],
         }
-        return counts
 
-    def no_post(self, catchment_id: str) -> dict[str, np.ndarray]:
-        """The counts of a catchment without a post (drawn once, then kept)."""
-        if catchment_id not in self._no_post:
-            self._no_post[catchment_id] = no_post_counts(
-                self.study, catchment_id, self.replications
-            )
-        return self._no_post[catchment_id]
+    def of(
+        self, coverage: str, catchment_id: str, posts: int, inflow: int = 0
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+        """The counts of one catchment (one value per replication) for its own persons,
+        and those of the persons it received from others (None if it received none)."""
+        if posts == 0:
+            return self.no_post(catchment_id), None
+        point = self._point[(catchment_id, posts, inflow)]
+        counts = self._persons(coverage, point, ALL)
+        received = None
+        if inflow and self._neighbours:
+            parts = [self._persons(coverage, point, group) for group in self._neighbours]
+            received = {name: np.sum([p[name] for p in parts], axis=0) for name in parts[0]}
+            counts = {name: counts[name] - received[name] for name in counts}
+        system = self._values[(coverage, ALL)]
+        counts.update(
+            {
+                "no_post": np.zeros(self.replications),
+                "across_border": np.zeros(self.replications),
+                "met_across_border": np.zeros(self.replications),
+                "posts": np.full(self.replications, float(posts)),
+                "cost_eur_per_year": system["cost_eur_per_year"][point],
+            }
+        )
+        return counts, received
+
+    def no_post(self, catchment_id: str, uptake: float = 0.0) -> dict[str, np.ndarray]:
+        """The counts of a catchment without a post whose persons reach a post elsewhere
+        with probability ``uptake`` (drawn once, then kept)."""
+        key = (catchment_id, uptake)
+        if key not in self._no_post:
+            self._no_post[key] = no_post_counts(self.study, catchment_id, self.replications, uptake)
+        return self._no_post[key]
 
     def national(
         self, coverage: str, allocation: Mapping[str, int]
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
         """National sums (one value per replication; ``departement_servable`` and
         ``departement_unmet`` one row of départements per replication) and each
-        catchment's counts."""
-        per_catchment = {
-            c.catchment_id: self.of(coverage, c.catchment_id, allocation[c.catchment_id])
-            for c in self.study.catchments
-        }
+        catchment's counts, persons counted where they live."""
+        flows = self.study.flows(allocation)
+        inflow = self.study.inflow(allocation)
+        per_catchment: dict[str, dict[str, np.ndarray]] = {}
+        received: dict[str, dict[str, np.ndarray]] = {}
+        for c in self.study.catchments:
+            cid = c.catchment_id
+            if allocation[cid] > 0:
+                own, got = self.of(coverage, cid, allocation[cid], inflow.get(cid, 0))
+                per_catchment[cid] = own
+                if got is not None:
+                    received[cid] = got
+            else:
+                uptake = flows.uptake.get(cid, 0.0) if flows is not None else 0.0
+                per_catchment[cid] = dict(self.no_post(cid, uptake))
+        for destination, got in received.items():
+            assert flows is not None
+            for origin, share in flows.origins(destination).items():
+                counts = per_catchment[origin]
+                for name, values in got.items():
+                    counts[name] = counts[name] + share * values
+                counts["across_border"] = counts["across_border"] + share * got["servable"]
+                counts["met_across_border"] = counts["met_across_border"] + share * got["met"]
         totals = {
             name: np.sum([counts[name] for counts in per_catchment.values()], axis=0)
             for name in COUNTS
@@ -281,14 +425,15 @@ def contacted_within(share: np.ndarray, referred: np.ndarray) -> np.ndarray:
 
 
 def no_post_counts(
-    study: NationalStudy, catchment_id: str, replications: int
+    study: NationalStudy, catchment_id: str, replications: int, uptake: float = 0.0
 ) -> dict[str, np.ndarray]:
     """The counts (:data:`COUNTS`) of a catchment without a post, one value per
     replication: its persons reaching a station (Poisson, over the measurement window
     of the coverage models' scenarios) and, among them, those an officer would have
     referred to a reachable worker (binomial; the first coverage model's referral
     probabilities, so that every coverage model counts the same persons): in need, and
-    unmet for want of a post."""
+    unmet for want of a post.  Under cross-border service a share ``uptake`` of them
+    reach a post elsewhere and are counted there: these are the others."""
     catchment = study.catchment(catchment_id)
     scenario = next(iter(study.model.scenarios.values()))
     years = scenario.simulation.run_days / DAYS_PER_YEAR
@@ -298,7 +443,7 @@ def no_post_counts(
     for r in range(replications):
         rng = stream(seed, r, "no_post_demand")
         for name, per_year in study.arrivals_per_year(catchment).items():
-            arrived = rng.poisson(per_year * years)
+            arrived = rng.poisson(per_year * years * (1.0 - uptake))
             cases[r] += arrived
             servable[r] += rng.binomial(arrived, scenario.populations[name].referral.probability)
     counts = {name: np.zeros(replications) for name in COUNTS}
@@ -318,5 +463,5 @@ _NEEDED = (
     "within_24h_share",
     *(o.label for o in UNMET_OUTCOMES),
     "cost_eur_per_year",
-    "couple_violence_per_post_year",
+    "couple_violence_met_per_year",
 )

@@ -32,7 +32,7 @@ from sim.measures.stats import intervals, paired_difference
 from sim.national.allocation import RULES, allocate, departements_without_post, minimum_posts
 from sim.national.measures import NATIONAL_MEASURES, measure_nation
 from sim.national.optimise import EQUITY_PREFIX, OBJECTIVES, ResponseCurves, greedy_allocation
-from sim.national.run import CatchmentCounts, NationalStudy, national_plan
+from sim.national.run import CatchmentCounts, NationalStudy, national_plan, simulated_points
 from sim.pipeline.backends import Backend
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.provenance import MARKER, environment_versions
@@ -243,9 +243,10 @@ def run_national(
         )
 
     coverages = list(dict.fromkeys(r.coverage for r in requests))
-    pairs = {(c, k) for a in allocations.values() for c, k in a.items() if k > 0}
-    say(f"{len(pairs)} (catchment, posts) pairs x {len(coverages)} coverage models")
-    plan = national_plan(study, pairs, coverages, replications, f"{model.config.name}-catchments")
+    points = set().union(*(simulated_points(study, a) for a in allocations.values()))
+    what = "(catchment, posts, inflow)" if study.cross_border else "(catchment, posts)"
+    say(f"{len(points)} {what} points x {len(coverages)} coverage models")
+    plan = national_plan(study, points, coverages, replications, f"{model.config.name}-catchments")
     runs = out / "runs"
     stored = runs.exists() and any(runs.iterdir())
     outcome = run_experiment(
@@ -300,6 +301,8 @@ def national_tables(
     for r in requests:
         allocation = allocations[r.key]
         totals, per_catchment = counts.national(r.coverage, allocation)
+        flows = study.flows(allocation)
+        inflow = flows.inflow if flows is not None else {}
         values = [
             measure_nation({k: v[i] for k, v in totals.items()}) for i in range(counts.replications)
         ]
@@ -342,13 +345,23 @@ def national_tables(
                     "unmet_share": _share(mean["unmet"], mean["servable"]),
                     "within_24h_share_of_need": _share(mean["within_24h"], mean["servable"]),
                     "cost_eur_per_year": mean["cost_eur_per_year"],
+                    "sent_share": flows.uptake.get(cid, 0.0) if flows is not None else 0.0,
+                    "in_need_across_border": mean["across_border"],
+                    "contacted_across_border": mean["met_across_border"],
+                    "received_population": inflow.get(cid, 0.0),
                 }
             )
             allocation_rows.append(
                 {**keys, "catchment": cid, "posts_in_catchment": allocation[cid]}
             )
             d = by_departement.setdefault(c.departement, {})
-            for name in ("servable", "unmet", "within_24h", "cost_eur_per_year"):
+            for name in (
+                "servable",
+                "unmet",
+                "within_24h",
+                "cost_eur_per_year",
+                "met_across_border",
+            ):
                 d[name] = d.get(name, 0.0) + mean[name]
             d["posts"] = d.get("posts", 0.0) + allocation[cid]
         for dep in study.model.departements:
@@ -366,6 +379,7 @@ def national_tables(
                     "unmet_share": _share(d["unmet"], d["servable"]),
                     "within_24h_share_of_need": _share(d["within_24h"], d["servable"]),
                     "cost_eur_per_year": d["cost_eur_per_year"],
+                    "contacted_across_border": d["met_across_border"],
                 }
             )
         national.append(

@@ -1,0 +1,292 @@
+"""Service across catchment borders: the départements' neighbours from their
+boundaries, where the persons of a catchment without a post go, that the posts they
+reach simulate them, and that the country counts every person once, where they live."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_national import FRANCE, small_config
+
+from sim.commands.cli import main
+from sim.config.errors import ConfigError
+from sim.model.station import simulate
+from sim.national.allocation import allocate
+from sim.national.config import load_national
+from sim.national.neighbours import MEAN_DISTANCE_IN_UNIT_SQUARE, cross_border_flows
+from sim.national.optimise import GreedyEstimate, ResponseCurves, greedy_allocation
+from sim.national.run import NationalStudy, catchment_scenario, neighbour_population
+from sim.national.study import Request, run_national
+from sim.pipeline.backends import LocalBackend
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def france() -> NationalStudy:
+    study = NationalStudy.of(load_national(FRANCE))
+    assert study.cross_border, "france.yaml ships with cross-border service on"
+    return study
+
+
+# -- neighbours -----------------------------------------------------------------------
+
+
+def test_neighbours_are_the_departements_that_touch(france: NationalStudy) -> None:
+    touching = france.neighbourhood.neighbours
+    assert touching["75"] == ("92", "93", "94")
+    assert set(touching["92"]) == {"75", "78", "91", "93", "94", "95"}
+    assert set(touching["13"]) == {"04", "30", "83", "84"}
+    assert touching["2A"] == ("2B",) and touching["2B"] == ("2A",)
+    for island in ("971", "972", "973", "974", "976"):
+        assert touching[island] == ()
+    for code, others in touching.items():
+        assert code not in others
+        for other in others:
+            assert code in touching[other], (code, other)
+
+
+def test_distances_between_and_within_departements(france: NationalStudy) -> None:
+    hood = france.neighbourhood
+    paris = next(d for d in france.model.departements if d.code == "75")
+    assert hood.distance_km("75", "75") == pytest.approx(
+        MEAN_DISTANCE_IN_UNIT_SQUARE * math.sqrt(paris.area_km2)
+    )
+    # Centroids: Paris to the Hauts-de-Seine about 10 km, to the Bouches-du-Rhône 660.
+    assert 5 < hood.distance_km("75", "92") < 15
+    assert 600 < hood.distance_km("75", "13") < 720
+    assert hood.distance_km("92", "75") == hood.distance_km("75", "92")
+
+
+# -- flows ------------------------------------------------------------------------------
+
+
+def test_persons_without_a_post_go_to_the_nearest_posts(france: NationalStudy) -> None:
+    constants = france.model.config.allocation
+    rule = france.model.config.cross_border
+    allocation = allocate("historical_2013", 175, france.catchments, constants)
+    flows = france.flows(allocation)
+    by_id = france.by_id
+    sent = 0.0
+    for c in france.catchments:
+        cid = c.catchment_id
+        if allocation[cid] > 0:
+            assert cid not in flows.uptake and cid not in flows.brought
+            continue
+        share = flows.uptake[cid]
+        if share == 0:
+            assert cid not in flows.brought
+            continue
+        # The uptake is the rule's at the road time there, and the posts share them.
+        assert share == pytest.approx(rule.uptake(flows.minutes[cid]))
+        brought = flows.brought[cid]
+        assert sum(brought.values()) == pytest.approx(share * c.population)
+        homes = {by_id[d].departement for d in brought}
+        assert len(homes) == 1
+        home = homes.pop()
+        assert home == c.departement or home in france.neighbourhood.neighbours[c.departement]
+        assert all(allocation[d] > 0 for d in brought)
+        sent += share * c.population
+    assert sum(flows.inflow.values()) == pytest.approx(sent)
+    # The Val-de-Marne has no post in 2013: its people reach those of Paris or a
+    # neighbour, the nearest first.
+    val_de_marne = [c for c in france.catchments if c.departement == "94"]
+    for c in val_de_marne:
+        assert flows.uptake[c.catchment_id] > 0.3
+    for destination, in_flow in flows.inflow.items():
+        origins = flows.origins(destination)
+        assert sum(origins.values()) == pytest.approx(1.0)
+        assert in_flow > 0
+
+
+def test_uptake_falls_with_road_time(france: NationalStudy) -> None:
+    rule = france.model.config.cross_border
+    times = [0, 15, 30, 60, 120]
+    shares = [rule.uptake(t) for t in times]
+    assert shares[0] == rule.uptake_at_zero
+    assert shares[2] == pytest.approx(rule.uptake_at_zero / 2)
+    assert all(a > b for a, b in itertools.pairwise(shares))
+
+
+def test_a_catchment_with_no_post_within_reach_sends_nobody(france: NationalStudy) -> None:
+    # Only Paris has a post: the Bouches-du-Rhône's persons reach nobody.
+    allocation = {c.catchment_id: 0 for c in france.catchments}
+    paris = next(c.catchment_id for c in france.catchments if c.departement == "75")
+    allocation[paris] = 1
+    rule = france.model.config.cross_border
+    flows = cross_border_flows(france.catchments, allocation, france.neighbourhood, rule)
+    for c in france.catchments:
+        if c.departement == "13":
+            assert flows.uptake[c.catchment_id] == 0.0
+        if c.departement in ("75", "92", "93", "94") and c.catchment_id != paris:
+            assert set(flows.brought[c.catchment_id]) == {paris}
+
+
+# -- the posts simulate them ------------------------------------------------------------
+
+
+def test_a_post_receiving_nobody_runs_exactly_as_without_cross_border(
+    france: NationalStudy,
+) -> None:
+    without = NationalStudy.of(load_national(FRANCE, overrides={"cross_border.enabled": False}))
+    c = france.catchments[3]
+    with_border = catchment_scenario(france, "office_hours", c, 1, 1)
+    plain = catchment_scenario(without, "office_hours", c, 1, 1)
+    assert set(with_border.populations) - set(plain.populations) == {
+        neighbour_population(p) for p in plain.populations
+    }
+    a, b = simulate(with_border, 0), simulate(plain, 0)
+    for name, column in b.cases.columns().items():
+        np.testing.assert_array_equal(getattr(a.cases, name), column, err_msg=name)
+    for name, column in b.workers.columns().items():
+        np.testing.assert_array_equal(getattr(a.workers, name), column, err_msg=name)
+
+
+def test_received_persons_load_the_post_they_reach(france: NationalStudy) -> None:
+    c = france.catchments[3]
+    alone = simulate(catchment_scenario(france, "office_hours", c, 1, 1, inflow=0), 0)
+    loaded = simulate(catchment_scenario(france, "office_hours", c, 1, 1, inflow=300_000), 0)
+    names = catchment_scenario(france, "office_hours", c, 1, 1).population_names
+    own = [k for k, n in enumerate(names) if not n.endswith("_from_neighbour")]
+    mine = np.isin(loaded.cases.population, own)
+    # The post's own persons are the same persons (common random numbers) ...
+    np.testing.assert_array_equal(loaded.cases.arrival[mine], alone.cases.arrival)
+    assert (~mine).sum() > 1000
+    # ... and those from elsewhere take the post's time, so its own fare worse.
+    contacted = 0  # EndState.CONTACTED
+    assert (loaded.cases.state[mine] == contacted).sum() < (alone.cases.state == contacted).sum()
+
+
+def test_inflow_needs_cross_border_service() -> None:
+    without = NationalStudy.of(load_national(FRANCE, overrides={"cross_border.enabled": False}))
+    with pytest.raises(ValueError, match="cross-border"):
+        catchment_scenario(without, "office_hours", without.catchments[0], 1, 1, inflow=10)
+
+
+# -- the country ------------------------------------------------------------------------
+
+
+def _national(tmp_path: Path, enabled: bool, replications: int = 6):
+    path = small_config(tmp_path, ["19", "23", "86", "87"], cross_border={"enabled": enabled})
+    study = NationalStudy.of(load_national(path))
+    out = run_national(
+        study,
+        [Request(4, "proportional", "office_hours")],
+        tmp_path / f"out_{enabled}",
+        LocalBackend(1),
+        replications,
+        fresh=True,
+        show_progress=False,
+    )
+    rows = out.tables["national"].to_pylist()
+    return study, out, {r["metric"]: r for r in rows}
+
+
+def test_the_country_counts_each_person_once_where_they_live(tmp_path: Path) -> None:
+    study, on, national = _national(tmp_path, True)
+    _, _off, plain = _national(tmp_path, False)
+    # The persons in need do not depend on where they are seen: the two estimates
+    # agree within their intervals.
+    a, b = national["national_persons_in_need"], plain["national_persons_in_need"]
+    assert abs(a["mean"] - b["mean"]) < math.hypot(a["half_width"], b["half_width"])
+    # Fewer are unmet for want of a post, and some are contacted across a border.
+    assert national["national_unmet_no_post"]["ci_high"] < plain["national_unmet_no_post"]["ci_low"]
+    assert national["national_contacted_across_border"]["ci_low"] > 0
+    assert plain["national_contacted_across_border"]["mean"] == 0
+    assert 0 < national["national_across_border_share"]["mean"] < 1
+    # The départements' and catchments' counts add up to the nation's.
+    departements = on.tables["departements"].to_pylist()
+    catchments = on.tables["catchments"].to_pylist()
+    across = national["national_contacted_across_border"]["mean"]
+    assert sum(d["contacted_across_border"] for d in departements) == pytest.approx(across)
+    assert sum(c["contacted_across_border"] for c in catchments) == pytest.approx(across)
+    need = national["national_persons_in_need"]["mean"]
+    assert sum(d["persons_in_need"] for d in departements) == pytest.approx(need)
+    # Only catchments without a post send; only those with posts receive.
+    for c in catchments:
+        if c["posts_in_catchment"] > 0:
+            assert c["sent_share"] == 0 and c["contacted_across_border"] == 0
+        else:
+            assert c["received_population"] == 0
+    assert any(c["received_population"] > 0 for c in catchments)
+    assert study.cross_border
+
+
+def test_cross_border_service_needs_the_boundaries(tmp_path: Path, capsys) -> None:
+    path = small_config(tmp_path, ["19"], cross_border={"enabled": True})
+    with pytest.raises(ConfigError, match=r"cross_border\.enabled needs boundaries"):
+        load_national(path, overrides={"boundaries": None})
+    belgium = ROOT / "configs" / "national" / "belgium.yaml"
+    code = main(["national", str(belgium), "--posts", "10", "--set", "cross_border.enabled=true"])
+    assert code == 2
+    assert "cross_border.enabled needs boundaries" in capsys.readouterr().err
+
+
+# -- the optimiser ----------------------------------------------------------------------
+
+
+class _NoBackend:
+    description = "none"
+
+    def run(self, *args: object) -> None:
+        raise AssertionError("every curve point was given: nothing should be simulated")
+
+
+def _synthetic_curves(study: NationalStudy, seed: int) -> ResponseCurves:
+    """Convex curves, falling from each catchment's persons in need."""
+    curves = ResponseCurves(study, "office_hours", 1, {})
+    rng = np.random.default_rng(seed)
+    for c in study.catchments:
+        in_need = curves.value(c.catchment_id, 0, "unmet")
+        rate = rng.uniform(0.3, 1.2)
+        for k in range(1, 9):
+            value = in_need * math.exp(-rate * k)
+            curves.points[(c.catchment_id, k)] = (value, value)
+    return curves
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_the_greedy_counts_who_reaches_a_post_from_a_catchment_without_one(
+    tmp_path: Path, seed: int
+) -> None:
+    study = NationalStudy.of(load_national(small_config(tmp_path, ["19", "23", "87"])))
+    curves = _synthetic_curves(study, seed)
+    ids = [c.catchment_id for c in study.catchments]
+    allocation = {c: 0 for c in ids}
+    allocation["87-P1"], allocation["19-G1"] = 2, 1
+    estimate = GreedyEstimate(curves, dict(allocation), "unmet")
+    flows = study.flows(allocation)
+    for c in ids:
+        if allocation[c] > 0:
+            assert estimate.value(c) == curves.value(c, allocation[c], "unmet")
+            continue
+        # The flows the simulation uses, at the share each post contacts of its own.
+        need = curves.value(c, 0, "unmet")
+        brought = flows.brought.get(c, {})
+        sent = sum(brought.values())
+        contacted = sum(
+            p / sent * (1 - curves.value(d, allocation[d], "unmet") / curves.value(d, 0, "unmet"))
+            for d, p in brought.items()
+        )
+        assert estimate.value(c) == pytest.approx(need * (1 - flows.uptake[c] * contacted))
+        assert estimate.value(c) <= need
+
+    # Greedy on the estimate: as good as the best allocation of 4 posts by brute force.
+    def total(split: dict[str, int]) -> float:
+        e = GreedyEstimate(curves, dict(split), "unmet")
+        return sum(e.value(c) for c in ids)
+
+    posts = 4
+    every = [
+        dict(zip(ids, split, strict=True))
+        for split in itertools.product(range(posts + 1), repeat=len(ids))
+        if sum(split) == posts
+    ]
+    chosen = greedy_allocation(curves, posts, _NoBackend(), guess={c: 4 for c in ids})  # type: ignore[arg-type]
+    assert sum(chosen.values()) == posts
+    best = min(total(a) for a in every)
+    assert total(chosen) == pytest.approx(best)
