@@ -18,7 +18,6 @@ from sim.model.station import simulate
 from sim.national.allocation import allocate
 from sim.national.config import load_national
 from sim.national.neighbours import MEAN_DISTANCE_IN_UNIT_SQUARE, cross_border_flows
-from sim.national.optimise import GreedyEstimate, ResponseCurves, greedy_allocation
 from sim.national.run import NationalStudy, catchment_scenario, neighbour_population
 from sim.national.study import Request, run_national
 from sim.pipeline.backends import LocalBackend
@@ -224,69 +223,3 @@ def test_cross_border_service_needs_the_boundaries(tmp_path: Path, capsys) -> No
     code = main(["national", str(belgium), "--posts", "10", "--set", "cross_border.enabled=true"])
     assert code == 2
     assert "cross_border.enabled needs boundaries" in capsys.readouterr().err
-
-
-# -- the optimiser ----------------------------------------------------------------------
-
-
-class _NoBackend:
-    description = "none"
-
-    def run(self, *args: object) -> None:
-        raise AssertionError("every curve point was given: nothing should be simulated")
-
-
-def _synthetic_curves(study: NationalStudy, seed: int) -> ResponseCurves:
-    """Convex curves, falling from each catchment's persons in need."""
-    curves = ResponseCurves(study, "office_hours", 1, {})
-    rng = np.random.default_rng(seed)
-    for c in study.catchments:
-        in_need = curves.value(c.catchment_id, 0, "unmet")
-        rate = rng.uniform(0.3, 1.2)
-        for k in range(1, 9):
-            value = in_need * math.exp(-rate * k)
-            curves.points[(c.catchment_id, k)] = (value, value)
-    return curves
-
-
-@pytest.mark.parametrize("seed", [3, 4, 5])
-def test_the_greedy_counts_who_reaches_a_post_from_a_catchment_without_one(
-    tmp_path: Path, seed: int
-) -> None:
-    study = NationalStudy.of(load_national(small_config(tmp_path, ["19", "23", "87"])))
-    curves = _synthetic_curves(study, seed)
-    ids = [c.catchment_id for c in study.catchments]
-    allocation = {c: 0 for c in ids}
-    allocation["87-P1"], allocation["19-G1"] = 2, 1
-    estimate = GreedyEstimate(curves, dict(allocation), "unmet")
-    flows = study.flows(allocation)
-    for c in ids:
-        if allocation[c] > 0:
-            assert estimate.value(c) == curves.value(c, allocation[c], "unmet")
-            continue
-        # The flows the simulation uses, at the share each post contacts of its own.
-        need = curves.value(c, 0, "unmet")
-        brought = flows.brought.get(c, {})
-        sent = sum(brought.values())
-        contacted = sum(
-            p / sent * (1 - curves.value(d, allocation[d], "unmet") / curves.value(d, 0, "unmet"))
-            for d, p in brought.items()
-        )
-        assert estimate.value(c) == pytest.approx(need * (1 - flows.uptake[c] * contacted))
-        assert estimate.value(c) <= need
-
-    # Greedy on the estimate: as good as the best allocation of 4 posts by brute force.
-    def total(split: dict[str, int]) -> float:
-        e = GreedyEstimate(curves, dict(split), "unmet")
-        return sum(e.value(c) for c in ids)
-
-    posts = 4
-    every = [
-        dict(zip(ids, split, strict=True))
-        for split in itertools.product(range(posts + 1), repeat=len(ids))
-        if sum(split) == posts
-    ]
-    chosen = greedy_allocation(curves, posts, _NoBackend(), guess={c: 4 for c in ids})  # type: ignore[arg-type]
-    assert sum(chosen.values()) == posts
-    best = min(total(a) for a in every)
-    assert total(chosen) == pytest.approx(best)

@@ -214,6 +214,10 @@ def departement_table(departements: pd.DataFrame) -> pd.DataFrame:
             "People in need a year": departements["persons_in_need"].round(0),
             "Unmet (% of people in need)": (departements["unmet_share"] * 100).round(1),
             "Contacted within 24 h (%)": (departements["within_24h_share_of_need"] * 100).round(1),
+            # Results stored before cross-border service have no such column: nobody.
+            "Contacted at a post of another catchment, a year": departements.get(
+                "contacted_across_border", pd.Series(0.0, index=departements.index)
+            ).round(0),
             "Cost (euros a year)": departements["cost_eur_per_year"].round(0),
         }
     )

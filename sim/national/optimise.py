@@ -20,6 +20,7 @@ expected persons in need (no simulation needed).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -41,7 +42,6 @@ __all__ = [
     "EQUITY_PREFIX",
     "OBJECTIVES",
     "TRAINING_REPLICATIONS_FROM",
-    "GreedyEstimate",
     "ResponseCurves",
     "equity_turns",
     "greedy_allocation",
@@ -171,102 +171,6 @@ class ResponseCurves:
         partial.replace(path)  # an interruption leaves the previous rounds whole
 
 
-class GreedyEstimate:
-    """The greedy's estimate of the national quantity under an allocation, by
-    département (persons counted where they live).
-
-    A catchment with posts counts its curve's value.  Without cross-border service a
-    catchment without a post counts its persons in need; with it, those less the ones
-    who reach a post elsewhere (its uptake, :mod:`sim.national.neighbours`) and are
-    contacted there, at the share of its own persons that post's curve says it
-    contacts.  What those persons add to the post's load is left out (second order:
-    they are a few % of its persons); the chosen allocation is simulated afresh with it.
-    """
-
-    def __init__(
-        self, curves: ResponseCurves, counts: dict[str, int], objective: Objective
-    ) -> None:
-        self.curves = curves
-        self.counts = counts
-        self.objective = objective
-        study = curves.study
-        self.home = {c.catchment_id: c.departement for c in study.catchments}
-        self.order = {c.catchment_id: k for k, c in enumerate(study.catchments)}
-        self.neighbourhood = study.neighbourhood
-        self.rule = study.model.config.cross_border
-        self.in_departement: dict[str, list[str]] = {}
-        for c in study.catchments:
-            self.in_departement.setdefault(c.departement, []).append(c.catchment_id)
-        self.posts_in: dict[str, dict[str, int]] = {}
-        for cid, k in counts.items():
-            if k > 0:
-                self.posts_in.setdefault(self.home[cid], {})[cid] = k
-        self._areas: dict[str, tuple[str, ...]] = {}
-
-    def value(self, cid: str) -> float:
-        """The catchment's estimated quantity (persons a year) at its current posts."""
-        k = self.counts[cid]
-        curves, objective = self.curves, self.objective
-        if k > 0 or self.neighbourhood is None:
-            return curves.value(cid, k, objective)
-        need = curves.value(cid, 0, objective)
-        for minutes, departement in self.neighbourhood.reach(
-            self.home[cid], self.rule.minutes_per_km
-        ):
-            posts = self.posts_in.get(departement)
-            if posts:
-                total = sum(posts.values())
-                contacted = sum(
-                    n / total * (1 - curves.value(d, n, objective) / curves.value(d, 0, objective))
-                    for d, n in posts.items()
-                )
-                return need * (1 - self.rule.uptake(minutes) * contacted)
-        return need
-
-    def area(self, cid: str) -> tuple[str, ...]:
-        """The catchments whose value a post in ``cid`` can change: ``cid`` alone, or
-        under cross-border service every catchment of its département and of those
-        it touches."""
-        if cid not in self._areas:
-            if self.neighbourhood is None:
-                self._areas[cid] = (cid,)
-            else:
-                home = self.home[cid]
-                places = (home, *self.neighbourhood.neighbours.get(home, ()))
-                self._areas[cid] = tuple(x for d in places for x in self.in_departement[d])
-        return self._areas[cid]
-
-    def gain(self, cid: str) -> dict[str, float]:
-        """How much one more post in ``cid`` lowers each département's quantity."""
-        area = self.area(cid)
-        before = [self.value(x) for x in area]
-        self.add(cid, 1)
-        after = [self.value(x) for x in area]
-        self.add(cid, -1)
-        out: dict[str, float] = {}
-        for x, b, a in zip(area, before, after, strict=True):
-            if b != a:
-                out[self.home[x]] = out.get(self.home[x], 0.0) + b - a
-        return out
-
-    def add(self, cid: str, posts: int) -> None:
-        """Give ``cid`` ``posts`` more posts (negative: take them back)."""
-        self.counts[cid] += posts
-        held = self.posts_in.setdefault(self.home[cid], {})
-        if self.counts[cid] > 0:
-            held[cid] = self.counts[cid]
-        else:
-            held.pop(cid, None)
-
-    def affected(self, cid: str) -> tuple[str, ...]:
-        """The catchments whose gain a post in ``cid`` can change: those whose area
-        overlaps its area (within two départements' reach)."""
-        if self.neighbourhood is None:
-            return (cid,)
-        seen = dict.fromkeys(x for y in self.area(cid) for x in self.area(y))
-        return tuple(seen)
-
-
 def greedy_allocation(
     curves: ResponseCurves,
     posts: int,
@@ -277,11 +181,9 @@ def greedy_allocation(
     on_round: Callable[[int, int], None] | None = None,
     equity_weight: float = 0.0,
 ) -> dict[str, int]:
-    """``posts`` posts in all, the posts of ``start`` kept, the others dealt greedily:
-    each to the catchment where it lowers the national quantity most
-    (:class:`GreedyEstimate`, which under cross-border service counts the persons a
-    post draws from catchments without one).  ``guess`` (e.g. the proportional
-    allocation) says which points to simulate in the first round.
+    """``posts`` posts in all, the posts of ``start`` kept, the others dealt greedily.
+    ``guess`` (e.g. the proportional allocation) says which points to simulate in the
+    first round.
 
     With ``equity_weight`` w > 0 a share w of the posts dealt goes to the worst-off
     département first (its catchment where a post brings the largest fall, so at w = 1
@@ -307,7 +209,10 @@ def greedy_allocation(
     curves.simulate(first, backend)
     if on_round is not None:
         on_round(rounds, len(curves.points))
-    estimate = GreedyEstimate(curves, counts, objective)
+    order = {c: i for i, c in enumerate(catchments)}
+
+    def gain(c: str) -> float:
+        return curves.value(c, counts[c], objective) - curves.value(c, counts[c] + 1, objective)
 
     def extend(chosen: str, next_in_line: list[str]) -> None:
         # One round for this catchment and for the next few in line that would soon
@@ -323,18 +228,16 @@ def greedy_allocation(
             on_round(rounds, len(curves.points))
 
     if equity_weight > 0:
-        _deal_for_equity(estimate, to_deal, equity_weight, extend)
+        _deal_for_equity(curves, counts, to_deal, objective, equity_weight, gain, extend)
         return counts
-    gains = {c: sum(estimate.gain(c).values()) for c in catchments}
+    heap = [(-gain(c), order[c], c) for c in catchments]
+    heapq.heapify(heap)
     for _ in range(to_deal):
-        # The largest fall, then the catchment listed first.
-        ranked = sorted(catchments, key=lambda c: (-gains[c], estimate.order[c]))
-        chosen = ranked[0]
-        estimate.add(chosen, 1)
+        _, _, chosen = heapq.heappop(heap)
+        counts[chosen] += 1
         if (chosen, counts[chosen] + 1) not in curves.points:
-            extend(chosen, ranked[1 : _ROUND_WIDTH + 1])
-        for c in estimate.affected(chosen):
-            gains[c] = sum(estimate.gain(c).values())
+            extend(chosen, [c for _, _, c in heapq.nsmallest(_ROUND_WIDTH, heap)])
+        heapq.heappush(heap, (-gain(chosen), order[chosen], chosen))
     return counts
 
 
@@ -351,46 +254,45 @@ def equity_turns(posts: int, weight: float) -> list[bool]:
 
 
 def _deal_for_equity(
-    estimate: GreedyEstimate,
+    curves: ResponseCurves,
+    counts: dict[str, int],
     to_deal: int,
+    objective: Objective,
     weight: float,
+    gain: Callable[[str], float],
     extend: Callable[[str, list[str]], None],
 ) -> None:
-    """Deal ``to_deal`` posts, a share ``weight`` of them to the worst-off département
-    first, as :func:`greedy_allocation` says (every catchment is looked at each time:
-    the worst département changes as posts are dealt)."""
-    curves, counts, objective = estimate.curves, estimate.counts, estimate.objective
-    catchments = list(estimate.order)
-    home = estimate.home
+    """Deal ``to_deal`` posts into ``counts``, a share ``weight`` of them to the worst-off
+    département first, as :func:`greedy_allocation` says (every catchment is looked at
+    each time: the worst département changes as posts are dealt)."""
+    catchments = [c.catchment_id for c in curves.study.catchments]
+    departement = {c.catchment_id: c.departement for c in curves.study.catchments}
     need: dict[str, float] = {}
+    for c in catchments:
+        need[departement[c]] = need.get(departement[c], 0.0) + curves.value(c, 0, objective)
+    national_need = sum(need.values())
     left: dict[str, float] = {}
     for c in catchments:
-        need[home[c]] = need.get(home[c], 0.0) + curves.value(c, 0, objective)
-        left[home[c]] = left.get(home[c], 0.0) + estimate.value(c)
-    national_need = sum(need.values())
-    gains = {c: estimate.gain(c) for c in catchments}
+        left[departement[c]] = left.get(departement[c], 0.0) + curves.value(c, counts[c], objective)
+    gains = {c: gain(c) for c in catchments}  # only the chosen one's changes
     for for_equity in equity_turns(to_deal, weight):
         shares = {d: left[d] / need[d] if need[d] > 0 else 0.0 for d in need}
         worst = max(shares.values())
         worth = []
         for index, c in enumerate(catchments):
-            total = sum(gains[c].values())
+            g = gains[c]
+            d = departement[c]
             if for_equity:
-                own = max(
-                    (g / need[d] for d, g in gains[c].items() if shares[d] == worst and need[d]),
-                    default=0.0,
-                )
+                own = g / need[d] if shares[d] == worst and need[d] > 0 else 0.0
             else:
-                own = total / national_need
+                own = g / national_need
             # Highest worth first, then the largest fall in the national quantity,
             # then the catchment listed first.
-            worth.append((-own, -total, index, c))
+            worth.append((-own, -g, index, c))
         worth.sort()
         chosen = worth[0][3]
-        for d, g in gains[chosen].items():
-            left[d] -= g
-        estimate.add(chosen, 1)
+        left[departement[chosen]] -= gains[chosen]
+        counts[chosen] += 1
         if (chosen, counts[chosen] + 1) not in curves.points:
             extend(chosen, [c for *_, c in worth[1 : _ROUND_WIDTH + 1]])
-        for c in estimate.affected(chosen):
-            gains[c] = estimate.gain(c)
+        gains[chosen] = gain(chosen)
