@@ -220,8 +220,50 @@ def test_a_scan_says_when_one_multiplier_meets_every_target(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("declared", "said"),
+    [
+        (None, "Every target holds for demand_volume x0.80 to x1.20."),
+        ([0.5, 2.0], "Every target holds for demand_volume x0.80 to x1.20."),
+        (
+            [1.0, 1.1],
+            "Every target holds for demand_volume x0.80 to x1.20, of which only x1.00 to "
+            "x1.10 inside the declared range x1 to x1.1.",
+        ),
+        (
+            [1.0, 1.0],
+            "Every target holds for demand_volume x0.80 to x1.20, of which only x1.00 to "
+            "x1.00 inside the declared range x1 to x1.",
+        ),
+    ],
+)
+def test_a_fit_is_said_against_the_declared_range(tmp_path, declared, said):
+    from sim.calibration.check import Targets, format_scan, scan
+
+    _, configs, run, run_national, _ = _scan_files(tmp_path, national_slope=2.0)
+    document = yaml.safe_load(yaml.safe_dump(SCAN_TARGETS))
+    document["parameters"]["demand_volume"]["declared"] = declared
+    targets = Targets.model_validate(document)
+    text = format_scan(scan(targets, "demand_volume", configs, run, run_national))
+    assert said in text
+
+
+def test_a_fit_wholly_outside_the_declared_range_says_no_setting_inside_meets_all():
+    from sim.calibration.check import Parameter, _against_declared
+
+    parameter = Parameter(title="t", station=("a",), scales=(0.5, 1.0, 2.0), declared=(0.7, 1.4))
+    assert _against_declared(parameter, 1.48, 1.56) == (
+        ", outside the declared range x0.7 to x1.4: no setting inside it meets every target"
+    )
+    assert _against_declared(parameter, 0.8, 1.2) == ""
+    assert _against_declared(parameter, 1.2, 1.6) == (
+        ", of which only x1.20 to x1.40 inside the declared range x0.7 to x1.4"
+    )
+
+
+@pytest.mark.parametrize(
     ("change", "message"),
     [
+        ({"declared": [1.2, 1.5]}, "must hold the shipped value"),
         ({"scales": [1.0, 0.5, 2.0]}, "list increasing multipliers"),
         ({"scales": [0.5, 0.8, 2.0]}, r"1 \(as shipped\) among them"),
         ({"station": [], "national": []}, "name the station, national or coverage settings"),
@@ -311,6 +353,21 @@ def test_a_joint_scan_finds_the_pairs_where_every_target_holds(tmp_path):
     assert "Every target holds at demand_volume x1 with followup_work x0.5." in text
     assert "Closest pair: demand_volume x1, followup_work x0.5, 2 of 2 targets" in text
     assert "never together" not in text
+
+
+def test_a_joint_fit_outside_a_declared_range_is_marked(tmp_path):
+    from sim.calibration.check import Targets, format_grid, grid
+
+    _, configs, run, run_national, _ = _scan_files(tmp_path, national_slope=1.0)
+    document = _joint(SCAN_TARGETS)
+    document["parameters"]["followup_work"]["declared"] = [0.75, 1.5]
+    targets = Targets.model_validate(document)
+    text = format_grid(grid(targets, ("demand_volume", "followup_work"), configs, run,
+                            run_national))  # fmt: skip
+    assert (
+        "Every target holds at demand_volume x1 with followup_work x0.5 (followup_work "
+        "x0.5 outside its declared x0.75 to x1.5)." in text
+    )
 
 
 def test_a_joint_scan_names_the_targets_that_never_hold_together(tmp_path):

@@ -116,6 +116,9 @@ class Target(BaseModel):
         return self
 
 
+Multiplier = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+
+
 class Parameter(BaseModel):
     """A setting no source fixes, that the calibration can move: a multiplier of the
     ``station`` settings of every station config that sets them, of the ``national``
@@ -131,6 +134,9 @@ class Parameter(BaseModel):
     scales: tuple[Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)], ...] = Field(
         min_length=3
     )
+    declared: tuple[Multiplier, Multiplier] | None = None
+    """The multipliers the settings' declared ranges allow (low, high): a fit outside
+    them is reported as such."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Parameter:
@@ -138,6 +144,11 @@ class Parameter(BaseModel):
             raise ValueError(
                 f"scales {list(self.scales)}: list increasing multipliers, 1 (as shipped) "
                 "among them"
+            )
+        if self.declared is not None and not self.declared[0] <= 1.0 <= self.declared[1]:
+            raise ValueError(
+                f"declared {list(self.declared)}: the declared range must hold the shipped "
+                "value: low <= 1 <= high"
             )
         if not self.station and not self.national and not self.coverage:
             raise ValueError(
@@ -442,9 +453,10 @@ def format_scan(result: Scan) -> str:
         high_t, high_span = min(held, key=lambda h: h[1][1])
         if low_span[0] <= high_span[1]:
             if not never:
+                against = _against_declared(result.parameter, low_span[0], high_span[1])
                 lines.append(
                     f"Every target holds for {result.name} x{low_span[0]:.2f} to "
-                    f"x{high_span[1]:.2f}."
+                    f"x{high_span[1]:.2f}{against}."
                 )
         else:
             lines.append(
@@ -453,6 +465,25 @@ def format_scan(result: Scan) -> str:
                 f"conflict by a factor {low_span[0] / high_span[1]:.2f})."
             )
     return "\n".join(lines)
+
+
+def _against_declared(parameter: Parameter, low: float, high: float) -> str:
+    """Where the multipliers ``low`` to ``high`` lie against the parameter's declared
+    range, said after a fit (empty when it has none or they lie inside it)."""
+    if parameter.declared is None:
+        return ""
+    d_low, d_high = parameter.declared
+    if d_low <= low and high <= d_high:
+        return ""
+    if high < d_low or low > d_high:
+        return (
+            f", outside the declared range x{d_low:g} to x{d_high:g}: no setting inside "
+            "it meets every target"
+        )
+    return (
+        f", of which only x{max(low, d_low):.2f} to x{min(high, d_high):.2f} inside the "
+        f"declared range x{d_low:g} to x{d_high:g}"
+    )
 
 
 @dataclass(frozen=True)
@@ -557,10 +588,16 @@ def format_grid(result: Grid) -> str:
     lines += _fitted_line(targets)
     everywhere = count == len(free)
     if everywhere.any():
-        pairs = [
-            f"{name_a} x{first.scales[i]:g} with {name_b} x{second.scales[j]:g}"
-            for i, j in zip(*np.nonzero(everywhere), strict=True)
-        ]
+        pairs = []
+        for i, j in zip(*np.nonzero(everywhere), strict=True):
+            a, b = first.scales[i], second.scales[j]
+            outside = [
+                f"{name} x{x:g} outside its declared x{p.declared[0]:g} to x{p.declared[1]:g}"
+                for name, p, x in ((name_a, first, a), (name_b, second, b))
+                if p.declared is not None and not p.declared[0] <= x <= p.declared[1]
+            ]
+            note = f" ({'; '.join(outside)})" if outside else ""
+            pairs.append(f"{name_a} x{a:g} with {name_b} x{b:g}{note}")
         lines.append("Every target holds at " + "; ".join(pairs) + ".")
     i, j = result.closest()
     at = f"{name_a} x{first.scales[i]:g}, {name_b} x{second.scales[j]:g}"
