@@ -166,25 +166,26 @@ class Flows:
     go there} (its population times its uptake, shared by the posts)."""
 
     @cached_property
+    def _received(self) -> dict[str, dict[str, float]]:
+        """Catchment with posts: {origin: the population whose persons it receives}."""
+        out: dict[str, dict[str, float]] = {}
+        for origin, shares in self.brought.items():
+            for destination, population in shares.items():
+                if population > 0:
+                    out.setdefault(destination, {})[origin] = population
+        return out
+
+    @cached_property
     def inflow(self) -> dict[str, float]:
         """Catchment with posts: the population whose persons it receives."""
-        out: dict[str, float] = {}
-        for shares in self.brought.values():
-            for destination, population in shares.items():
-                out[destination] = out.get(destination, 0.0) + population
-        return out
+        return {d: sum(origins.values()) for d, origins in self._received.items()}
 
     def origins(self, destination: str) -> dict[str, float]:
         """The catchments whose persons ``destination`` receives, with the share of its
         inflow each brings (summing to 1)."""
-        total = self.inflow.get(destination, 0.0)
-        if total <= 0:
-            return {}
-        return {
-            origin: shares[destination] / total
-            for origin, shares in self.brought.items()
-            if shares.get(destination, 0.0) > 0
-        }
+        received = self._received.get(destination, {})
+        total = sum(received.values())
+        return {origin: population / total for origin, population in received.items()}
 
 
 def cross_border_flows(
