@@ -89,6 +89,18 @@ def test_persons_without_a_post_go_to_the_nearest_posts(france: NationalStudy) -
         home = homes.pop()
         assert home == c.departement or home in france.neighbourhood.neighbours[c.departement]
         assert all(allocation[d] > 0 for d in brought)
+        # Nearest: no département within reach that has posts is closer.
+        covered = {by_id[d].departement for d, k in allocation.items() if k > 0}
+        for place in (c.departement, *france.neighbourhood.neighbours[c.departement]):
+            if place in covered:
+                time = rule.minutes_per_km * france.neighbourhood.distance_km(c.departement, place)
+                assert time >= flows.minutes[cid] - 1e-9, (cid, place)
+        # The posts of that département share them by their posts.
+        posts = {d: allocation[d] for d in brought}
+        for d, population in brought.items():
+            assert population == pytest.approx(
+                share * c.population * posts[d] / sum(posts.values())
+            )
         sent += share * c.population
     assert sum(flows.inflow.values()) == pytest.approx(sent)
     # The Val-de-Marne has no post in 2013: its people reach those of Paris or a
@@ -213,6 +225,46 @@ def test_the_country_counts_each_person_once_where_they_live(tmp_path: Path) -> 
             assert c["received_population"] == 0
     assert any(c["received_population"] > 0 for c in catchments)
     assert study.cross_border
+
+
+def test_every_simulated_person_is_counted_once_in_every_replication(tmp_path: Path) -> None:
+    """Per replication, the nation's persons in need (and unmet) are exactly those the
+    posts simulated, their own and those they received, plus the no-post draws; and at
+    every post its own persons plus those it received are all it simulated."""
+    from sim.measures.catalogue import ALL
+    from sim.national.run import CatchmentCounts, national_plan, simulated_points
+    from sim.pipeline.results import StoredResults
+
+    study, out, _ = _national(tmp_path, True, replications=3)
+    allocation = next(iter(out.allocations.values()))
+    plan = national_plan(study, simulated_points(study, allocation), ["office_hours"], 3, "check")
+    stored = StoredResults(tmp_path / "out_True" / "runs").table("replications")
+    counts = CatchmentCounts(study, plan, stored)
+    totals, per_catchment = counts.national("office_hours", allocation)
+    flows, inflow = study.flows(allocation), study.inflow(allocation)
+    point = {(p.values["catchment"], p.values["posts"]): p.index for p in plan.points}
+    simulated = {name: np.zeros(3) for name in ("servable", "unmet", "met")}
+    received_somewhere = False
+    for c in study.catchments:
+        cid = c.catchment_id
+        if allocation[cid] == 0:
+            drawn = counts.no_post(cid, flows.uptake.get(cid, 0.0))
+            for name in simulated:
+                simulated[name] += drawn[name]
+            continue
+        everything = counts._persons("office_hours", point[(cid, allocation[cid])], ALL)
+        own, got = counts.of("office_hours", cid, allocation[cid], inflow.get(cid, 0))
+        for name in simulated:
+            simulated[name] += everything[name]
+            if got is not None:
+                np.testing.assert_allclose(own[name] + got[name], everything[name])
+        received_somewhere |= got is not None and got["servable"].sum() > 0
+    assert received_somewhere
+    for name in simulated:
+        np.testing.assert_allclose(totals[name], simulated[name], err_msg=name)
+    # Where they live: each origin gets its share of what its posts received.
+    across = sum(per_catchment[c]["across_border"] for c in per_catchment)
+    assert (across > 0).all()
 
 
 def test_cross_border_service_needs_the_boundaries(tmp_path: Path, capsys) -> None:

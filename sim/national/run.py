@@ -121,7 +121,10 @@ class NationalStudy:
         flows = self.flows(allocation)
         if flows is None:
             return {}
-        return {cid: round(population) for cid, population in flows.inflow.items()}
+        # Whole persons of population, but never 0 for a post that receives someone:
+        # its senders' persons are already counted as gone (the attribution keeps the
+        # exact flows).
+        return {cid: max(1, round(population)) for cid, population in flows.inflow.items()}
 
     @property
     def seed(self) -> int:
@@ -355,6 +358,10 @@ class CatchmentCounts:
             received = {name: np.sum([p[name] for p in parts], axis=0) for name in parts[0]}
             counts = {name: counts[name] - received[name] for name in counts}
         system = self._values[(coverage, ALL)]
+        if received is None:
+            # The post-level measure times the posts: what the model without
+            # cross-border service summed, to the last bit.
+            counts["couple_violence_met"] = system["couple_violence_per_post_year"][point] * posts
         counts.update(
             {
                 "no_post": np.zeros(self.replications),
@@ -464,4 +471,5 @@ _NEEDED = (
     *(o.label for o in UNMET_OUTCOMES),
     "cost_eur_per_year",
     "couple_violence_met_per_year",
+    "couple_violence_per_post_year",
 )
