@@ -277,10 +277,17 @@ def score(rows: list[dict[str, Any]], by: str = "class") -> dict[str, dict[str, 
     return {title: dict(counts) for title, counts in sorted(table.items())}
 
 
-def run(size: int, seed: int, jobs: int, within: tuple[str, ...] = ()) -> dict[str, Any]:
+def run(
+    size: int,
+    seed: int,
+    jobs: int,
+    within: tuple[str, ...] = (),
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Draw the sample (of the mutants in the functions ``within``, if named) and run it
-    over ``jobs`` copies of the repository."""
-    config = settings()
+    over ``jobs`` copies of the repository (``config``: the settings, by default those
+    of pyproject.toml)."""
+    config = settings() if config is None else config
     keys, population = _sample(config, size, seed, within)
     shares = [keys[i::jobs] for i in range(jobs)]
     started = time.monotonic()
@@ -386,6 +393,21 @@ def main(argv: list[str] | None = None) -> int:
         "the score of new code",
     )
     parser.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="mutate this module instead of pyproject.toml's (repeatable), e.g. "
+        "sim/national/neighbours.py",
+    )
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        metavar="TEST",
+        help="run these test files or node ids against each mutant instead of "
+        "pyproject.toml's (same pytest options)",
+    )
+    parser.add_argument(
         "--show", type=Path, metavar="REPORT", help="print the scores of a stored report"
     )
     parser.add_argument(
@@ -405,7 +427,13 @@ def main(argv: list[str] | None = None) -> int:
         args.out, args.seed = args.show, report["seed"]
         report.setdefault("population", "?")
     else:
-        report = run(args.size, args.seed, args.jobs, tuple(args.within))
+        if args.module:
+            config = {**config, "module-path": args.module}
+        if args.tests:
+            # The pyproject command's pytest options, with other tests.
+            options = [w for w in config["test-command"].split() if not w.startswith("tests")]
+            config = {**config, "test-command": " ".join([*options, *args.tests])}
+        report = run(args.size, args.seed, args.jobs, tuple(args.within), config)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(format_score(report))
