@@ -505,7 +505,7 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             "holds": value <= 30,
         }
         value = national["seconds_at_reference_floor"]
-        out["... the same, scaled to the reference machine's floor speed"] = {
+        out["... the national replication, scaled to the reference machine's floor speed"] = {
             "value": value,
             "holds": value <= 30,
         }

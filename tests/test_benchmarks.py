@@ -31,6 +31,33 @@ def test_the_benchmark_suite_runs_a_part_and_writes_its_results(tmp_path):
     assert results["meta"]["command"].endswith(f"--out {out}")
 
 
+def test_the_national_part_is_reported_against_its_target():
+    sys.path.insert(0, str(REPO))
+    from benchmarks.run import format_tables, targets
+
+    national = {
+        "what": "one national replication",
+        "jobs": 2,
+        "catchments": 447,
+        "seconds": 31.0,
+        "runs": [30.0, 31.0, 32.0],
+        "floor_customers_per_s": 1_000_000.0,
+        "seconds_at_reference_floor": 28.2,
+    }
+    results = {"meta": {"date": "d", "machine": "m", "cores": 2, "python": "3", "command": "c"}}
+    results["national"] = national
+    found = targets(results)
+    assert found["one national replication at 350 posts <= 30 s on 2 cores"]["holds"] is False
+    assert (
+        found["... the national replication, scaled to the reference machine's floor speed"][
+            "holds"
+        ]
+        is True
+    )
+    results["targets"] = found
+    assert "median 31.0 s of 3 runs (28.2 s at the reference floor speed" in format_tables(results)
+
+
 def test_the_mutation_runner_tells_a_kill_by_an_assertion_from_a_crash(monkeypatch):
     # The classification the score of docs/testing.md rests on, on pytest's own output
     # (benchmarks/mutation_stop.py ends a session at the first assertion that fails).
