@@ -17,7 +17,7 @@ from sim.config.errors import ConfigError
 from sim.model.station import simulate
 from sim.national.allocation import allocate
 from sim.national.config import load_national
-from sim.national.neighbours import MEAN_DISTANCE_IN_UNIT_SQUARE, cross_border_flows
+from sim.national.neighbours import MEAN_DISTANCE_IN_UNIT_SQUARE, _centroid, cross_border_flows
 from sim.national.run import NationalStudy, catchment_scenario, neighbour_population
 from sim.national.study import Request, run_national
 from sim.pipeline.backends import LocalBackend
@@ -59,6 +59,67 @@ def test_distances_between_and_within_departements(france: NationalStudy) -> Non
     assert 5 < hood.distance_km("75", "92") < 15
     assert 600 < hood.distance_km("75", "13") < 720
     assert hood.distance_km("92", "75") == hood.distance_km("75", "92")
+
+
+def test_the_mean_distance_in_a_square_is_robbins_constant() -> None:
+    # The mean distance between two uniform points of a unit square, in closed form.
+    exact = (2 + math.sqrt(2) + 5 * math.log(1 + math.sqrt(2))) / 15
+    assert exact == pytest.approx(MEAN_DISTANCE_IN_UNIT_SQUARE, abs=1e-4)
+    rng = np.random.default_rng(5)
+    a, b = rng.random((2, 200_000, 2))
+    assert np.linalg.norm(a - b, axis=1).mean() == pytest.approx(exact, abs=3e-3)
+
+
+@pytest.mark.parametrize("clockwise", [True, False])
+def test_a_centroid_weighs_area_not_vertices(clockwise: bool) -> None:
+    # A 2 x 1 rectangle with its top edge cut into many vertices: the vertices' mean
+    # is pulled up, the area's centroid is not.
+    ring = [(0, 0), (0, 1), (0.5, 1), (0.8, 1), (1.1, 1), (1.4, 1), (2, 1), (2, 0), (0, 0)]
+    if not clockwise:
+        ring = ring[::-1]
+    assert _centroid([np.array(ring, dtype=float)]) == pytest.approx((1.0, 0.5))
+    # Two rings: the larger weighs more.
+    small = np.array([(10, 0), (10, 1), (11, 1), (11, 0), (10, 0)], dtype=float)
+    x, y = _centroid([np.array(ring, dtype=float), small])
+    assert (x, y) == pytest.approx(((2 * 1.0 + 1 * 10.5) / 3, 0.5))
+    # No area at all (a line): the mean of its points.
+    line = np.array([(0, 0), (1, 1), (2, 2), (0, 0)], dtype=float)
+    assert _centroid([line]) == pytest.approx((0.75, 0.75))
+
+
+def test_boundaries_that_are_not_polygons_are_refused(tmp_path: Path) -> None:
+    import json
+
+    from sim.national.neighbours import read_neighbourhood
+
+    document = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": "48"},
+                "geometry": {"type": "LineString", "coordinates": [[3.0, 44.0], [3.5, 44.5]]},
+            }
+        ],
+    }
+    path = tmp_path / "lines.geojson"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    departements = [d for d in load_national(FRANCE).departements if d.code == "48"]
+    with pytest.raises(ConfigError, match="cannot read the boundaries' polygons"):
+        read_neighbourhood(path, departements, 2.0, "here")
+
+
+def test_a_flow_of_less_than_one_person_of_population_still_reaches_its_post() -> None:
+    from sim.national.neighbours import Flows
+
+    flows = Flows(
+        uptake={"a": 0.01, "b": 0.5},
+        minutes={"a": 200.0, "b": 0.0},
+        brought={"a": {"p": 0.4}, "b": {"p": 1.6}},
+    )
+    assert flows.inflow == {"p": pytest.approx(2.0)}
+    assert flows.origins("p") == {"a": pytest.approx(0.2), "b": pytest.approx(0.8)}
+    assert flows.origins("nobody") == {}
 
 
 # -- flows ------------------------------------------------------------------------------

@@ -134,18 +134,20 @@ def _rings(geometry: Mapping) -> list[np.ndarray]:
 
 def _centroid(rings: Sequence[np.ndarray]) -> tuple[float, float]:
     """The area-weighted centroid of outer rings (shoelace, in degrees: the
-    départements are small enough for it)."""
+    départements are small enough for it), whichever way each ring turns."""
     total, cx, cy = 0.0, 0.0, 0.0
     for ring in rings:
         x, y = ring[:, 0], ring[:, 1]
         x1, y1 = np.roll(x, -1), np.roll(y, -1)
         cross = x * y1 - x1 * y
-        area = cross.sum() / 2
+        area = cross.sum() / 2  # signed: negative for a clockwise ring
         if area == 0:
             continue
-        total += area
-        cx += ((x + x1) * cross).sum() / 6
-        cy += ((y + y1) * cross).sum() / 6
+        # Each ring's own centroid (its moments over its signed area), weighed by
+        # its size, so that rings turning opposite ways do not cancel.
+        total += abs(area)
+        cx += abs(area) * ((x + x1) * cross).sum() / (6 * area)
+        cy += abs(area) * ((y + y1) * cross).sum() / (6 * area)
     if total == 0:
         ring = np.concatenate(rings)
         return float(ring[:, 0].mean()), float(ring[:, 1].mean())
