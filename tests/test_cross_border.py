@@ -109,6 +109,15 @@ def test_boundaries_that_are_not_polygons_are_refused(tmp_path: Path) -> None:
         read_neighbourhood(path, departements, 2.0, "here")
 
 
+def test_no_uptake_sends_nobody(france: NationalStudy) -> None:
+    rule = france.model.config.cross_border.model_copy(update={"uptake_at_zero": 0.0})
+    constants = france.model.config.allocation
+    allocation = allocate("historical_2013", 175, france.catchments, constants)
+    flows = cross_border_flows(france.catchments, allocation, france.neighbourhood, rule)
+    assert flows.inflow == {}
+    assert all(share == 0 for share in flows.uptake.values())
+
+
 def test_a_flow_of_less_than_one_person_of_population_still_reaches_its_post() -> None:
     from sim.national.neighbours import Flows
 
@@ -150,6 +159,10 @@ def test_persons_without_a_post_go_to_the_nearest_posts(france: NationalStudy) -
         home = homes.pop()
         assert home == c.departement or home in france.neighbourhood.neighbours[c.departement]
         assert all(allocation[d] > 0 for d in brought)
+        # Its road time is the rule's, to where they go.
+        assert flows.minutes[cid] == pytest.approx(
+            rule.minutes_per_km * france.neighbourhood.distance_km(c.departement, home)
+        )
         # Nearest: no département within reach that has posts is closer.
         covered = {by_id[d].departement for d, k in allocation.items() if k > 0}
         for place in (c.departement, *france.neighbourhood.neighbours[c.departement]):
@@ -185,10 +198,10 @@ def test_uptake_falls_with_road_time(france: NationalStudy) -> None:
 
 
 def test_a_catchment_with_no_post_within_reach_sends_nobody(france: NationalStudy) -> None:
-    # Only Paris has a post: the Bouches-du-Rhône's persons reach nobody.
-    allocation = {c.catchment_id: 0 for c in france.catchments}
+    # Only Paris has a post: the Bouches-du-Rhône's persons reach nobody.  (An
+    # allocation may leave out the catchments without a post.)
     paris = next(c.catchment_id for c in france.catchments if c.departement == "75")
-    allocation[paris] = 1
+    allocation = {paris: 1}
     rule = france.model.config.cross_border
     flows = cross_border_flows(france.catchments, allocation, france.neighbourhood, rule)
     for c in france.catchments:
