@@ -214,3 +214,26 @@ def test_the_france_page_shows_the_national_table_of_the_reference_at_once(
     unmet = national_tables[-1].set_index("Measure").loc["Unmet demand"]
     assert 0 < unmet["Mean"] < 100
     assert any("France, 350 posts" in h.value for h in page.subheader)
+
+
+def test_a_departement_without_a_post_is_named_with_the_reason() -> None:
+    import pandas as pd
+
+    from sim.app import national
+
+    assert set(national.WHY_NO_POST) == set(national.ALLOCATION_TITLES)
+    departements = pd.DataFrame(
+        {
+            "name": ["Aude", "Cher", "Paris"],
+            "population": [370_260, 302_306, 2_187_526],
+            "posts_in_departement": [0, 0, 12],
+        }
+    )
+    note = national.no_post_note(departements, "proportional")
+    assert note is not None
+    assert note.startswith("2 département(s) without a post: Aude (370,260 inhabitants), Cher")
+    assert national.WHY_NO_POST["proportional"] in note
+    assert "Paris" not in note
+    covered = departements.assign(posts_in_departement=[1, 1, 12])
+    assert national.no_post_note(covered, "proportional") is None
+    assert national.no_post_note(pd.DataFrame(), "proportional") is None

@@ -90,6 +90,9 @@ def test_the_page_runs_a_comparison_in_headless_chromium(tmp_path: Path) -> None
             text = browser.find_element(By.TAG_NAME, "body").text
             assert "What each model changes, compared with" in text
             assert "Unmet demand" in text
+            # Streamlit's developer menu is not shown to the page's readers.
+            assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stAppDeployButton']")
+            assert "Deploy" not in text
             time.sleep(2)  # let the other figures finish drawing before the screenshot
             browser.save_screenshot(str(screenshot))
             print(f"default comparison shown in the browser after {seconds:.1f} s")

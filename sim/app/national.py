@@ -26,6 +26,7 @@ __all__ = [
     "ALLOCATION_TITLES",
     "NATIONAL_CONFIG",
     "STORED",
+    "WHY_NO_POST",
     "NationalView",
     "compute_national",
     "coverage_titles",
@@ -33,6 +34,7 @@ __all__ = [
     "departement_table",
     "national_command",
     "national_table",
+    "no_post_note",
     "stored_national",
 ]
 
@@ -48,6 +50,41 @@ ALLOCATION_TITLES = {
     "two_per_departement_first": "Two per département first, then by population",
     "optimised": "Placed where each post removes the most unmet demand",
 }
+
+
+WHY_NO_POST = {
+    "historical_2013": "The 2013 map left 33 départements without a post (the source "
+    "document), and beyond 175 posts it grows where it already was.",
+    "proportional": "Posts go to catchments (police districts and gendarmerie areas of up "
+    "to 220,000 people) in proportion to their population, one at a time to the one "
+    "with the highest claim (Sainte-Laguë), so a département whose catchments are all "
+    "small gets none while larger catchments still claim more, even for a second or "
+    "third post: a rule, not a rounding error.",
+    "two_per_departement_first": "Every département gets two posts first; none should be "
+    "without one.",
+    "optimised": "The optimiser puts each post where it removes the most unmet demand; "
+    "a small département's catchments can remove less than a second post elsewhere.",
+}
+"""Why a département may have no post under each rule, said under its table."""
+
+
+def no_post_note(departements: pd.DataFrame, rule: str) -> str | None:
+    """The sentence the page shows under the départements' table when some have no
+    post: which ones, why, and what their people can still reach."""
+    if departements.empty:
+        return None
+    none = departements[departements["posts_in_departement"] == 0]
+    if none.empty:
+        return None
+    names = ", ".join(
+        f"{row.name} ({row.population:,.0f} inhabitants)"
+        for row in none.sort_values("population", ascending=False).itertuples()
+    )
+    return (
+        f"{len(none)} département(s) without a post: {names}. {WHY_NO_POST[rule]} Their "
+        "people are unmet for want of a post, except those who reach a post of a "
+        "neighbouring area (service across catchment borders, docs/national.md)."
+    )
 
 
 @dataclass(frozen=True)

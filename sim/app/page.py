@@ -499,6 +499,9 @@ def france_tab() -> None:
         st.caption("Metropolitan France; the overseas départements are in the table below.")
         departements = national.departement_table(view.departements)
         st.dataframe(departements, hide_index=True, width="stretch")
+        note = national.no_post_note(view.departements, rule)
+        if note is not None:
+            st.info(note)
         st.download_button(
             "Départements (CSV)", departements.to_csv(index=False), "departements.csv", "text/csv"
         )

@@ -49,6 +49,10 @@ def app_command(port: int) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # A policy team reads the page; Streamlit's developer menu (deploy, rerun,
+        # clear cache) is not for them.
+        "--client.toolbarMode",
+        "viewer",
     ]
 
 
