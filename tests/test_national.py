@@ -519,6 +519,19 @@ def test_bad_national_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     _refused(
         ["national", str(FRANCE), "--posts", "1000000000", "--out", str(out)], capsys, "--posts"
     )
+    # Catchments so small that France would be millions of them: refused, naming why.
+    _refused(
+        ["national", str(FRANCE), "--posts", "10", "--set", "catchments.police_population=1e-300",
+         "--out", str(out)],
+        capsys, "catchments.police_population", "greater than or equal to 1000",
+    )  # fmt: skip
+    _refused(
+        ["national", str(FRANCE), "--posts", "10", "--set",
+         "catchments.gendarmerie_max_area_km2=1", "--set",
+         "catchments.gendarmerie_min_population=1000", "--out", str(out)],
+        capsys, str(FRANCE), "40,815 catchments", "at most 20,000",
+    )  # fmt: skip
+    assert not out.exists()
     missing = small_config(tmp_path, ["48"], departements=str(tmp_path / "none.csv"))
     _refused(["national", str(missing), "--posts", "1", "--out", str(out)], capsys, "no such file")
     unknown = small_config(tmp_path, ["48", "100"])

@@ -52,10 +52,12 @@ class Catchments(BaseModel):
     way a shift (the mean distance from the middle of a square of that area, at road speed)."""
 
     model_config = _FROZEN
-    police_population: Positive
-    gendarmerie_population: Positive
-    gendarmerie_max_area_km2: Positive
-    gendarmerie_min_population: Positive
+    # A district of fewer than 1,000 people, or an area under 1 km2, is not a
+    # catchment a post could serve (and would cut France into millions of them).
+    police_population: Annotated[float, Field(ge=1_000, le=1e9, allow_inf_nan=False)]
+    gendarmerie_population: Annotated[float, Field(ge=1_000, le=1e9, allow_inf_nan=False)]
+    gendarmerie_max_area_km2: Annotated[float, Field(ge=1, le=1e9, allow_inf_nan=False)]
+    gendarmerie_min_population: Annotated[float, Field(ge=1_000, le=1e9, allow_inf_nan=False)]
     travel_minutes_per_sqrt_km2: NonNegative
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from sim.config.errors import ConfigError
 from sim.config.schema import Scenario, scenario_from_dict
 from sim.config.week import DAYS_PER_YEAR
 from sim.measures.catalogue import ALL, measures_for
@@ -89,7 +90,10 @@ class NationalStudy:
 
     @classmethod
     def of(cls, model: NationalModel) -> NationalStudy:
-        catchments = cut_catchments(model.departements, model.config.catchments)
+        try:
+            catchments = cut_catchments(model.departements, model.config.catchments)
+        except ConfigError as error:
+            raise ConfigError(f"{model.path}: {error}") from None
         documents = {
             name: scenario.model_dump(mode="json") for name, scenario in model.scenarios.items()
         }
