@@ -238,7 +238,8 @@ def _check_series_ends(run: RunRecords) -> None:
 def _check_overtime(w) -> None:
     """Work past the end of the worker's time on site is overtime: each block of on-site
     case work that ends after it has one overtime row, from that end (or the block's
-    start) to the block's end, and there is no other overtime."""
+    start) to the block's end, or to the start of the worker's next shift if the block
+    runs into it, and there is no other overtime."""
     work = np.isin(
         w.activity,
         (
@@ -262,10 +263,14 @@ def _check_overtime(w) -> None:
         rows = np.flatnonzero(work & (w.worker == worker))
         latest = np.searchsorted(w.start[shifts], w.start[rows] + _EPS, side="right") - 1
         end = on_site_end[latest]
-        late = rows[w.end[rows] > end + _EPS]
+        starts = np.r_[w.start[shifts], np.inf]
+        next_start = starts[latest + 1]
+        stop = np.minimum(w.end[rows], next_start)
+        begin = np.maximum(w.start[rows], end)
+        late = stop > begin + _EPS
         expected = sorted(
-            (int(w.case_id[r]), round(max(w.start[r], e), 6), round(w.end[r], 6))
-            for r, e in zip(late, end[w.end[rows] > end + _EPS], strict=True)
+            (int(w.case_id[r]), round(b, 6), round(e, 6))
+            for r, b, e in zip(rows[late], begin[late], stop[late], strict=True)
         )
         mine = np.flatnonzero(overtime & (w.worker == worker))
         found = sorted((int(w.case_id[r]), round(w.start[r], 6), round(w.end[r], 6)) for r in mine)

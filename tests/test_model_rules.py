@@ -52,6 +52,47 @@ def test_an_interview_running_at_shift_end_is_finished_and_overtime_recorded():
     np.testing.assert_allclose(w.start[overtime], shift_end)
 
 
+def test_work_running_into_the_next_shift_is_overtime_only_until_that_shift_starts():
+    # Interviews of 90 minutes started up to 12:30 run into the 13:30 shift: the hour
+    # between the shifts is overtime, the time after 13:30 is rostered and is not.
+    sc = scenario(
+        staffing={
+            "workers": [
+                {
+                    "name": "w",
+                    "roster": [
+                        {"days": "weekdays", "start": "09:00", "end": "12:30"},
+                        {"days": "weekdays", "start": "13:30", "end": "17:00"},
+                    ],
+                }
+            ]
+        },
+        populations={
+            "victim": {"arrivals": {"per_hour": 2.0}, "interview": {"dist": "fixed", "value": 90}}
+        },
+    )
+    w = simulate(sc).workers
+    overtime = w.activity == WorkerActivity.OVERTIME
+    interviews = w.activity == WorkerActivity.INTERVIEW
+    lunch = (w.start[overtime] % MINUTES_PER_DAY) < 13.5 * MINUTES_PER_HOUR
+    assert lunch.sum() > 10
+    np.testing.assert_allclose(w.start[overtime][lunch] % MINUTES_PER_DAY, 12.5 * MINUTES_PER_HOUR)
+    # Each ends where its interview ends or at 13:30, whichever is first; some
+    # interviews ran on, to their 90 minutes, past 13:30.
+    ran_into_shift = 0
+    for case, end in zip(w.case_id[overtime][lunch], w.end[overtime][lunch], strict=True):
+        row = interviews & (w.case_id == case)
+        assert w.end[row][0] - w.start[row][0] == pytest.approx(90)
+        day = (end // MINUTES_PER_DAY) * MINUTES_PER_DAY
+        assert end == pytest.approx(min(w.end[row][0], day + 13.5 * MINUTES_PER_HOUR))
+        ran_into_shift += w.end[row][0] > day + 13.5 * MINUTES_PER_HOUR
+    assert ran_into_shift > 5
+    # No overtime lies within a shift.
+    shifts = w.activity == WorkerActivity.SHIFT
+    for start, end in zip(w.start[overtime], w.end[overtime], strict=True):
+        assert not np.any((w.start[shifts] < end - 1e-9) & (w.end[shifts] > start + 1e-9))
+
+
 def test_first_contacts_happen_only_while_a_worker_is_on_site_or_on_call():
     sc = scenario(
         staffing=OFFICE,

@@ -128,6 +128,7 @@ class WorkerState:
         "rest_until",
         "serves",
         "shift_end",
+        "shift_start",
         "slot_ends",
         "slot_room",
         "slot_starts",
@@ -153,6 +154,7 @@ class WorkerState:
         self.on_site = False  # on site and taking cases
         self.busy = False
         self.shift_end = 0.0  # end of the current shift on site: later work is overtime
+        self.shift_start = 0.0  # start of that shift: earlier work is not overtime past it
         self.duty_until = 0.0  # other duties run from the end of case time to here
         # Minutes of the current shift's duties that case work cannot take (its
         # protected share), owed until the worker turns to its duties.

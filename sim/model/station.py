@@ -342,6 +342,7 @@ class StationModel:
     def _join(self, worker: WorkerState, s: int, case_end: float, end: float) -> None:
         worker.on_site = True
         worker.station = s
+        worker.shift_start = self.env.now
         worker.shift_end = end
         worker.duty_until = end
         worker.protected = self.protected_share[worker.index] * (end - case_end)
@@ -506,13 +507,14 @@ class StationModel:
         log.end.append(now)
         log.case.append(case)
         if now > shift_end:
-            log.add(worker.index, OVERTIME, station, max(start, shift_end), now, case)
+            self._log_overtime(worker, station, start, shift_end, now, case)
         self._start_series(case, worker.index, now)
         work = self.onward_work[case]
         if work > 0:
-            worker.task_end.fire_in(
-                work, self._onward_end_handlers, (worker, case, now, station, shift_end), NORMAL
-            )
+            # The onward work starts now, in the shift the worker is on now (which may
+            # have begun while the interview went on).
+            payload = (worker, case, now, station, worker.shift_end)
+            worker.task_end.fire_in(work, self._onward_end_handlers, payload, NORMAL)
             return
         worker.busy = False
         self._worker_free(worker, now)
@@ -523,9 +525,27 @@ class StationModel:
         log = self.worker_log
         log.add(worker.index, ONWARD_WORK, station, start, now, case)
         if now > shift_end:
-            log.add(worker.index, OVERTIME, station, max(start, shift_end), now, case)
+            self._log_overtime(worker, station, start, shift_end, now, case)
         worker.busy = False
         self._worker_free(worker, now)
+
+    def _log_overtime(
+        self,
+        worker: WorkerState,
+        station: int,
+        start: float,
+        shift_end: float,
+        now: float,
+        case: int,
+    ) -> None:
+        """Record as overtime the part of a piece of on-site work (``start`` to ``now``,
+        minutes) past the end of the shift it started in, ``shift_end``: up to ``now``, or
+        up to the start of the worker's next shift if one began while the work went on
+        (that time is rostered, and paid as such)."""
+        end = min(now, worker.shift_start) if worker.shift_start > shift_end else now
+        begin = max(start, shift_end)
+        if end > begin:
+            self.worker_log.add(worker.index, OVERTIME, station, begin, end, case)
 
     def _worker_free(self, worker: WorkerState, now: float) -> None:
         """A worker has just finished a task: the next one, or its duties.  A person
@@ -729,7 +749,7 @@ class StationModel:
         log.end.append(now)
         log.case.append(case)
         if now > shift_end:
-            log.add(worker.index, OVERTIME, row[A_STATION], max(start, shift_end), now, case)
+            self._log_overtime(worker, row[A_STATION], start, shift_end, now, case)
         # _book_next, inlined: this runs once per appointment.
         done = row[A_NUMBER]
         if done < self.followups[case]:
@@ -783,7 +803,7 @@ class StationModel:
         log = self.worker_log
         log.add(worker.index, ATTEMPT, station, start, now, case)
         if now > shift_end:
-            log.add(worker.index, OVERTIME, station, max(start, shift_end), now, case)
+            self._log_overtime(worker, station, start, shift_end, now, case)
         if self.attempts[case] >= self.max_attempts:
             self.state[case] = FAILED
         elif self.retry_minutes > 0:
@@ -861,7 +881,7 @@ class StationModel:
         if now > start:
             self.worker_log.add(worker.index, LOG_REVIEW, s, start, now, -1)
             if now > shift_end:
-                self.worker_log.add(worker.index, OVERTIME, s, max(start, shift_end), now, -1)
+                self._log_overtime(worker, s, start, shift_end, now, -1)
         station = self.stations[s]
         for case in entries:
             self.state[case] = CALLBACK
