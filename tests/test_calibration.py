@@ -427,7 +427,10 @@ def test_coverage_settings_reach_only_the_coverage_model_of_the_target():
     from sim.national.config import load_national
 
     path = "populations.victim.followups.duration.mean"
+    shipped = load_national(CONFIGS / "national" / "france.yaml", "office_hours", None, {})
     model = load_national(CONFIGS / "national" / "france.yaml", "office_hours", None, {path: 30.0})
+    before = {n: s.populations["victim"].followups.duration.mean for n, s in shipped.scenarios.items()}
     duration = {n: s.populations["victim"].followups.duration for n, s in model.scenarios.items()}
+    assert before["office_hours"] != 30.0
     assert duration["office_hours"].mean == 30.0
-    assert all(d.mean == 45.0 for n, d in duration.items() if n != "office_hours")
+    assert all(d.mean == before[n] for n, d in duration.items() if n != "office_hours")
