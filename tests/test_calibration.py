@@ -429,7 +429,9 @@ def test_coverage_settings_reach_only_the_coverage_model_of_the_target():
     path = "populations.victim.followups.duration.mean"
     shipped = load_national(CONFIGS / "national" / "france.yaml", "office_hours", None, {})
     model = load_national(CONFIGS / "national" / "france.yaml", "office_hours", None, {path: 30.0})
-    before = {n: s.populations["victim"].followups.duration.mean for n, s in shipped.scenarios.items()}
+    before = {
+        n: s.populations["victim"].followups.duration.mean for n, s in shipped.scenarios.items()
+    }
     duration = {n: s.populations["victim"].followups.duration for n, s in model.scenarios.items()}
     assert before["office_hours"] != 30.0
     assert duration["office_hours"].mean == 30.0
