@@ -216,6 +216,30 @@ def test_the_france_page_shows_the_national_table_of_the_reference_at_once(
     assert any("France, 350 posts" in h.value for h in page.subheader)
 
 
+def test_the_national_table_never_shows_a_negative_count_or_a_share_past_100() -> None:
+    import pandas as pd
+
+    from sim.app import national
+
+    # Two replications: the t-interval of a count that varies reaches below zero.
+    frame = pd.DataFrame(
+        {
+            "metric": ["national_unmet_callback_expired", "national_unmet_share"],
+            "n": [2, 2],
+            "mean": [293.0, 0.97],
+            "ci_low": [-89.0, 0.90],
+            "ci_high": [675.0, 1.04],
+        }
+    )
+    table = national.national_table(frame).set_index("Measure")
+    expired = table.loc["Unmet: callback expired"]
+    assert (expired["Mean"], expired["95 % CI from"], expired["95 % CI to"]) == (293, 0, 675)
+    share = table.loc["Unmet demand"]
+    assert (share["Mean"], share["95 % CI from"], share["95 % CI to"]) == (97.0, 90.0, 100.0)
+    note = national.interval_note(frame)
+    assert "2 replications" in note and "1 degree(s) of freedom" in note and "cut" in note
+
+
 def test_a_departement_without_a_post_is_named_with_the_reason() -> None:
     import pandas as pd
 

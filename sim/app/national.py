@@ -32,6 +32,7 @@ __all__ = [
     "coverage_titles",
     "departement_map",
     "departement_table",
+    "interval_note",
     "national_command",
     "national_table",
     "no_post_note",
@@ -215,7 +216,12 @@ def compute_national(coverage: str, rule: str, posts: int, replications: int) ->
 
 
 def national_table(national: pd.DataFrame) -> pd.DataFrame:
-    """The national measures in plain words: mean and 95 % interval over replications."""
+    """The national measures in plain words: mean and 95 % interval over replications.
+
+    Every national measure is a count, a share, an index or a cost, none below 0 and no
+    share above 100 %: where the Student-t interval reaches past that (two replications
+    give it one degree of freedom), it is shown cut at the bound, never as a negative
+    number of people (`interval_note` says so beside the table)."""
     from sim.national.measures import NATIONAL_MEASURES
 
     known = {m.name: m for m in NATIONAL_MEASURES}
@@ -225,16 +231,29 @@ def national_table(national: pd.DataFrame) -> pd.DataFrame:
         if measure is None:
             continue
         scale, digits = measure.scale, measure.digits
+        top = 100.0 if measure.unit.startswith("%") else float("inf")
         rows.append(
             {
                 "Measure": measure.title,
                 "Unit": plain_unit(measure.unit.replace("persons", "people")),
                 "Mean": round(row["mean"] * scale, digits),
-                "95 % CI from": round(row["ci_low"] * scale, digits),
-                "95 % CI to": round(row["ci_high"] * scale, digits),
+                "95 % CI from": round(max(row["ci_low"] * scale, 0.0), digits),
+                "95 % CI to": round(min(row["ci_high"] * scale, top), digits),
             }
         )
     return pd.DataFrame(rows)
+
+
+def interval_note(national: pd.DataFrame) -> str:
+    """What the intervals of the national table rest on, in words."""
+    replications = int(national["n"].min()) if "n" in national and len(national) else 0
+    if replications < 2:
+        return "One replication: the table has no confidence intervals."
+    return (
+        f"Over {replications} replications, so each 95 % interval rests on "
+        f"{replications - 1} degree(s) of freedom and is wide. An interval that would "
+        "reach below 0 (or a share above 100 %) is shown cut there."
+    )
 
 
 def departement_table(departements: pd.DataFrame) -> pd.DataFrame:

@@ -487,6 +487,7 @@ def france_tab() -> None:
     st.subheader(f"France, {posts} posts: {national.ALLOCATION_TITLES[rule]} ({source})")
     table = national.national_table(view.national)
     st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(national.interval_note(view.national))
     if not view.departements.empty:
         shown = st.radio(
             "Map shows",
