@@ -132,6 +132,20 @@ def test_base_files_are_merged_and_the_scenario_wins(tmp_path):
     assert sc.populations["victim"].arrivals.per_year == 100
 
 
+def test_a_title_names_one_file_and_is_not_inherited(tmp_path):
+    shipped = load_scenario(CONFIGS / "france_office_hours.yaml")
+    assert shipped.plain_title == "French standard: one worker, weekday office hours"
+    (tmp_path / "variant.yaml").write_text(
+        f"base: {CONFIGS / 'france_office_hours.yaml'}\nname: two_posts_variant\n"
+    )
+    variant = load_scenario(tmp_path / "variant.yaml")
+    assert variant.title == "" and variant.plain_title == "two posts variant"
+    (tmp_path / "titled.yaml").write_text(
+        f"base: {CONFIGS / 'france_office_hours.yaml'}\nname: t\ntitle: Two posts\n"
+    )
+    assert load_scenario(tmp_path / "titled.yaml").plain_title == "Two posts"
+
+
 def test_a_base_loop_is_an_error(tmp_path):
     (tmp_path / "a.yaml").write_text("base: b.yaml\n")
     (tmp_path / "b.yaml").write_text("base: a.yaml\n")

@@ -27,16 +27,6 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 CONFIGS = REPOSITORY / "configs"
 ASSUMPTIONS = CONFIGS / "common" / "assumptions.yaml"
 
-# Short names a ministry analyst recognises; a config not listed here shows its own name.
-_MODEL_TITLES = {
-    "france_office_hours": "French standard: one worker, weekday office hours",
-    "france_350": "French doubling: two workers, same office hours",
-    "france_extended_hours": "French extended hours: two staggered workers, evenings and Saturday",
-    "belgium_24_7": "Belgian model: office hours plus a 24/7 on-call rota",
-    "visiting_twice_weekly": "Visiting worker: two half-days a week",
-    "shared_rural": "Shared rural worker: one worker for three brigades",
-}
-
 # Plain titles of the assumption factors, with the setting the slider shows; the other
 # settings of a factor move at the same share of their own ranges.
 _FACTOR_TITLES = {
@@ -175,8 +165,9 @@ def coverage_models(configs: Path = CONFIGS) -> dict[str, CoverageModel]:
         document = read_scenario_document(path)
         scenario = scenario_from_dict(document, source=str(path))
         description = " ".join(scenario.description.split())
-        title = _MODEL_TITLES.get(path.stem, path.stem.replace("_", " "))
-        models[path.stem] = CoverageModel(path.stem, path, title, description, document, scenario)
+        models[path.stem] = CoverageModel(
+            path.stem, path, scenario.plain_title, description, document, scenario
+        )
     return models
 
 

@@ -9,6 +9,8 @@ One loader for every file the project reads, with the same rules and the same me
 - a scenario may name a ``base`` file, a path relative to the file that names it, whose
   settings it extends: mappings are merged key by key, the scenario's own values win,
   lists and values are replaced whole.  Bases may have bases, up to ``MAX_BASES``.
+  A ``title`` is not inherited: it says what one file is, and a file that changes its
+  base is something else (it gives its own title, or readers see its name).
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ def _read_with_base(
     if not isinstance(base, str) or not base.strip():
         raise ConfigError(f"{path}: base = {short_repr(base)}: expected the path of a YAML file")
     parent = _read_with_base(path.parent / base, (*chain, resolved), (path, base))
+    parent.pop("title", None)
     return _deep_merge(parent, document)
 
 

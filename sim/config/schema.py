@@ -609,10 +609,13 @@ class Scenario(BaseModel):
     station now and this case is eligible for it; ``on_duty``, a worker is on site or
     any on-call window covering the station is open, whatever the case.  ``ramp_up``
     (omitted: an established post) makes officers refer less while a new post becomes
-    known."""
+    known.  ``title`` is what readers see for it in figures and on the web page (empty:
+    its name); a file that extends it through ``base`` does not inherit it."""
 
     model_config = _FROZEN
     name: Name
+    # What a reader sees in figures, tables and the web page; empty: the name.
+    title: str = Field(default="", max_length=80)
     description: str = ""
     simulation: Simulation = Simulation()
     stations: tuple[Station, ...] = (Station(name="station"),)
@@ -626,6 +629,11 @@ class Scenario(BaseModel):
     diary: Diary = Diary()
     measures: Measures = Measures()
     costs: Costs = Costs()
+
+    @property
+    def plain_title(self) -> str:
+        """The scenario's name in words: its ``title``, or its name with spaces."""
+        return self.title or self.name.replace("_", " ")
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:

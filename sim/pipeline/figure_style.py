@@ -13,9 +13,21 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
-__all__ = ["COLOURS", "DASHES", "HEATMAP", "MARKERS", "save_figure", "series_style"]
+__all__ = [
+    "COLOURS",
+    "DASHES",
+    "HEATMAP",
+    "MARKERS",
+    "WAIT_TICKS_HOURS",
+    "plain_log_ticks",
+    "save_figure",
+    "series_style",
+    "wait_ticks",
+]
 
 COLOURS: tuple[str, ...] = (
     "#000000",
@@ -42,6 +54,35 @@ def series_style(i: int) -> dict[str, Any]:
         "linestyle": DASHES[i % len(DASHES)],
         "marker": MARKERS[i % len(MARKERS)],
     }
+
+
+WAIT_TICKS_HOURS: tuple[tuple[float, str], ...] = (
+    (1 / 60, "1 min"),
+    (10 / 60, "10 min"),
+    (1.0, "1 h"),
+    (8.0, "8 h"),
+    (24.0, "1 day"),
+    (168.0, "1 week"),
+    (720.0, "30 days"),
+)
+"""Ticks of a wait axis in hours, labelled in the units a reader thinks in."""
+
+
+def plain_log_ticks(axis: Axis, subs: tuple[float, ...] = (1.0, 2.0, 5.0)) -> None:
+    """Label a log-scale axis with plain numbers at ``subs`` of each decade (``20``,
+    ``50``, ``100``), not with powers of ten that hide the values between them."""
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.10g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def wait_ticks(axis: Axis, low_hours: float, high_hours: float) -> None:
+    """Tick a log-scale wait axis (hours) at the :data:`WAIT_TICKS_HOURS` between its
+    limits, labelled in minutes, hours, days and weeks."""
+    shown = [(v, text) for v, text in WAIT_TICKS_HOURS if low_hours <= v <= high_hours]
+    axis.set_major_locator(FixedLocator([v for v, _ in shown]))
+    axis.set_major_formatter(FuncFormatter(lambda value, i: dict(shown).get(value, "")))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def save_figure(figure: Figure, data: pa.Table, folder: Path, stem: str) -> None:

@@ -11,6 +11,7 @@ and white.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,13 @@ from sim.config.errors import ConfigError
 from sim.config.week import DAY_NAMES
 from sim.measures.catalogue import ALL
 from sim.pipeline.compare import comparison_markdown
-from sim.pipeline.figure_style import HEATMAP, save_figure, series_style
+from sim.pipeline.figure_style import (
+    HEATMAP,
+    plain_log_ticks,
+    save_figure,
+    series_style,
+    wait_ticks,
+)
 from sim.pipeline.results import StoredResults, factor_title, same_stored, show_number
 from sim.pipeline.spec import FigureRequest
 from sim.pipeline.store import atomic_folder, foreign_entries
@@ -96,7 +103,7 @@ def _wait_ecdf(results: StoredResults, request: FigureRequest, folder: Path) -> 
             ax.plot(
                 hours,
                 100 * part["mean"].to_numpy(),
-                label=label,
+                label=results.title(label),
                 markevery=6,
                 markersize=4,
                 linewidth=1.4,
@@ -122,11 +129,12 @@ def _wait_ecdf(results: StoredResults, request: FigureRequest, folder: Path) -> 
             )
         ax.set_xscale("log")
         ax.set_xlim(WAIT_X_LIMITS)
+        wait_ticks(ax.xaxis, *WAIT_X_LIMITS)
         ax.set_ylim(0, 100)
         ax.set_title("all populations" if population == ALL else population.replace("_", " "))
         ax.grid(True, which="major", color="0.9", linewidth=0.6)
         if ax.get_subplotspec().is_last_row():
-            ax.set_xlabel("time from referral to first contact, t (hours, log scale)")
+            ax.set_xlabel("time from referral to first contact, t (log scale)")
         if ax.get_subplotspec().is_first_col():
             ax.set_ylabel("referred cases contacted within t (%)")
     for ax in axes[len(populations) :]:
@@ -136,8 +144,9 @@ def _wait_ecdf(results: StoredResults, request: FigureRequest, folder: Path) -> 
     figure.suptitle(
         request.title
         or "Time from referral to first contact, by coverage model and population\n"
-        "(mean over replications, 95 % CI band; cases never contacted keep the curve "
-        "below 100 %"
+        "(mean over replications, 95 % CI band; a share of the cases referred: those "
+        "never contacted keep the curve below 100 %,\nand the tables' unmet share counts "
+        "every servable case, referred or not"
         + (f"; {where}" if where else "")
         + ")",
         fontsize=11,
@@ -184,12 +193,20 @@ def _hour_of_week_heatmap(results: StoredResults, request: FigureRequest, folder
             ax.set_yticks(range(7), [d.capitalize() for d in DAY_NAMES], fontsize=7)
             ax.set_xticks(range(0, 24, 3), [f"{h:02d}" for h in range(0, 24, 3)], fontsize=7)
             if c == 0:
-                ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+                ax.set_ylabel(
+                    textwrap.fill(results.title(label), 26),
+                    fontsize=8,
+                    rotation=0,
+                    ha="right",
+                    va="center",
+                )
             if r == 0:
                 ax.set_title(title, fontsize=9)
             if r == len(labels) - 1:
                 ax.set_xlabel("hour of arrival (00-23)")
-        figure.colorbar(image, ax=axes[:, c], shrink=0.6, label=title)
+        bar = figure.colorbar(image, ax=axes[:, c], shrink=0.6, label=title)
+        if c == 0:
+            plain_log_ticks(bar.ax.yaxis, subs=(1.0, 3.0))
     where = results.describe(point)
     figure.suptitle(
         request.title
@@ -349,7 +366,7 @@ def _level_name(results: StoredResults, column: str | None, value: Any, short: b
     if column is None:
         return ""
     if column == "scenario":
-        return str(value)
+        return results.title(str(value))
     factor = results.factors[column]
     text = f"{show_number(value)} {factor.unit}".strip()
     return text if short else f"{factor_title(factor)} = {text}"
@@ -446,7 +463,7 @@ def _cost_frontier(results: StoredResults, request: FigureRequest, folder: Path)
             y,
             xerr=np.nan_to_num(xerr),
             yerr=np.nan_to_num(yerr),
-            label=label,
+            label=results.title(label),
             color=style["color"],
             marker=style["marker"],
             linestyle="none",
@@ -483,6 +500,7 @@ def _cost_frontier(results: StoredResults, request: FigureRequest, folder: Path)
         )
     if len(costs) and costs.min() > 0 and costs.max() / costs.min() > 10:
         ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
     money = "M EUR" if millions else "k EUR"
     scope = "national cost" if request.national_posts else "cost of the station's coverage"
     ax.set_ylabel(
@@ -563,7 +581,9 @@ def _comparison_table(results: StoredResults, folder: Path) -> None:
             "comparison of independent runs of the same size would give. Differences of "
             "shares (%) are in percentage points.",
         ]
-        title = f"Comparison with {baseline}" + (f" ({where})" if where else "")
+        title = f"Comparison with {results.title(baseline)} (`{baseline}`)" + (
+            f" ({where})" if where else ""
+        )
         sections.append(
             comparison_markdown(
                 rows,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 from pydantic import ValidationError
 
 from sim.config.errors import ConfigError
@@ -47,6 +48,7 @@ class StoredResults:
             )
         self._tables_dir = tables
         self._cache: dict[str, pa.Table | None] = {}
+        self._titles: dict[str, str] = {}
         self.factors: dict[str, Factor] = (
             {f.name: f for f in self.spec.design.factors} if self.spec.design else {}
         )
@@ -88,6 +90,24 @@ class StoredResults:
         if len(matches) != 1:
             raise ConfigError(f"{self.folder}: {what}: at = {at} selects {len(matches)} points")
         return matches[0]
+
+    def title(self, label: str) -> str:
+        """What readers see for a scenario: the ``title`` of its stored resolved config,
+        or its label with spaces (a config without a title, or a folder written before
+        configs had titles)."""
+        if label not in self._titles:
+            found = sorted(
+                path
+                for path in (self.folder / "configs").glob("p*.yaml")
+                if path.name.partition("-")[2] == f"{label}.yaml"
+            )
+            title = ""
+            if found:
+                document = yaml.safe_load(found[0].read_text(encoding="utf-8"))
+                if isinstance(document, dict):
+                    title = str(document.get("title") or "")
+            self._titles[label] = title or label.replace("_", " ")
+        return self._titles[label]
 
     def describe(self, row: dict[str, Any]) -> str:
         parts = [

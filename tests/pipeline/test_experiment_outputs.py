@@ -46,7 +46,10 @@ def test_every_figure_is_drawn_with_its_data(finished):
 
 def test_the_comparison_table_pairs_each_model_with_the_baseline(finished):
     text = (finished / "figures" / "comparison.md").read_text()
-    assert "# Comparison with france_office_hours" in text
+    assert (
+        "# Comparison with French standard: one worker, weekday office hours "
+        "(`france_office_hours`)" in text
+    )
     assert "| belgium_24_7 |" in text and "95 % CI (paired)" in text
     assert "## Unmet demand (% of servable cases)" in text
     assert pacsv.read_csv(finished / "figures" / "comparison.csv").num_rows > 0
