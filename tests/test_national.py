@@ -723,3 +723,17 @@ def test_the_optimiser_finds_the_known_best_allocation_and_beats_proportional(
         == ("optimised", "proportional", "national_unmet_share")
     )
     assert gain["ci_high"] < 0, gain  # the paired 95 % CI excludes zero
+
+
+def test_national_figures_name_rules_and_coverage_models_in_words() -> None:
+    from sim.national.figures import _Titles
+
+    titles = _Titles({"office_hours": "French office hours"})
+    assert titles.cell("office_hours", "historical_2013") == (
+        "French office hours, 2013 map, grown where it was"
+    )
+    assert titles.rule("two_per_departement_first_450+optimised") == (
+        "two per département first to 450, then optimised (national unmet)"
+    )
+    assert titles.rule("optimised_equity_0.5").startswith("optimised, W = 0.5")
+    assert titles.coverage("belgian") == "belgian"  # no title: the name, spaced

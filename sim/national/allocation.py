@@ -35,6 +35,7 @@ from sim.national.config import Allocation, Historical
 
 __all__ = [
     "RULES",
+    "RULE_TITLES",
     "allocate",
     "departements_without_post",
     "highest_quotient",
@@ -43,6 +44,13 @@ __all__ = [
 ]
 
 RULES = ("historical_2013", "proportional", "two_per_departement_first", "optimised")
+RULE_TITLES = {
+    "historical_2013": "2013 map, grown where it was",
+    "proportional": "in proportion to population",
+    "two_per_departement_first": "two per département first",
+    "optimised": "optimised (national unmet)",
+}
+"""Each rule in the few words of a figure's legend (the web page says more)."""
 
 
 def highest_quotient(

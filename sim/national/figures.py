@@ -22,13 +22,21 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from sim.national.allocation import RULE_TITLES
 from sim.national.optimise import EQUITY_PREFIX
-from sim.pipeline.figure_style import COLOURS, DASHES, MARKERS, save_figure
+from sim.pipeline.figure_style import COLOURS, DASHES, MARKERS, plain_log_ticks, save_figure
 from sim.pipeline.store import atomic_folder
 
 __all__ = ["draw_national_figures"]
 
 _OVERSEAS = ("971", "972", "973", "974", "976")
+_OVERSEAS_NAMES = {
+    "971": "Guadeloupe",
+    "972": "Martinique",
+    "973": "Guyane",
+    "974": "La Réunion",
+    "976": "Mayotte",
+}
 _ASPECT = 1 / math.cos(math.radians(46.5))
 
 
@@ -42,15 +50,39 @@ def draw_national_figures(
     national = tables["national"].to_pylist()
     departements = tables["departements"].to_pylist()
     shapes = _shapes(study.model.boundaries) if study.model.boundaries is not None else None
+    titles = _Titles({n: c.title for n, c in study.model.config.coverage.items()})
     written: list[Path] = []
     with atomic_folder(folder / "figures") as staging:
-        written.append(_frontier(national, staging))
-        equity = _equity_frontier(national, staging)
+        written.append(_frontier(national, staging, titles))
+        equity = _equity_frontier(national, staging, titles)
         if equity is not None:
             written.append(equity)
         if shapes is not None:
-            written.extend(_maps(departements, national, shapes, staging, maps))
+            written.extend(_maps(departements, national, shapes, staging, maps, titles))
     return [folder / "figures" / p.name for p in written]
+
+
+class _Titles:
+    """Coverage models and allocation rules in the words readers see (the national
+    config's coverage titles, :data:`RULE_TITLES`), not in config names."""
+
+    def __init__(self, coverage: dict[str, str]) -> None:
+        self._coverage = coverage
+
+    def coverage(self, name: str) -> str:
+        return self._coverage.get(name) or name.replace("_", " ")
+
+    def rule(self, name: str) -> str:
+        if name.startswith(EQUITY_PREFIX):
+            return f"optimised, W = {name.removeprefix(EQUITY_PREFIX)} to the worst-off"
+        start, plus, then = name.partition("+")
+        if plus:  # "<rule>_<posts>+<rule>": posts added to a starting allocation
+            rule, _, posts = start.rpartition("_")
+            return f"{self.rule(rule)} to {posts}, then {self.rule(then)}"
+        return RULE_TITLES.get(name, name.replace("_", " "))
+
+    def cell(self, coverage: str, rule: str) -> str:
+        return f"{self.coverage(coverage)}, {self.rule(rule)}"
 
 
 def _value(national: list[dict[str, Any]], key: tuple[str, str, int], metric: str) -> dict:
@@ -60,7 +92,7 @@ def _value(national: list[dict[str, Any]], key: tuple[str, str, int], metric: st
     raise KeyError((key, metric))
 
 
-def _frontier(national: list[dict[str, Any]], staging: Path) -> Path:
+def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) -> Path:
     # The equity weights of the optimiser are one cell each: their own figure.
     keys = sorted(
         {
@@ -70,12 +102,12 @@ def _frontier(national: list[dict[str, Any]], staging: Path) -> Path:
         },
         key=lambda k: (k[0], k[1], k[2]),
     )
-    series: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    series: dict[tuple[str, str], list[tuple[float, float, float, int]]] = {}
     rows = []
     for key in keys:
         cost = _value(national, key, "national_cost_eur_per_year")["mean"]
         unmet = _value(national, key, "national_unmet_share")
-        series.setdefault(key[:2], []).append((cost, unmet["mean"], unmet["half_width"]))
+        series.setdefault(key[:2], []).append((cost, unmet["mean"], unmet["half_width"], key[2]))
         rows.append(
             {
                 "coverage": key[0],
@@ -86,7 +118,7 @@ def _frontier(national: list[dict[str, Any]], staging: Path) -> Path:
                 "unmet_share_half_width": unmet["half_width"],
             }
         )
-    figure = Figure(figsize=(10.5, 5.5), layout="constrained")
+    figure = Figure(figsize=(12, 7.5), layout="constrained")
     ax = figure.subplots()
     # Colour says the coverage model, dash and marker the allocation: eleven series
     # stay apart in colour and in grey.
@@ -106,19 +138,33 @@ def _frontier(national: list[dict[str, Any]], staging: Path) -> Path:
             linestyle=DASHES[a % len(DASHES)],
             marker=MARKERS[a % len(MARKERS)],
             capsize=2,
-            label=f"{coverage}, {allocation}",
+            label=titles.cell(coverage, allocation),
         )
+        if allocation == "proportional":  # the posts of each point, on one rule's line
+            for xi, yi, point in zip(x, y, points, strict=True):
+                ax.annotate(
+                    f"{point[3]:,}",
+                    (xi, yi),
+                    textcoords="offset points",
+                    xytext=(5, 3),
+                    fontsize="x-small",
+                    color=COLOURS[c % len(COLOURS)],
+                )
     ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
     ax.set_xlabel("National cost (million EUR a year, log scale)")
     ax.set_ylabel("Unmet demand (% of persons in need)")
-    ax.set_title("Cost against unmet demand, by coverage model and allocation rule")
+    ax.set_title(
+        "Cost against unmet demand, by coverage model and allocation rule\n"
+        "(labels: posts nationally, on the proportional lines; 95 % CIs over the replications)"
+    )
     ax.grid(True, alpha=0.3)
-    figure.legend(loc="outside right upper", fontsize="small")
+    figure.legend(loc="outside lower center", fontsize="x-small", ncols=2)
     save_figure(figure, pa.Table.from_pylist(rows), staging, "frontier")
     return staging / "frontier.png"
 
 
-def _equity_frontier(national: list[dict[str, Any]], staging: Path) -> Path | None:
+def _equity_frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) -> Path | None:
     """National unmet against the worst département's, at the cell of the equity
     weights: the optimiser's weights as a line (weight 0 is the plain optimised rule),
     the fixed rules of the same cell as points."""
@@ -187,11 +233,14 @@ def _equity_frontier(national: list[dict[str, Any]], staging: Path) -> Path | No
             marker=MARKERS[(k + 1) % len(MARKERS)],
             linestyle="none",
             capsize=2,
-            label=r["allocation"],
+            label=titles.rule(r["allocation"]),
         )
     ax.set_xlabel("Unmet demand, France (% of persons in need)")
     ax.set_ylabel("Unmet demand, worst département (% of its persons in need)")
-    ax.set_title(f"Efficiency against equity, {posts} posts, {coverage}\n(down and left is better)")
+    ax.set_title(
+        f"Efficiency against equity, {posts} posts, {titles.coverage(coverage)}\n"
+        "(down and left is better)"
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     save_figure(figure, pa.Table.from_pylist(rows), staging, "frontier_equity")
@@ -248,8 +297,8 @@ def _choropleth(
         ax.set_aspect("equal")
         ax.set_axis_off()
         if place != "main":
-            ax.set_title(place, fontsize="x-small")
-    main.set_title(title)
+            ax.set_title(_OVERSEAS_NAMES.get(place, place), fontsize="x-small")
+    figure.suptitle(title, fontsize="medium")
     figure.colorbar(collection, ax=main, shrink=0.6, label=unit)
 
 
@@ -259,12 +308,25 @@ def _maps(
     shapes: dict[str, list[np.ndarray]],
     staging: Path,
     maps: Sequence[tuple[str, str, tuple[int, ...]]],
+    titles: _Titles,
 ) -> list[Path]:
     written = []
 
     def rows_of(coverage: str, allocation: str, posts: int) -> list[dict[str, Any]]:
         key = (coverage, allocation, posts)
         return [r for r in departements if (r["coverage"], r["allocation"], r["posts"]) == key]
+
+    # One density scale for every map drawn together, so that a colour means the same
+    # number of posts per 100,000 on each.
+    densest = max(
+        (
+            r["posts_per_100k"]
+            for coverage, allocation, levels in maps
+            for posts in levels
+            for r in rows_of(coverage, allocation, posts)
+        ),
+        default=1e-9,
+    )
 
     for coverage, allocation, levels in maps:
         for posts in levels:
@@ -278,8 +340,9 @@ def _maps(
                 left,
                 shapes,
                 density,
-                f"Posts per 100,000 inhabitants\n{coverage}, {allocation}, {posts} posts",
-                Normalize(0, max(1e-9, max(density.values()))),
+                "Posts per 100,000 inhabitants (one scale for every map)\n"
+                f"{titles.cell(coverage, allocation)}, {posts} posts",
+                Normalize(0, max(1e-9, densest)),
                 "cividis",
                 "posts per 100,000",
             )
@@ -308,7 +371,8 @@ def _maps(
             figure,
             shapes,
             change,
-            f"Change in unmet demand, {low} to {high} posts\n{coverage}, {allocation}",
+            f"Change in unmet demand, {low} to {high} posts (below 0: less unmet, better)\n"
+            f"{titles.cell(coverage, allocation)}",
             TwoSlopeNorm(0.0, -spread, spread),
             "PuOr_r",
             "percentage points",
