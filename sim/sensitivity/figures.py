@@ -8,6 +8,7 @@ one panel per conclusion."""
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,20 @@ def _rows(table: pa.Table, conclusion: str, stratum: str | None = None) -> dict[
     return {name: chosen[name].to_numpy(zero_copy_only=False) for name in chosen.column_names}
 
 
+def _quantity_axis(quantity: str) -> tuple[str, float]:
+    """A conclusion's quantity (``unmet_share of belgium_24_7 minus
+    france_office_hours``) as an axis label with its unit, and the scale that puts it
+    in that unit: shares in % (differences of shares in percentage points)."""
+    measure, _, rest = quantity.partition(" ")
+    words = f"{measure.replace('_', ' ')} {rest}"
+    unit, scale = "", 1.0
+    if measure.endswith("_share") or measure == "utilisation":
+        unit, scale = ("percentage points" if " minus " in rest else "%"), 100.0
+    elif measure.endswith("_eur"):
+        unit = "EUR"
+    return textwrap.fill(f"{words} ({unit})" if unit else words, 44), scale
+
+
 def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[Path]:
     """Draw the four figures into ``folder`` (replaced whole)."""
     conclusions = tables["conclusions"]
@@ -52,10 +67,12 @@ def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[
             rows = _rows(tables["morris"], name)
             ax.scatter(rows["mu_star"], rows["sigma"], s=18, color="#1f77b4")
             order = np.argsort(-rows["mu_star"])[:6]
-            for k in order:
+            for rank, k in enumerate(order):
+                # Alternate the labels above and below their points: the most
+                # influential factors often sit close together.
                 ax.annotate(
                     rows["factor"][k], (rows["mu_star"][k], rows["sigma"][k]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points",
+                    xytext=(4, 4 if rank % 2 == 0 else -10), textcoords="offset points",
                 )  # fmt: skip
             ax.set_xlabel("mu* (mean absolute elementary effect)")
             ax.set_ylabel("sigma (spread of the effects)")
@@ -77,6 +94,12 @@ def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[
             ax.set_xlabel("Sobol' index (95 % bootstrap interval), shipped model choices")
             ax.set_title(statements[name], fontsize=9)
             ax.legend(fontsize=7, loc="lower right")
+        figure.suptitle(
+            "Sobol' indices are estimated from a small sample: a first-order index below 0 "
+            "or a total index above 1 is sampling noise, and the intervals carry the "
+            "information",
+            fontsize=9,
+        )
         save_figure(figure, tables["sobol"], staging, "sobol")
 
         figure, axes = _panels(len(names))
@@ -87,15 +110,18 @@ def draw_sensitivity_figures(tables: dict[str, pa.Table], folder: Path) -> list[
                 strict=True,
             )
         }  # fmt: skip
+        quantities = dict(zip(names, conclusions["quantity"].to_pylist(), strict=True))
         for ax, name in zip(axes, names, strict=True):
             rows = _rows(tables["one_way"], name)
             u = rows["share_of_range"]
-            ax.plot(u, rows["mean"], marker="o", color="#08519c")
-            ax.fill_between(u, rows["ci_low"], rows["ci_high"], alpha=0.25, color="#6baed6")
-            ax.axhline(thresholds[name], color="#d62728", linestyle="--", linewidth=1,
-                       label="threshold")  # fmt: skip
+            label, scale = _quantity_axis(quantities[name])
+            ax.plot(u, scale * rows["mean"], marker="o", color="#08519c")
+            ax.fill_between(u, scale * rows["ci_low"], scale * rows["ci_high"], alpha=0.25,
+                            color="#6baed6")  # fmt: skip
+            ax.axhline(scale * thresholds[name], color="#d62728", linestyle="--", linewidth=1,
+                       label="threshold of the conclusion")  # fmt: skip
             ax.set_xlabel(f"{rows['factor'][0]}: share of its range (0 = low, 1 = high)")
-            ax.set_ylabel("the conclusion's quantity")
+            ax.set_ylabel(label, fontsize=8)
             ax.set_title(statements[name], fontsize=9)
             ax.legend(fontsize=7)
         save_figure(figure, tables["one_way"], staging, "one_way")
