@@ -9,6 +9,7 @@ It only lays out the form and the results: the inputs become a
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +322,16 @@ def _comparison_results(
     request: ResolvedRequest, models: dict[str, CoverageModel], seconds: float
 ) -> None:
     """The tables, figures and downloads of a finished request."""
+    # Headings and legends name each model as it was run (a model changed on the page
+    # says so in its title), not as the config it started from.
+    models = {
+        **models,
+        **{
+            label: replace(models[label], title=request.scenarios[label].plain_title)
+            for label in request.labels
+            if label in models
+        },
+    }
     folder = results_folder(request)
     tables = cached_tables(str(folder), request.key())
     where = (

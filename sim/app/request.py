@@ -313,7 +313,30 @@ def _model_overrides(
                 problems.append(InputProblem(f"{model.title}: passed to on call", "urgent or all"))
             else:
                 out["on_call.eligible"] = eligible
+    changed = _changes(out, scenario)
+    if changed:
+        # A model changed on the page is not the config it started from: its headings
+        # and legends say so (the title is what figures and tables show).
+        out["title"] = f"{model.title} ({changed}, as set on this page)"
     return out
+
+
+def _changes(overrides: Mapping[str, Any], scenario: Scenario) -> str:
+    """The staffing and on-call changes of ``overrides`` in a few words."""
+    parts = []
+    if any(k.endswith(".count") for k in overrides):
+        posts = sum(
+            overrides.get(f"staffing.workers[{i}].count", w.count)
+            for i, w in enumerate(scenario.staffing.workers)
+        )
+        parts.append(f"{posts:g} post{'s' if posts != 1 else ''}")
+    if any(k.endswith(".roster") for k in overrides):
+        parts.append("its own hours")
+    if "on_call.windows" in overrides:
+        parts.append("its own on-call hours")
+    if "on_call.eligible" in overrides:
+        parts.append(f"{overrides['on_call.eligible']} cases on call")
+    return ", ".join(parts)
 
 
 def _roster(

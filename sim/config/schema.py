@@ -615,7 +615,7 @@ class Scenario(BaseModel):
     model_config = _FROZEN
     name: Name
     # What a reader sees in figures, tables and the web page; empty: the name.
-    title: str = Field(default="", max_length=80)
+    title: str = Field(default="", max_length=160)
     description: str = ""
     simulation: Simulation = Simulation()
     stations: tuple[Station, ...] = (Station(name="station"),)
