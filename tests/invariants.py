@@ -238,8 +238,8 @@ def _check_series_ends(run: RunRecords) -> None:
 def _check_overtime(w) -> None:
     """Work past the end of the worker's time on site is overtime: each block of on-site
     case work that ends after it has one overtime row, from that end (or the block's
-    start) to the block's end, or to the start of the worker's next shift if the block
-    runs into it, and there is no other overtime."""
+    start) to the block's end, or to the worker's next time on site if the block runs
+    into it, and there is no other overtime."""
     work = np.isin(
         w.activity,
         (
@@ -254,16 +254,21 @@ def _check_overtime(w) -> None:
     for worker in np.unique(w.worker[work | overtime]):
         shifts = np.flatnonzero((w.activity == WorkerActivity.SHIFT) & (w.worker == worker))
         travel = np.flatnonzero((w.activity == WorkerActivity.TRAVEL) & (w.worker == worker))
-        # On site until the journey home starts (a travel row ending with the shift).
+        # On site from the end of the journey out (a travel row starting with the shift)
+        # until the journey home starts (a travel row ending with it).
+        on_site_start = w.start[shifts].copy()
         on_site_end = w.end[shifts].copy()
         for k, s in enumerate(shifts):
             home = travel[np.isclose(w.end[travel], w.end[s]) & (w.start[travel] > w.start[s])]
             if len(home):
                 on_site_end[k] = w.start[home[0]]
+            out = travel[np.isclose(w.start[travel], w.start[s]) & (w.end[travel] < w.end[s])]
+            if len(out):
+                on_site_start[k] = w.end[out[0]]
         rows = np.flatnonzero(work & (w.worker == worker))
-        latest = np.searchsorted(w.start[shifts], w.start[rows] + _EPS, side="right") - 1
+        latest = np.searchsorted(on_site_start, w.start[rows] + _EPS, side="right") - 1
         end = on_site_end[latest]
-        starts = np.r_[w.start[shifts], np.inf]
+        starts = np.r_[on_site_start, np.inf]
         next_start = starts[latest + 1]
         stop = np.minimum(w.end[rows], next_start)
         begin = np.maximum(w.start[rows], end)

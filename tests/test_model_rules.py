@@ -93,6 +93,51 @@ def test_work_running_into_the_next_shift_is_overtime_only_until_that_shift_star
         assert not np.any((w.start[shifts] < end - 1e-9) & (w.end[shifts] > start + 1e-9))
 
 
+@pytest.mark.parametrize(
+    ("stations", "roster"),
+    [
+        # The next shift starts the minute the last ends, at another station.
+        (
+            [{"name": "a"}, {"name": "b"}],
+            [
+                {"days": "weekdays", "start": "09:00", "end": "12:30", "station": "a"},
+                {"days": "weekdays", "start": "12:30", "end": "17:00", "station": "b"},
+            ],
+        ),
+        # Travel at both ends of each shift: work runs into the next journey out.
+        (
+            [{"name": "a", "travel_minutes": 30}],
+            [
+                {"days": "weekdays", "start": "09:00", "end": "12:30"},
+                {"days": "weekdays", "start": "13:30", "end": "17:00"},
+            ],
+        ),
+    ],
+    ids=["touching_at_two_stations", "with_travel"],
+)
+def test_overtime_ends_where_the_next_time_on_site_starts(stations, roster):
+    from invariants import _check_overtime
+
+    sc = scenario(
+        stations=stations,
+        staffing={"workers": [{"name": "w", "roster": roster}]},
+        populations={
+            "victim": {"arrivals": {"per_hour": 2.0}, "interview": {"dist": "fixed", "value": 150}}
+        },
+    )
+    w = simulate(sc).workers
+    midday = (w.activity == WorkerActivity.OVERTIME) & (
+        (w.start % MINUTES_PER_DAY) < 16 * MINUTES_PER_HOUR
+    )
+    if roster[1]["start"] == "12:30":
+        assert not midday.any()  # the afternoon is rostered: no overtime at midday
+    else:
+        assert midday.any()
+        # Back on site at 14:00 (13:30 plus 30 minutes out): no overtime after it.
+        assert np.all(w.end[midday] % MINUTES_PER_DAY <= 14 * MINUTES_PER_HOUR + 1e-6)
+    _check_overtime(w)
+
+
 def test_first_contacts_happen_only_while_a_worker_is_on_site_or_on_call():
     sc = scenario(
         staffing=OFFICE,

@@ -29,7 +29,7 @@ from sim.app.rosters import (
     parse_week,
 )
 from sim.config.errors import ConfigError
-from sim.config.schema import Scenario, load_scenario
+from sim.config.schema import TITLE_LIMIT, Scenario, load_scenario
 from sim.measures.catalogue import ALL
 
 __all__ = [
@@ -317,7 +317,10 @@ def _model_overrides(
     if changed:
         # A model changed on the page is not the config it started from: its headings
         # and legends say so (the title is what figures and tables show).
-        out["title"] = f"{model.title} ({changed}, as set on this page)"
+        suffix = f" ({changed}, as set on this page)"
+        room = TITLE_LIMIT - len(suffix)
+        base = model.title if len(model.title) <= room else model.title[: room - 3] + "..."
+        out["title"] = base + suffix
     return out
 
 

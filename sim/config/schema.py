@@ -51,6 +51,7 @@ from sim.config.week import (
 
 __all__ = [
     "RESERVED_POPULATION",
+    "TITLE_LIMIT",
     "Scenario",
     "load_scenario",
     "override_document",
@@ -598,6 +599,9 @@ class Costs(BaseModel):
     external_callout_eur_per_hour: NonNegative | None = None
 
 
+TITLE_LIMIT = 160
+"""The longest ``title`` a scenario may have, in characters."""
+
 RESERVED_POPULATION = "all"
 """The population label of the measures over every population together."""
 
@@ -615,7 +619,7 @@ class Scenario(BaseModel):
     model_config = _FROZEN
     name: Name
     # What a reader sees in figures, tables and the web page; empty: the name.
-    title: str = Field(default="", max_length=160)
+    title: str = Field(default="", max_length=TITLE_LIMIT)
     description: str = ""
     simulation: Simulation = Simulation()
     stations: tuple[Station, ...] = (Station(name="station"),)

@@ -540,9 +540,11 @@ class StationModel:
     ) -> None:
         """Record as overtime the part of a piece of on-site work (``start`` to ``now``,
         minutes) past the end of the shift it started in, ``shift_end``: up to ``now``, or
-        up to the start of the worker's next shift if one began while the work went on
-        (that time is rostered, and paid as such)."""
-        end = min(now, worker.shift_start) if worker.shift_start > shift_end else now
+        up to the worker's next time on site if it began while the work went on (that
+        time is rostered, and paid as such)."""
+        # ``>=``: a next shift may start the very minute this one ends (at another
+        # station; touching shifts at one station are one shift).
+        end = min(now, worker.shift_start) if worker.shift_start >= shift_end else now
         begin = max(start, shift_end)
         if end > begin:
             self.worker_log.add(worker.index, OVERTIME, station, begin, end, case)
