@@ -249,9 +249,10 @@ def interval_note(national: pd.DataFrame) -> str:
     replications = int(national["n"].min()) if "n" in national and len(national) else 0
     if replications < 2:
         return "One replication: the table has no confidence intervals."
+    wide = " and is wide" if replications < 5 else ""
     return (
         f"Over {replications} replications, so each 95 % interval rests on "
-        f"{replications - 1} degree(s) of freedom and is wide. An interval that would "
+        f"{replications - 1} degree(s) of freedom{wide}. An interval that would "
         "reach below 0 (or a share above 100 %) is shown cut there."
     )
 
