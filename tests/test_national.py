@@ -728,7 +728,7 @@ def test_the_optimiser_finds_the_known_best_allocation_and_beats_proportional(
 def test_national_figures_name_rules_and_coverage_models_in_words() -> None:
     from sim.national.figures import _Titles
 
-    titles = _Titles({"office_hours": "French office hours"})
+    titles = _Titles({"office_hours": "French office hours"}, {"974": "La Réunion"})
     assert titles.cell("office_hours", "historical_2013") == (
         "French office hours, 2013 map, grown where it was"
     )
@@ -737,3 +737,4 @@ def test_national_figures_name_rules_and_coverage_models_in_words() -> None:
     )
     assert titles.rule("optimised_equity_0.5").startswith("optimised, W = 0.5")
     assert titles.coverage("belgian") == "belgian"  # no title: the name, spaced
+    assert titles.departements["974"] == "La Réunion"

@@ -30,13 +30,6 @@ from sim.pipeline.store import atomic_folder
 __all__ = ["draw_national_figures"]
 
 _OVERSEAS = ("971", "972", "973", "974", "976")
-_OVERSEAS_NAMES = {
-    "971": "Guadeloupe",
-    "972": "Martinique",
-    "973": "Guyane",
-    "974": "La Réunion",
-    "976": "Mayotte",
-}
 _ASPECT = 1 / math.cos(math.radians(46.5))
 
 
@@ -50,7 +43,10 @@ def draw_national_figures(
     national = tables["national"].to_pylist()
     departements = tables["departements"].to_pylist()
     shapes = _shapes(study.model.boundaries) if study.model.boundaries is not None else None
-    titles = _Titles({n: c.title for n, c in study.model.config.coverage.items()})
+    titles = _Titles(
+        {n: c.title for n, c in study.model.config.coverage.items()},
+        {d.code: d.name for d in study.model.departements},
+    )
     written: list[Path] = []
     with atomic_folder(folder / "figures") as staging:
         written.append(_frontier(national, staging, titles))
@@ -66,8 +62,14 @@ class _Titles:
     """Coverage models and allocation rules in the words readers see (the national
     config's coverage titles, :data:`RULE_TITLES`), not in config names."""
 
-    def __init__(self, coverage: dict[str, str]) -> None:
+    def __init__(self, coverage: dict[str, str], departements: dict[str, str]) -> None:
         self._coverage = coverage
+        self._departements = departements
+
+    @property
+    def departements(self) -> dict[str, str]:
+        """Each département's name, by code (the shipped table's)."""
+        return self._departements
 
     def coverage(self, name: str) -> str:
         return self._coverage.get(name) or name.replace("_", " ")
@@ -270,6 +272,7 @@ def _choropleth(
     norm: Normalize,
     cmap: str,
     unit: str,
+    names: dict[str, str],
 ) -> None:
     grid = figure.add_gridspec(5, 6)
     main = figure.add_subplot(grid[:, 1:])
@@ -297,7 +300,7 @@ def _choropleth(
         ax.set_aspect("equal")
         ax.set_axis_off()
         if place != "main":
-            ax.set_title(_OVERSEAS_NAMES.get(place, place), fontsize="x-small")
+            ax.set_title(names.get(place, place), fontsize="x-small")
     figure.suptitle(title, fontsize="medium")
     figure.colorbar(collection, ax=main, shrink=0.6, label=unit)
 
@@ -345,6 +348,7 @@ def _maps(
                 Normalize(0, max(1e-9, densest)),
                 "cividis",
                 "posts per 100,000",
+                titles.departements,
             )
             _choropleth(
                 right,
@@ -355,6 +359,7 @@ def _maps(
                 Normalize(0, 100),
                 "cividis_r",
                 "% unmet",
+                titles.departements,
             )
             save_figure(figure, pa.Table.from_pylist(rows), staging, stem)
             written.append(staging / f"{stem}.png")
@@ -376,6 +381,7 @@ def _maps(
             TwoSlopeNorm(0.0, -spread, spread),
             "PuOr_r",
             "percentage points",
+            titles.departements,
         )
         table = pa.Table.from_pylist(
             [{"departement": c, "before": before[c], "after": after[c], "change": v}
