@@ -11,7 +11,7 @@ from conftest import CONFIGS
 from scipy import stats
 
 from sim.commands.cli import main
-from sim.run_length.replications import _look_ahead, _solve, relative_half_width
+from sim.run_length.replications import _look_ahead, _solve, relative_half_width, window_lag1
 
 
 def test_the_relative_half_width_is_the_student_t_interval_over_the_mean():
@@ -54,3 +54,30 @@ def test_the_command_prints_the_replications_each_measure_needs(capsys):
     assert "--half-width 2.0: give a share between 0 and 1" in capsys.readouterr().err
     assert main(["replications", config, "--measures", "nonsense"]) == 2
     assert "'nonsense' is not a measure of scenario" in capsys.readouterr().err
+
+
+def test_the_windows_lag1_is_the_correlation_of_consecutive_windows():
+    rng = np.random.default_rng(5)
+    independent = rng.normal(10.0, 1.0, size=(400, 3))
+    assert abs(window_lag1(independent)) < 0.1  # 800 pairs: sd about 0.035
+    # Each replication's windows alike, replications apart: correlation 1.
+    alike = np.repeat(rng.normal(size=(50, 1)), 3, axis=1)
+    assert window_lag1(alike) == pytest.approx(1.0)
+    # An AR(1) of coefficient 0.6 across the windows, from its stationary law.
+    x = np.empty((2000, 3))
+    x[:, 0] = rng.normal(size=2000)
+    for k in (1, 2):
+        x[:, k] = 0.6 * x[:, k - 1] + rng.normal(scale=0.8, size=2000)
+    assert window_lag1(x) == pytest.approx(0.6, abs=0.05)
+    assert np.isnan(window_lag1(independent[:, :1]))
+
+
+def test_the_command_reports_the_windows_lag1_when_a_replication_has_several(capsys):
+    config = str(CONFIGS / "france_office_hours.yaml")
+    short = ["--set", "simulation={warm_up_days: 14, run_days: 28, windows: 3, drain_days: 14}"]
+    options = ["--budget", "6", "--jobs", "1", "--half-width", "0.2"]
+    assert main(["replications", config, *short, *options, "--measures", "unmet_share"]) == 0
+    out = capsys.readouterr().out
+    assert "windows lag-1" in out and "K windows" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("unmet_share"))
+    assert -1.0 <= float(row.split()[4]) <= 1.0

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "MAX_REPLICATIONS",
     "MAX_SPREAD",
+    "MAX_WINDOWS",
     "MIN_DURATION",
     "Magnitude",
     "PositiveMagnitude",
@@ -34,6 +35,8 @@ MAX_DAYS = 365_000.0
 length of a single long run read by batch means, which one core simulates in minutes."""
 MAX_REPLICATIONS = 10_000
 """Most replications of a scenario or an experiment."""
+MAX_WINDOWS = 1_000
+"""Most measurement windows in one replication."""
 MAX_NAME_LENGTH = 64
 """Longest name of a scenario, station, population, worker or experiment (names become
 file names)."""
@@ -74,6 +77,7 @@ PositiveMagnitude = Annotated[float, Field(gt=0, le=MAX_MAGNITUDE, allow_inf_nan
 LIMITS: tuple[tuple[str, str], ...] = (
     ("warm-up, window and drain", f"at most {MAX_DAYS:,.0f} days each"),
     ("replications", f"at most {MAX_REPLICATIONS:,}"),
+    ("measurement windows", f"at most {MAX_WINDOWS:,} a replication, {MAX_DAYS:,.0f} days in all"),
     ("cases a replication expects", f"at most {MAX_CASES:,} over warm-up, window and drain"),
     ("names", f"at most {MAX_NAME_LENGTH} characters: a letter, then letters, digits, _ or -"),
     ("rates, durations, counts and weights", f"at most {MAX_MAGNITUDE:g}"),

@@ -35,6 +35,7 @@ from sim.config.limits import (
     MAX_DAYS,
     MAX_NAME_LENGTH,
     MAX_REPLICATIONS,
+    MAX_WINDOWS,
     Magnitude,
     PositiveMagnitude,
     WholeNumber,
@@ -524,26 +525,50 @@ class Diary(BaseModel):
 
 
 class Simulation(BaseModel):
-    """Run length and seeding.  Statistics cover cases arriving after ``warm_up_days``
-    and within the next ``run_days``; the run continues ``drain_days`` longer (with
-    arrivals) so that those cases can reach an outcome."""
+    """Run length and seeding.  A replication measures ``windows`` consecutive windows
+    of ``run_days`` after one warm-up of ``warm_up_days``; the run continues
+    ``drain_days`` after the last (with arrivals) so that its cases can reach an
+    outcome.  Window k's cases are followed for ``drain_days`` into window k + 1, as
+    the last window's are into the drain, so every window is measured alike; a
+    replication's value of a measure is its mean over its windows, and replications
+    stay independent (``docs/model.md``, "Warm-up, windows and replications")."""
 
     model_config = _FROZEN
     warm_up_days: Days = 14.0
     run_days: Annotated[float, Field(gt=0, le=MAX_DAYS, allow_inf_nan=False)] = 364.0
+    windows: Annotated[WholeNumber, Field(ge=1, le=MAX_WINDOWS)] = 1
     drain_days: Days = 14.0
     replications: Annotated[WholeNumber, Field(ge=1, le=MAX_REPLICATIONS)] = 10
     seed: Annotated[WholeNumber, Field(ge=0, lt=2**63)] = 0
 
+    @model_validator(mode="after")
+    def _measured_span_bounded(self) -> Simulation:
+        if self.windows * self.run_days > MAX_DAYS:
+            raise ValueError(
+                f"windows x run_days is {self.windows} x {self.run_days:g} = "
+                f"{self.windows * self.run_days:,.0f} days; at most {MAX_DAYS:,.0f} days "
+                "are measured in one replication: fewer windows or shorter ones"
+            )
+        return self
+
     @property
     def window_minutes(self) -> tuple[float, float]:
-        """Start and end of the measurement window, in minutes."""
+        """Start of the first measurement window and end of the last, in minutes."""
+        # Days times 24 times 60, in that order: the minutes of earlier runs, to the bit.
         start = self.warm_up_days * 24 * MINUTES_PER_HOUR
-        return start, start + self.run_days * 24 * MINUTES_PER_HOUR
+        return start, start + self.windows * self.run_days * 24 * MINUTES_PER_HOUR
 
     @property
     def horizon_minutes(self) -> float:
-        return (self.warm_up_days + self.run_days + self.drain_days) * 24 * MINUTES_PER_HOUR
+        """The length of a run: warm-up, every window and the drain, in minutes."""
+        days = self.warm_up_days + self.windows * self.run_days + self.drain_days
+        return days * 24 * MINUTES_PER_HOUR
+
+    @property
+    def simulated_days_per_measured_year(self) -> float:
+        """Days simulated for each 364 days measured: the cost of the design."""
+        days = self.warm_up_days + self.windows * self.run_days + self.drain_days
+        return days * 364.0 / (self.windows * self.run_days)
 
 
 class Measures(BaseModel):

@@ -37,6 +37,7 @@ from sim.config.week import DAYS_PER_YEAR, MINUTES_PER_DAY, MINUTES_PER_HOUR, MI
 from sim.measures.costs import fixed_cost_eur_per_year, variable_cost_eur_per_year
 from sim.model.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
 from sim.model.records import Channel, EndState, FollowupStatus, RunRecords, WorkerActivity
+from sim.model.windows import window_views
 
 __all__ = [
     "ALL",
@@ -875,10 +876,41 @@ def measure_run(
 ) -> dict[str, np.ndarray]:
     """Every measure of one run, as columns ``population``, ``metric``, ``value``: each
     population measure for each population and for ``all``, then the system measures
-    (population ``all``)."""
+    (population ``all``).  A run of several measurement windows gives each measure's
+    mean over its windows (:func:`measure_windows`)."""
+    if run.windows > 1:
+        return mean_over_windows(measure_windows(run, scenario, measures))
     window = measured(run)
     outcome = classify(window.cases, scenario.measures.late_after_hours * MINUTES_PER_HOUR)
     return measure_window(window, outcome, scenario, measures)
+
+
+def measure_windows(
+    run: RunRecords, scenario: Scenario, measures: MeasureList | None = None
+) -> list[dict[str, np.ndarray]]:
+    """The measures of each measurement window of ``run`` in turn, each window seen as
+    a run of its own (:func:`sim.model.windows.window_views`)."""
+    late = scenario.measures.late_after_hours * MINUTES_PER_HOUR
+    return [
+        measure_window(view, classify(view.cases, late), scenario, measures)
+        for view in window_views(run)
+    ]
+
+
+def mean_over_windows(per_window: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One replication's measures from those of its windows: each value the mean over
+    the windows where it is defined (``nan`` where it is in none, as a window of no
+    case of a population leaves it)."""
+    first = per_window[0]
+    if len(per_window) == 1:
+        return first
+    values = np.vstack([columns["value"] for columns in per_window])
+    defined = ~np.isnan(values)
+    count = defined.sum(axis=0)
+    total = np.where(defined, values, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return {"population": first["population"], "metric": first["metric"], "value": mean}
 
 
 def measure_window(

@@ -145,6 +145,7 @@ def run_records(model: StationModel) -> RunRecords:
         workers=workers,
         appointments=appointment_records(model, contacted),
         on_call_windows=model.plan.on_call_windows,
+        windows=scenario.simulation.windows,
     )
 
 

@@ -184,7 +184,9 @@ class AppointmentRecords:
 @dataclass(frozen=True)
 class RunRecords:
     """Everything one run (one scenario, one replication, one seed) recorded, and the
-    run's measurement window (minutes), which the measures apply."""
+    run's measured span (minutes): ``windows`` consecutive measurement windows of equal
+    length from ``window_start`` to ``window_end`` (:mod:`sim.model.windows`), which the
+    measures apply."""
 
     scenario: str
     replication: int
@@ -199,3 +201,4 @@ class RunRecords:
     workers: WorkerRecords
     appointments: AppointmentRecords
     on_call_windows: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+    windows: int = 1

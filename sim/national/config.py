@@ -340,6 +340,12 @@ def _check_coverage_models_agree(scenarios: dict[str, Scenario], path: Path) -> 
                 f"{scenario.simulation.run_days:g}, but {first_name} has "
                 f"{first.simulation.run_days:g}; every coverage model must measure the same window"
             )
+        if scenario.simulation.windows != first.simulation.windows:
+            raise ConfigError(
+                f"{path}: coverage.{name}: simulation.windows = {scenario.simulation.windows}, "
+                f"but {first_name} has {first.simulation.windows}; every coverage model must "
+                "measure the same windows"
+            )
         for population, settings in scenario.populations.items():
             probability = settings.referral.probability
             expected = first.populations[population].referral.probability

@@ -439,7 +439,7 @@ def no_post_counts(
     study: NationalStudy, catchment_id: str, replications: int, uptake: float = 0.0
 ) -> dict[str, np.ndarray]:
     """The counts (:data:`COUNTS`) of a catchment without a post, one value per
-    replication: its persons reaching a station (Poisson, over the measurement window
+    replication: its persons reaching a station (Poisson, over the measurement windows
     of the coverage models' scenarios) and, among them, those an officer would have
     referred to a reachable worker (binomial; the first coverage model's referral
     probabilities, so that every coverage model counts the same persons): in need, and
@@ -447,7 +447,8 @@ def no_post_counts(
     reach a post elsewhere and are counted there: these are the others."""
     catchment = study.catchment(catchment_id)
     scenario = next(iter(study.model.scenarios.values()))
-    years = scenario.simulation.run_days / DAYS_PER_YEAR
+    # Every window of a replication: the counts a year are the mean over its windows.
+    years = scenario.simulation.run_days * scenario.simulation.windows / DAYS_PER_YEAR
     seed = catchment_seed(study.seed, catchment_id)
     cases = np.zeros(replications)
     servable = np.zeros(replications)

@@ -6,14 +6,16 @@ index), so it gives the same numbers in this process, in a local process pool or
 Dask worker on another machine.  It returns compact tables, so that a sweep of
 thousands of runs ships and stores kilobytes per run:
 
-- ``measures``: every measure of :func:`sim.measures.catalogue.measure_run`;
-- ``hour_of_week``: per hour of the week of arrival (all populations together), the
+- ``measures``: every measure of :func:`sim.measures.catalogue.measure_run` (each the
+  mean over the replication's measurement windows);
+- ``hour_of_week``: per hour of the week of arrival (all populations together, every
+  window of the replication pooled), the
   counts of cases, of demand coverage could serve, of unmet cases, of referred and
   contacted cases and the sum of their waits, to be pooled over replications;
-- ``wait_ecdf``: per population, the share of referred cases contacted within each
-  time of a logarithmic grid (:func:`wait_grid_hours`, the scenario's thresholds
-  included): the empirical distribution of the time to first contact, evaluated
-  exactly at the grid's times;
+- ``wait_ecdf``: per population, the share of referred cases (of every window)
+  contacted within each time of a logarithmic grid (:func:`wait_grid_hours`, the
+  scenario's thresholds included): the empirical distribution of the time to first
+  contact, evaluated exactly at the grid's times;
 
 and, when the experiment keeps them (``records: true``; ``station-sim run`` does), the
 run's per-case and per-worker records as tables with labels.
@@ -32,7 +34,7 @@ import numpy as np
 
 from sim.config.schema import Scenario
 from sim.config.week import HOURS_PER_WEEK, MINUTES_PER_HOUR, hour_of_week
-from sim.measures.catalogue import ALL, measure_window
+from sim.measures.catalogue import ALL, mean_over_windows, measure_window, measure_windows
 from sim.model.outcomes import UNMET_OUTCOMES, Outcome, classify, measured
 from sim.model.records import Channel, EndState, FollowupStatus, RunRecords, WorkerActivity
 from sim.model.station import simulate
@@ -119,12 +121,14 @@ def plan_tasks(plan: ExperimentPlan) -> list[Task]:
 @dataclass(frozen=True)
 class Replication:
     """One replication simulated and measured: its raw records, the records of its
-    measurement window, the outcome of each of those cases, and its measures."""
+    measured span (every window), the outcome of each of those cases, its measures
+    (each the mean over its windows) and the measures of each window."""
 
     records: RunRecords
     window: RunRecords
     outcome: np.ndarray
     measures: Columns
+    per_window: tuple[Columns, ...]
 
 
 def run_replication(scenario: Scenario, replication: int) -> Replication:
@@ -132,7 +136,11 @@ def run_replication(scenario: Scenario, replication: int) -> Replication:
     records = simulate(scenario, replication)
     window = measured(records)
     outcome = classify(window.cases, scenario.measures.late_after_hours * MINUTES_PER_HOUR)
-    return Replication(records, window, outcome, measure_window(window, outcome, scenario))
+    if records.windows == 1:
+        per_window: tuple[Columns, ...] = (measure_window(window, outcome, scenario),)
+    else:
+        per_window = tuple(measure_windows(records, scenario))
+    return Replication(records, window, outcome, mean_over_windows(per_window), per_window)
 
 
 def run_task(task: Task) -> TaskOutput:

@@ -74,6 +74,7 @@ from sim.validation.observables import (
     waiting_exits,
 )
 from sim.validation.verdict import Observation, Statistic
+from sim.validation.windowed import windowed_case
 
 __all__ = [
     "SHIPPED_CONFIGS",
@@ -779,6 +780,9 @@ def all_cases() -> list[ValidationCase]:
         diary_case(0.5, run_days=120, replications=30, quick=True),
         diary_case(0.9, run_days=360, replications=30),
         outreach_case(run_days=364, replications=30, quick=True),
+        # The replication design: the same days as three windows of one replication.
+        windowed_case(erlang_c_case(2, 0.80, run_days=150, replications=40), 3),
+        windowed_case(diary_case(0.5, run_days=120, replications=30, quick=True), 3),
     ]
     # The files are in the source tree only, not in an installed wheel.
     shipped = [SHIPPED_CONFIGS / f"{name}.yaml" for name in SHIPPED_COVERAGE_MODELS]

@@ -37,6 +37,7 @@ from sim.config.schema import Scenario, scenario_from_dict
 from sim.measures.catalogue import measure_run
 from sim.model.records import EndState, FollowupStatus, WorkerActivity
 from sim.model.station import simulate
+from sim.model.windows import window_views
 
 ROSTERS = {
     "office": [{"days": "weekdays", "start": "09:00", "end": "17:00"}],
@@ -198,6 +199,42 @@ def test_cases_and_appointments_are_conserved_and_a_post_does_one_thing_at_a_tim
     check_conserved(run)
     check_one_thing_at_a_time(run)
     check_records(run)  # the shape of every record table (tests/invariants.py)
+
+
+@settings(FUZZ, max_examples=60)
+@given(scenarios(), st.integers(2, 4), st.integers(0, 3))
+def test_each_window_of_a_replication_counts_its_own_cases_and_sees_only_its_past(
+    document, windows, replication
+):
+    """Whatever the scenario, the windows of a replication (``simulation.windows``)
+    count every measured case once, keep every follow-up of each person met, show no
+    time after their observation end, and average to the span's count a year."""
+    simulation = {**document["simulation"], "run_days": 14, "windows": windows}
+    scenario = _scenario({**document, "simulation": simulation})
+    run = simulate(scenario, replication)
+    views = window_views(run)
+    assert len(views) == windows
+    ids = np.concatenate([v.cases.case_id for v in views])
+    span = (run.cases.arrival >= run.window_start) & (run.cases.arrival < run.window_end)
+    np.testing.assert_array_equal(ids, run.cases.case_id[span])
+    for view in views:
+        c, a = view.cases, view.appointments
+        assert view.window_end <= view.end_time <= run.end_time
+        contacted = c.state == EndState.CONTACTED
+        met = c.followups_wanted[contacted] > 0
+        ids, rows = np.unique(a.case_id, return_counts=True)
+        np.testing.assert_array_equal(ids, c.case_id[contacted][met])
+        np.testing.assert_array_equal(rows, c.followups_wanted[contacted][met])
+        for name in ("booked_at", "due", "start", "end"):
+            times = getattr(a, name)
+            assert not (times > view.end_time).any(), name
+        held = a.status == FollowupStatus.HELD
+        assert not np.isnan(a.end[held]).any()
+        assert not (c.series_end > view.end_time).any()
+    measured_years = (run.window_end - run.window_start) / (365.25 * 1440)
+    columns = measure_run(run, scenario)
+    whole = (columns["population"] == "all") & (columns["metric"] == "cases")
+    assert columns["value"][whole][0] == pytest.approx(span.sum() / measured_years, rel=1e-9)
 
 
 # Mutation checks: the properties fail when the engine is broken on purpose.

@@ -63,6 +63,7 @@ def test_the_fast_subset_covers_every_kind_of_case():
         "Flow conservation",
         "Follow-up diary",
         "Outreach",
+        "Windows of one replication",
     }
 
 
