@@ -267,3 +267,62 @@ def test_a_departement_without_a_post_is_named_with_the_reason() -> None:
     covered = departements.assign(posts_in_departement=[1, 1, 12])
     assert national.no_post_note(covered, "proportional") is None
     assert national.no_post_note(pd.DataFrame(), "proportional") is None
+
+
+def test_the_page_draws_in_the_palette_of_the_png_figures():
+    """One colour-blind-safe palette for the PNGs and the page (Okabe-Ito for models,
+    cividis for heatmaps and maps), visible bands, unmet maps on 0-100 %."""
+    import pandas as pd
+
+    from sim.app.charts import cost_against_unmet, hour_of_week_heatmap, time_to_first_contact
+    from sim.app.national import departement_map
+    from sim.pipeline.figure_style import COLOURS, HEATMAP
+
+    ecdf = pd.DataFrame(
+        {
+            "scenario": ["a", "a", "b", "b"],
+            "population": ["all"] * 4,
+            "hours": [1.0, 10.0, 1.0, 10.0],
+            "mean": [0.2, 0.5, 0.4, 0.9],
+            "ci_low": [0.1, 0.4, 0.3, 0.8],
+            "ci_high": [0.3, 0.6, 0.5, 1.0],
+        }
+    )
+    spec = time_to_first_contact(ecdf, {}).to_dict()
+    band, line = spec["layer"]
+    assert band["mark"]["opacity"] >= 0.3
+    for layer in (band, line):
+        assert layer["encoding"]["color"]["scale"]["range"] == list(COLOURS)
+    hours = pd.DataFrame(
+        {
+            "scenario": ["a"],
+            "day": ["mon"],
+            "hour": [9],
+            "unmet_share": [0.5],
+            "wait_mean_h": [3.0],
+            "cases": [10],
+        }
+    )
+    heat = hour_of_week_heatmap(hours, {}).to_dict()
+    assert heat["spec"]["encoding"]["color"]["scale"]["scheme"] == HEATMAP
+    summary = pd.DataFrame(
+        {
+            "scenario": ["a", "a"],
+            "population": ["all", "all"],
+            "metric": ["cost_eur_per_year", "unmet_share"],
+            "mean": [80_000.0, 0.5],
+            "ci_low": [79_000.0, 0.45],
+            "ci_high": [81_000.0, 0.55],
+        }
+    )
+    points = cost_against_unmet(summary, {}).to_dict()["layer"][-1]
+    assert points["encoding"]["y"]["scale"]["zero"] is True
+    assert points["encoding"]["color"]["scale"]["range"] == list(COLOURS)
+    departements = pd.DataFrame(
+        {"departement": ["75"], "unmet_share": [0.4], "posts_per_100k": [0.5]}
+    )
+    unmet = departement_map(departements, "unmet").to_dict()["encoding"]["color"]
+    assert unmet["scale"] == {"scheme": HEATMAP, "reverse": True, "domain": [0, 100]}
+    assert unmet["legend"]["titleLimit"] == 0
+    density = departement_map(departements, "posts").to_dict()["encoding"]["color"]
+    assert density["scale"]["scheme"] == HEATMAP and density["scale"]["domainMin"] == 0

@@ -1,6 +1,8 @@
 """The page's figures, drawn with Altair from the stored tables: the time to first
 contact (ECDF), the hour-of-week heatmap of unmet demand, and cost against unmet
-demand.  Every axis and legend is in plain words."""
+demand.  Every axis and legend is in plain words, and the colours are those of the
+project's PNG figures (``sim.pipeline.figure_style``): Okabe-Ito for the models,
+cividis for the heatmap, both colour-blind safe."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pandas as pd
 
 from sim.app.catalog import CoverageModel
 from sim.measures.catalogue import ALL
+from sim.pipeline.figure_style import COLOURS, HEATMAP
 
 __all__ = ["cost_against_unmet", "hour_of_week_heatmap", "time_to_first_contact"]
 
@@ -24,6 +27,10 @@ _DAYS = {
     "sun": "Sunday",
 }
 _MODEL = "Coverage model"
+_MODELS = alt.Scale(range=list(COLOURS))
+"""The models' colours, in the order of the PNG figures' series."""
+_BAND_OPACITY = 0.3
+"""The 95 % bands: light enough to show the line, dark enough to see (0.2 was not)."""
 
 
 def _title(models: Mapping[str, CoverageModel], label: str) -> str:
@@ -46,17 +53,19 @@ def time_to_first_contact(
     )
     band = (
         alt.Chart(rows)
-        .mark_area(opacity=0.2)
-        .encode(x=x, y="low:Q", y2="high:Q", color=alt.Color(f"{_MODEL}:N"))
+        .mark_area(opacity=_BAND_OPACITY)
+        .encode(x=x, y="low:Q", y2="high:Q", color=alt.Color(f"{_MODEL}:N", scale=_MODELS))
     )
     line = (
         alt.Chart(rows)
-        .mark_line()
+        .mark_line(strokeWidth=2.5)
         .encode(
             x=x,
             y=alt.Y("share:Q", title="% of the people referred contacted"),
             color=alt.Color(
-                f"{_MODEL}:N", legend=alt.Legend(orient="bottom", columns=1, labelLimit=0)
+                f"{_MODEL}:N",
+                scale=_MODELS,
+                legend=alt.Legend(orient="bottom", columns=1, labelLimit=0),
             ),
             tooltip=[
                 alt.Tooltip(f"{_MODEL}:N"),
@@ -87,7 +96,12 @@ def hour_of_week_heatmap(
         .encode(
             x=alt.X("hour:O", title="Hour of arrival"),
             y=alt.Y("Day:N", sort=list(_DAYS.values()), title=None),
-            color=alt.Color("value:Q", title=legend, scale=alt.Scale(scheme="orangered")),
+            color=alt.Color(
+                "value:Q",
+                title=legend,
+                scale=alt.Scale(scheme=HEATMAP),
+                legend=alt.Legend(titleLimit=0),
+            ),
             tooltip=[
                 alt.Tooltip(f"{_MODEL}:N"),
                 alt.Tooltip("Day:N"),
@@ -125,12 +139,17 @@ def cost_against_unmet(summary: pd.DataFrame, models: Mapping[str, CoverageModel
         }
     )
     x = alt.X("unmet:Q", title="Unmet demand (% of the people the service could help)")
-    y = alt.Y("cost:Q", title="Cost (thousand euros a year)")
+    # From 0: a cost axis starting near the cheapest model magnifies the gaps.
+    y = alt.Y("cost:Q", title="Cost (thousand euros a year)", scale=alt.Scale(zero=True))
     base = alt.Chart(data)
     points = base.mark_point(size=120, filled=True).encode(
         x=x,
         y=y,
-        color=alt.Color(f"{_MODEL}:N", legend=alt.Legend(orient="bottom", columns=1, labelLimit=0)),
+        color=alt.Color(
+            f"{_MODEL}:N",
+            scale=_MODELS,
+            legend=alt.Legend(orient="bottom", columns=1, labelLimit=0),
+        ),
         tooltip=[
             alt.Tooltip(f"{_MODEL}:N"),
             alt.Tooltip("unmet:Q", title="% unmet", format=".1f"),

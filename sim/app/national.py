@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from sim.app.catalog import CONFIGS, REPOSITORY
 from sim.app.results import cache_folder, plain_unit
 from sim.config.documents import read_mapping
+from sim.pipeline.figure_style import HEATMAP
 
 __all__ = [
     "ALLOCATION_TITLES",
@@ -295,12 +296,16 @@ def _boundaries() -> dict[str, Any]:
 
 def departement_map(departements: pd.DataFrame, measure: str = "unmet") -> alt.Chart:
     """Metropolitan France by département: unmet demand, or posts per 100,000."""
+    # The PNG maps' colour maps (sim/national/figures.py): cividis, reversed for unmet
+    # so that dark is worse on both, and unmet on its whole scale, 0 to 100 %.
     if measure == "unmet":
         values = departements.set_index("departement")["unmet_share"] * 100
-        title, scheme = "Unmet demand (% of people in need)", "orangered"
+        title = "Unmet demand (% of people in need)"
+        scale = alt.Scale(scheme=HEATMAP, reverse=True, domain=[0, 100])
     else:
         values = departements.set_index("departement")["posts_per_100k"]
-        title, scheme = "Posts per 100,000 inhabitants", "blues"
+        title = "Posts per 100,000 inhabitants"
+        scale = alt.Scale(scheme=HEATMAP, domainMin=0)
     features = []
     for feature in _boundaries()["features"]:
         code = str(feature["properties"]["code"])
@@ -311,7 +316,9 @@ def departement_map(departements: pd.DataFrame, measure: str = "unmet") -> alt.C
         alt.Chart(data)
         .mark_geoshape(stroke="white", strokeWidth=0.5)
         .encode(
-            color=alt.Color("properties.value:Q", title=title, scale=alt.Scale(scheme=scheme)),
+            color=alt.Color(
+                "properties.value:Q", title=title, scale=scale, legend=alt.Legend(titleLimit=0)
+            ),
             tooltip=[
                 alt.Tooltip("properties.name:N", title="Département"),
                 alt.Tooltip("properties.value:Q", title=title, format=".1f"),
