@@ -326,3 +326,12 @@ def test_the_page_draws_in_the_palette_of_the_png_figures():
     assert unmet["legend"]["titleLimit"] == 0
     density = departement_map(departements, "posts").to_dict()["encoding"]["color"]
     assert density["scale"]["scheme"] == HEATMAP and density["scale"]["domainMin"] == 0
+
+
+def test_the_national_progress_estimates_the_time_left_from_the_runs_done():
+    from sim.app.national import progress_text
+
+    assert progress_text(0, 400, 3.0) == "0 of 400 catchment runs done"
+    assert progress_text(100, 400, 10.0) == "100 of 400 catchment runs done, about 30 s left"
+    assert progress_text(100, 400, 60.0) == "100 of 400 catchment runs done, about 3 min left"
+    assert progress_text(400, 400, 60.0).endswith("summing the catchments")

@@ -469,7 +469,14 @@ def test_a_small_national_run_end_to_end(tmp_path: Path) -> None:
     )
     assert (tmp_path / "serial" / "figures" / "frontier.png").is_file()
 
-    pool = run_national(study, requests, tmp_path / "pool", LocalBackend(2), 2, show_progress=False)
+    progress: list[tuple[int, int]] = []
+    pool = run_national(
+        study, requests, tmp_path / "pool", LocalBackend(2), 2, show_progress=False,
+        on_run=lambda done, total: progress.append((done, total)),
+    )  # fmt: skip
+    # The page's progress bar: one call a catchment run, counting up to all of them.
+    total = progress[0][1]
+    assert progress == [(k, total) for k in range(1, total + 1)]
     for name, table in _tables(tmp_path / "serial").items():
         assert table.to_pandas().equals(_tables(tmp_path / "pool")[name].to_pandas()), name
 

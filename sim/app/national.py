@@ -9,6 +9,7 @@ page works even where it cannot be loaded.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "national_command",
     "national_table",
     "no_post_note",
+    "progress_text",
     "stored_national",
 ]
 
@@ -189,9 +191,18 @@ def computed_national(
     return _select(folder, coverage, rule, posts)
 
 
-def compute_national(coverage: str, rule: str, posts: int, replications: int) -> NationalView:
+def compute_national(
+    coverage: str,
+    rule: str,
+    posts: int,
+    replications: int,
+    on_run: Callable[[int, int], None] | None = None,
+    note: Callable[[str], None] | None = None,
+) -> NationalView:
     """Run the national model for one allocation on every core (``station-sim
-    national`` with the same options); a mistake raises ``ConfigError``."""
+    national`` with the same options); a mistake raises ``ConfigError``.  ``on_run(done,
+    total)`` follows the catchment runs, ``note`` the steps before them (the
+    optimiser's training)."""
     from sim.national.config import load_national
     from sim.national.run import NationalStudy
     from sim.national.study import Request, check_requests, run_national
@@ -206,7 +217,7 @@ def compute_national(coverage: str, rule: str, posts: int, replications: int) ->
     try:
         run_national(
             study, [request], folder, backend, replications, fresh=folder.exists(),
-            command=["station-sim", "app"], show_progress=False,
+            command=["station-sim", "app"], show_progress=False, on_run=on_run, note=note,
         )  # fmt: skip
     finally:
         backend.close()
@@ -214,6 +225,19 @@ def compute_national(coverage: str, rule: str, posts: int, replications: int) ->
     if view is None:
         raise RuntimeError(f"the national run wrote no row for {request.key} in {folder}")
     return view
+
+
+def progress_text(done: int, total: int, elapsed_s: float) -> str:
+    """What the page's progress bar says after ``done`` of ``total`` catchment runs:
+    the time left estimated from the runs so far (their mean time), never promised
+    before the first run is done."""
+    if done <= 0:
+        return f"0 of {total} catchment runs done"
+    left = elapsed_s / done * (total - done)
+    if done >= total:
+        return f"{total} of {total} catchment runs done; summing the catchments"
+    when = f"about {left:.0f} s left" if left < 120 else f"about {left / 60:.0f} min left"
+    return f"{done} of {total} catchment runs done, {when}"
 
 
 def national_table(national: pd.DataFrame) -> pd.DataFrame:

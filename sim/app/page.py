@@ -9,6 +9,7 @@ It only lays out the form and the results: the inputs become a
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -429,7 +430,7 @@ def france_tab() -> None:
         "France as a whole: choose how many posts the country funds, how they are "
         "placed and how each works. Results already computed by "
         "`experiments/national_scale_up.yaml` show at once; anything else is computed on "
-        "request (about 10-40 s)."
+        "request, with a bar that shows the catchment runs done and the time left."
     )
     try:
         coverages = national.coverage_titles()
@@ -481,13 +482,24 @@ def france_tab() -> None:
     if view is None:
         view = national.computed_national(coverage, rule, posts, replications)
     if st.button("Compute this allocation now", key="national.run"):
-        with st.spinner("Simulating every catchment of France..."):
-            try:
-                view = national.compute_national(coverage, rule, posts, replications)
-            except (ConfigError, ValidationError) as error:
-                st.error(f"This allocation cannot be run: {error}")
-            except Exception as error:  # the page must say it, not crash
-                st.error(f"The national run failed: {error}")
+        bar = st.progress(0.0, text="Allocating the posts")
+        started = time.monotonic()
+
+        def on_run(done: int, total: int) -> None:
+            elapsed = time.monotonic() - started
+            bar.progress(done / total, text=national.progress_text(done, total, elapsed))
+
+        try:
+            view = national.compute_national(
+                coverage, rule, posts, replications, on_run=on_run,
+                note=lambda step: bar.progress(0.0, text=step.strip()),
+            )  # fmt: skip
+        except (ConfigError, ValidationError) as error:
+            st.error(f"This allocation cannot be run: {error}")
+        except Exception as error:  # the page must say it, not crash
+            st.error(f"The national run failed: {error}")
+        else:
+            bar.empty()
     if view is None:
         st.info("No stored result for this choice yet: press *Compute this allocation now*.")
         return

@@ -179,10 +179,12 @@ def run_national(
     note: Callable[[str], None] | None = None,
     show_progress: bool = True,
     maps: Sequence[tuple[str, str, tuple[int, ...]]] | None = None,
+    on_run: Callable[[int, int], None] | None = None,
 ) -> NationalOutcome:
     """Allocate, simulate every catchment, and write the national tables into ``out``;
     ``maps`` (coverage, allocation label, posts) are the maps to draw (default: one
-    for each request)."""
+    for each request); ``on_run(done, total)`` is called as each catchment run is
+    stored (a progress bar's feed)."""
     say = note or (lambda _: None)
     check_objective(objective, equity_weight)
     quantity = "unmet" if objective in ("equity", "mix") else objective
@@ -249,6 +251,15 @@ def run_national(
     plan = national_plan(study, points, coverages, replications, f"{model.config.name}-catchments")
     runs = out / "runs"
     stored = runs.exists() and any(runs.iterdir())
+    total = len(plan.scenarios) * plan.spec.replications
+    done = 0
+
+    def one_more(_: Any) -> None:
+        nonlocal done
+        done += 1
+        if on_run is not None:
+            on_run(done, total)
+
     outcome = run_experiment(
         plan,
         runs,
@@ -259,6 +270,7 @@ def run_national(
         figures=False,
         command=command,
         measures_only=True,
+        on_task_done=one_more,
     )
     if outcome.status != "complete":
         first = next(iter(outcome.failed.items()))
