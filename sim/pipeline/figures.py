@@ -273,6 +273,10 @@ def _staffing_response(results: StoredResults, request: FigureRequest, folder: P
                 x = part[request.x].to_numpy(zero_copy_only=False)
                 order = np.argsort(x, kind="stable")
                 x = x[order]
+                if request.x == "scenario":
+                    x = np.asarray([results.title(str(v)) for v in x])
+                elif x.dtype == object:  # a factor of text values: its levels in words
+                    x = np.asarray([show_number(v) for v in x])
                 style = series_style(i)
                 mean = part["mean"].to_numpy()[order] * shown.scale
                 low = part["ci_low"].to_numpy()[order] * shown.scale
@@ -293,7 +297,8 @@ def _staffing_response(results: StoredResults, request: FigureRequest, folder: P
             elif request.x != "scenario" and pa.types.is_integer(summary[request.x].type):
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if c == 0:
-                ax.set_ylabel(shown.label)
+                # Wrapped: a long measure name would run into the next panel's label.
+                ax.set_ylabel(textwrap.fill(shown.label, 40))
             ax.grid(True, color="0.9", linewidth=0.6)
     for ax in axes.ravel():
         # After every panel is drawn, so that the shared scale fits all of them.
@@ -312,7 +317,9 @@ def _staffing_response(results: StoredResults, request: FigureRequest, folder: P
             ncols=min(len(names), 4),
         )
     population = "all populations" if request.population == ALL else request.population
-    fixed = ", ".join(f"{k} = {v}" for k, v in request.at.items())
+    fixed = ", ".join(
+        f"{factor_title(results.factors[k])} = {show_number(v)}" for k, v in request.at.items()
+    )
     figure.suptitle(
         request.title
         or f"Unmet demand and waits against {_axis_label(results, request.x)}\n"

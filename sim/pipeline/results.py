@@ -131,6 +131,16 @@ def factor_title(factor: Factor) -> str:
 
 
 def show_number(value: Any) -> str:
+    """A factor value as a reader reads it: a number to 4 significant digits, text
+    without the JSON quotes it is stored with and with spaces for underscores
+    (``"daily_review"`` reads ``daily review``)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value.replace("_", " ")
+        if isinstance(value, str):
+            return value.replace("_", " ")
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

@@ -152,7 +152,12 @@ class Factor(BaseModel):
     def axis_label(self) -> str:
         """The label of an axis that shows this factor, with its unit."""
         title = self.title or self.name.replace("_", " ")
-        return f"{title} ({self.unit})" if self.unit else title
+        if not self.unit:
+            return title
+        if self.unit in title.split():
+            # "posts nationally (posts)" says the unit twice: a count of what it names.
+            return f"number of {title}"
+        return f"{title} ({self.unit})"
 
 
 class Design(BaseModel):

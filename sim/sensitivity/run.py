@@ -37,7 +37,7 @@ from scipy import stats
 from scipy.stats import qmc
 
 from sim.config.errors import ConfigError
-from sim.config.schema import override_document, scenario_from_dict
+from sim.config.schema import load_scenario, override_document, scenario_from_dict
 from sim.measures.catalogue import ALL, measures_for
 from sim.pipeline.backends import Backend
 from sim.pipeline.execute import run_experiment
@@ -403,7 +403,8 @@ def run_sensitivity(
             write_table(table, staging, name)
     from sim.sensitivity.figures import draw_sensitivity_figures
 
-    draw_sensitivity_figures(tables, out / "figures")
+    titles = {name: load_scenario(path).plain_title for name, path in study.config_paths.items()}
+    draw_sensitivity_figures(tables, out / "figures", titles)
     manifest["status"] = "complete"
     write_json_atomic(out / MANIFEST, manifest)
     return SensitivityOutcome(out, tables)

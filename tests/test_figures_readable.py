@@ -1,0 +1,183 @@
+"""Every figure the project ships is readable without the code: each is drawn again from
+the committed reference tables (stations, France, the sensitivity study) and every text
+a reader sees is read off the drawn figure.
+
+The rules: an axis that carries numbers is labelled (by itself or by an axis it shares),
+and its label names a unit (in parentheses, a %, "number of ...", or a unit of its own
+such as "posts per 100,000"); no text (titles,
+labels, legends, tick labels, notes) shows a config id such as ``france_office_hours``
+or a rule such as ``can_take_now``, only the words for them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+
+import sim.national.figures
+import sim.pipeline.figures
+import sim.sensitivity.figures
+
+RESULTS = REPO / "results"
+STATION_EXPERIMENTS = (
+    "france_vs_belgium",
+    "equal_staffing",
+    "staffing_sweep",
+    "scale_up_350",
+    "referral_and_outreach",
+)
+CONFIG_ID = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+"""Snake case: how configs, rules and factors are named where people type them."""
+NUMBER = re.compile(r"\d")
+UNIT_WORDS = frozenset({"per", "points", "EUR", "h", "hours", "days", "min", "years"})
+"""Words that make a label a unit of its own (``posts per 100,000``, ``percentage
+points``), as a colour bar is labelled."""
+
+
+def names_a_unit(label: str) -> bool:
+    words = set(re.findall(r"[A-Za-z]+", label))
+    return "(" in label or "%" in label or label.startswith("number of") or bool(words & UNIT_WORDS)
+
+
+def _texts(figure: Figure | SubFigure) -> Iterator[tuple[str, str]]:
+    """Every text of a figure a reader sees, with where it is."""
+    if figure._suptitle is not None:
+        yield "title", figure._suptitle.get_text()
+    for text in figure.texts:
+        yield "note", text.get_text()
+    for legend in figure.legends:
+        yield "legend title", legend.get_title().get_text()
+        yield from (("legend", t.get_text()) for t in legend.get_texts())
+    for sub in figure.subfigs:
+        yield from _texts(sub)
+    for ax in figure.axes if isinstance(figure, Figure) else ():
+        yield from _axes_texts(ax)
+
+
+def _axes_texts(ax: Axes) -> Iterator[tuple[str, str]]:
+    yield "axes title", ax.get_title()
+    yield "x label", ax.get_xlabel()
+    yield "y label", ax.get_ylabel()
+    yield from (("annotation", t.get_text()) for t in ax.texts)
+    legend = ax.get_legend()
+    if legend is not None:
+        yield "legend title", legend.get_title().get_text()
+        yield from (("legend", t.get_text()) for t in legend.get_texts())
+    for label in (*ax.get_xticklabels(), *ax.get_yticklabels()):
+        yield "tick", label.get_text()
+
+
+def _label_of(ax: Axes, which: str) -> str:
+    """An axis' label, or that of an axis it shares (a shared axis is labelled once)."""
+    shared = ax.get_shared_x_axes() if which == "x" else ax.get_shared_y_axes()
+    for other in (ax, *shared.get_siblings(ax)):
+        label = other.get_xlabel() if which == "x" else other.get_ylabel()
+        if label.strip():
+            return label
+    return ""
+
+
+def problems(stem: str, figure: Figure) -> list[str]:
+    """What a reader could not read in ``figure`` (empty: nothing)."""
+    found = []
+    for where, text in _texts(figure):
+        for match in CONFIG_ID.findall(text):
+            found.append(f"{stem}: a config id {match!r} in the {where} {text!r}")
+    for ax in figure.axes:
+        if not ax.axison:
+            continue  # a map: the département shapes carry no axis
+        for which in ("x", "y"):
+            ticks = ax.get_xticklabels() if which == "x" else ax.get_yticklabels()
+            if not any(NUMBER.search(t.get_text()) for t in ticks):
+                continue  # categories (days, models, rules): named by their ticks
+            label = _label_of(ax, which)
+            if not label:
+                found.append(f"{stem}: a {which} axis of numbers without a label")
+            elif not names_a_unit(label):
+                found.append(f"{stem}: the {which} axis {label!r} names no unit")
+    return found
+
+
+@pytest.fixture()
+def drawn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Figure]:
+    """Every figure drawn while the test runs, by stem (each module's own save)."""
+    figures: dict[str, Figure] = {}
+
+    def keeping(module: Any) -> None:
+        save = module.save_figure
+
+        def keep(figure: Figure, data: Any, folder: Path, stem: str) -> None:
+            figures[stem] = figure
+            save(figure, data, folder, stem)
+
+        monkeypatch.setattr(module, "save_figure", keep)
+
+    for module in (sim.pipeline.figures, sim.national.figures, sim.sensitivity.figures):
+        keeping(module)
+    return figures
+
+
+@pytest.mark.parametrize("name", STATION_EXPERIMENTS)
+def test_every_station_figure_reads_without_the_code(name, drawn, tmp_path):
+    source = RESULTS / name
+    if not (source / "tables").is_dir():
+        pytest.skip(f"no committed reference results in {source}")
+    copy = tmp_path / name
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("tasks", "figures"))
+    sim.pipeline.figures.draw_figures(copy)
+    assert drawn, "no figure was drawn"
+    found = [p for stem, figure in drawn.items() for p in problems(stem, figure)]
+    assert not found, "\n".join(found)
+
+
+def test_every_national_figure_reads_without_the_code(drawn, tmp_path):
+    from sim.national.spec import load_national_experiment
+
+    source = RESULTS / "national_scale_up"
+    if not (source / "tables").is_dir():
+        pytest.skip(f"no committed reference results in {source}")
+    experiment = load_national_experiment(REPO / "experiments" / "national_scale_up.yaml")
+    shutil.copytree(source / "tables", tmp_path / "tables")
+    maps = [(m.coverage, m.allocation, m.posts) for m in experiment.spec.maps]
+    sim.national.figures.draw_national_figures(tmp_path, experiment.study, maps)
+    assert "frontier" in drawn and any(stem.startswith("map_") for stem in drawn)
+    found = [p for stem, figure in drawn.items() for p in problems(stem, figure)]
+    assert not found, "\n".join(found)
+
+
+def test_every_sensitivity_figure_reads_without_the_code(drawn, tmp_path):
+    source = RESULTS / "sensitivity_headlines" / "tables"
+    if not source.is_dir():
+        pytest.skip(f"no committed reference results in {source}")
+    from sim.config.schema import load_scenario
+    from sim.sensitivity.spec import load_sensitivity_spec
+
+    study = load_sensitivity_spec(REPO / "experiments" / "sensitivity" / "headlines.yaml")
+    titles = {name: load_scenario(path).plain_title for name, path in study.config_paths.items()}
+    tables = {path.stem: pq.read_table(path) for path in sorted(source.glob("*.parquet"))}
+    sim.sensitivity.figures.draw_sensitivity_figures(tables, tmp_path / "figures", titles)
+    assert len(drawn) >= 3
+    found = [p for stem, figure in drawn.items() for p in problems(stem, figure)]
+    assert not found, "\n".join(found)
+
+
+def test_the_reader_finds_a_config_id_and_an_axis_without_unit():
+    """The rules can fail: a figure written as the issue found them."""
+    figure = Figure()
+    ax = figure.subplots()
+    ax.plot([1, 2], [3, 4], label="france_office_hours")
+    ax.legend()
+    ax.set_xlabel("posts")
+    found = problems("bad", figure)
+    assert any("config id 'france_office_hours'" in p for p in found)
+    assert any("names no unit" in p for p in found)
+    assert any("y axis of numbers without a label" in p for p in found)
