@@ -10,6 +10,7 @@ that K windows give the expectations of K replications on a caseload.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -22,9 +23,9 @@ from sim.config.errors import ConfigError
 from sim.config.schema import load_scenario
 from sim.config.week import MINUTES_PER_DAY
 from sim.measures.catalogue import mean_over_windows, measure_run, measure_windows
-from sim.model.records import FollowupStatus
+from sim.model.records import AppointmentRecords, CaseRecords, EndState, FollowupStatus
 from sim.model.station import simulate
-from sim.model.windows import window_bounds, window_views
+from sim.model.windows import _appointments_as_of, _series_as_of, window_bounds, window_views
 from sim.pipeline.tasks import run_replication
 from sim.validation.caseload import diary_case
 from sim.validation.suite import judge_case, run_cases
@@ -57,16 +58,28 @@ def test_windows_of_more_days_than_a_run_may_measure_are_refused():
         scenario(simulation={"run_days": 365_000, "windows": 2})
 
 
-def test_the_windows_cut_the_measured_span_and_each_case_is_in_exactly_one():
-    sc = _windowed(CONFIGS / "france_office_hours.yaml")
+@pytest.mark.parametrize(
+    ("windows", "warm_up", "drain"),
+    [(3, 28, 42), (2, 28, 42), (2, 0, 150)],  # the last: a drain longer than all before it
+)
+def test_the_windows_cut_the_measured_span_and_each_case_is_in_exactly_one(windows, warm_up, drain):
+    sc = _windowed(
+        CONFIGS / "france_office_hours.yaml",
+        **{
+            "simulation.windows": windows,
+            "simulation.warm_up_days": warm_up,
+            "simulation.drain_days": drain,
+        },
+    )
     run = simulate(sc, 0)
     bounds = window_bounds(run)
-    assert len(bounds) == 3
+    assert len(bounds) == windows
     assert bounds[0][0] == run.window_start and bounds[-1][1] == run.window_end
     for (_, end), (start, _) in itertools.pairwise(bounds):
         assert end == start
-    assert [b - a for a, b in bounds] == pytest.approx([56 * MINUTES_PER_DAY] * 3)
+    assert [b - a for a, b in bounds] == pytest.approx([56 * MINUTES_PER_DAY] * windows)
     views = window_views(run)
+    assert len(views) == windows
     ids = np.concatenate([v.cases.case_id for v in views])
     span = (run.cases.arrival >= run.window_start) & (run.cases.arrival < run.window_end)
     np.testing.assert_array_equal(np.sort(ids), run.cases.case_id[span])
@@ -74,7 +87,9 @@ def test_the_windows_cut_the_measured_span_and_each_case_is_in_exactly_one():
         assert (view.cases.arrival >= start).all() and (view.cases.arrival < end).all()
         assert view.window_start == start and view.window_end == end
         # Followed a drain's length on: into the next window, or to the run's end.
-        assert view.end_time == min(end + 42 * MINUTES_PER_DAY, run.end_time)
+        assert view.end_time == pytest.approx(min(end + drain * MINUTES_PER_DAY, run.end_time))
+        # A view is a run of one window: measured as one, and its own only view.
+        assert view.windows == 1 and window_views(view) == [view]
     assert views[-1].end_time == run.end_time
 
 
@@ -100,6 +115,83 @@ def test_a_window_sees_its_follow_ups_as_they_stood_at_its_observation_end():
     # A series that ended later is open at the moment.
     later = first.cases.series_end > moment
     assert not later.any()
+
+
+def _cases(series_end: list[float]) -> CaseRecords:
+    """Contacted cases 0, 1, ... with the given series ends (other columns neutral)."""
+    n = len(series_end)
+    ints, zeros = np.zeros(n, dtype=np.int64), np.zeros(n)
+    flags = np.zeros(n, dtype=bool)
+    return CaseRecords(
+        case_id=np.arange(n, dtype=np.int64), population=ints, station=ints, urgent=flags,
+        arrival=zeros, referral=zeros, first_contact=zeros, service_end=zeros,
+        onward_referral=np.full(n, np.nan), channel=ints,
+        state=np.full(n, EndState.CONTACTED, dtype=np.int64), left_station=flags,
+        callback_attempts=ints, couple_violence=flags, followups_wanted=np.ones(n, dtype=np.int64),
+        series_end=np.asarray(series_end, dtype=float), logged=flags,
+    )  # fmt: skip
+
+
+def test_a_follow_up_settled_at_the_observation_end_counts_and_one_settled_later_is_pending():
+    """Each follow-up outcome at the very moment of the observation end (as a run
+    ending then would have it), and just after (pending): held at its end, missed or
+    cancelled at its due time, given up when its series ended."""
+    moment = 1000.0
+    s = FollowupStatus
+    # case: the row's case; each case has one row, and its series end decides the
+    # given-up rows (a held, missed or cancelled series ends at the row's time).
+    rows = [
+        # status, due, start, end, series end of its case
+        (s.HELD, 900.0, 950.0, moment, moment),  # ends at the moment: held
+        (s.HELD, 900.0, 950.0, moment + 1, moment + 1),  # ends after: pending
+        (s.HELD, 990.0, moment, moment + 30, moment + 30),  # begins at the moment: pending
+        (s.NO_SHOW, 500.0, np.nan, np.nan, 500.0),  # missed before the moment
+        (s.NO_SHOW, moment, np.nan, np.nan, moment),  # missed at the moment
+        (s.NO_SHOW, moment + 1, np.nan, np.nan, moment + 1),  # missed after: pending
+        (s.CANCELLED, moment, np.nan, np.nan, moment),
+        (s.CANCELLED, moment + 5, np.nan, np.nan, moment + 5),
+        (s.DIARY_FULL, np.nan, np.nan, np.nan, moment),  # given up at the moment
+        (s.DIARY_FULL, np.nan, np.nan, np.nan, moment + 1),  # given up after: pending
+        (s.NO_WORKER, np.nan, np.nan, np.nan, moment),
+        (s.NO_WORKER, np.nan, np.nan, np.nan, 2 * moment),
+        (s.PENDING, moment + 10, np.nan, np.nan, np.nan),  # pending at the run's end
+    ]
+    n = len(rows)
+    cases = _cases([r[4] for r in rows])
+    appointments = AppointmentRecords(
+        case_id=np.arange(n, dtype=np.int64), number=np.ones(n, dtype=np.int64),
+        worker=np.zeros(n, dtype=np.int64), station=np.zeros(n, dtype=np.int64),
+        booked_at=np.full(n, 100.0), due=np.asarray([r[1] for r in rows]),
+        start=np.asarray([r[2] for r in rows]), end=np.asarray([r[3] for r in rows]),
+        status=np.asarray([int(r[0]) for r in rows], dtype=np.int64),
+        rebookings=np.zeros(n, dtype=np.int64),
+    )  # fmt: skip
+    seen = _appointments_as_of(appointments, cases, moment)
+    expected = [s.HELD, s.PENDING, s.PENDING, s.NO_SHOW, s.NO_SHOW, s.PENDING, s.CANCELLED,
+                s.PENDING, s.DIARY_FULL, s.PENDING, s.NO_WORKER, s.PENDING, s.PENDING]  # fmt: skip
+    assert [s(v) for v in seen.status] == expected
+    # A time at the moment has happened; one after it has not.
+    np.testing.assert_array_equal(seen.end[:3], [moment, np.nan, np.nan])
+    np.testing.assert_array_equal(seen.start[:3], [950.0, 950.0, moment])
+    np.testing.assert_array_equal(seen.due[3:6], [500.0, moment, np.nan])
+    # A series that ended at the moment has ended; one that ended after is open.
+    ends = _series_as_of(_cases([moment, moment + 1, np.nan]), moment).series_end
+    np.testing.assert_array_equal(ends, [moment, np.nan, np.nan])
+    # Only the rows of the window's own cases are kept.
+    some = _appointments_as_of(appointments, _cases([moment] * 3), moment)
+    np.testing.assert_array_equal(some.case_id, [0, 1, 2])
+
+
+def test_a_case_arriving_at_a_window_s_edge_belongs_to_the_window_it_opens():
+    """Windows are half-open, [start, end), as the measurement window always was."""
+    run = simulate(_windowed(CONFIGS / "france_office_hours.yaml"), 0)
+    (_, first_end), (_, second_end) = window_bounds(run)[:2]
+    arrival = run.cases.arrival.copy()
+    arrival[[10, 11]] = first_end, second_end
+    edged = dataclasses.replace(run, cases=dataclasses.replace(run.cases, arrival=arrival))
+    first, second, third = (set(v.cases.case_id.tolist()) for v in window_views(edged))
+    assert 10 in second and 10 not in first
+    assert 11 in third and 11 not in second
 
 
 @pytest.mark.filterwarnings("ignore:Mean of empty slice")  # a measure no window defines
@@ -219,3 +311,16 @@ def _all_values(columns, names):
         )
     }
     return [lookup[("all", name)] for name in names]
+
+
+def test_station_sim_run_says_a_replication_measures_several_windows(tmp_path, capsys):
+    from sim.commands.cli import main
+
+    config = str(CONFIGS / "france_office_hours.yaml")
+    short = "simulation={warm_up_days: 14, run_days: 28, windows: 3, drain_days: 14}"
+    out = str(tmp_path / "run")
+    assert main(["run", config, "--replications", "2", "--out", out, "--set", short]) == 0
+    shown = capsys.readouterr().out
+    assert "2 replication(s) of 3 windows of 28 days (each value the mean over its windows)" in (
+        shown
+    )

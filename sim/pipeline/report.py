@@ -93,9 +93,15 @@ def format_report(results: StoredResults, label: str, point: int = 0) -> str:
         return text
 
     level = f"{CONFIDENCE:.0%}".replace("%", " %")
+    measured = (
+        f"{settings.run_days:g} days"
+        if settings.windows == 1
+        else f"{settings.windows} windows of {settings.run_days:g} days (each value the "
+        "mean over its windows)"
+    )
     lines = [
-        f"Scenario {label}: {settings.replications} replication(s) of {settings.run_days:g} "
-        f"days after {settings.warm_up_days:g} days of warm-up, seed {settings.seed}",
+        f"Scenario {label}: {settings.replications} replication(s) of {measured} after "
+        f"{settings.warm_up_days:g} days of warm-up, seed {settings.seed}",
         (
             f"Mean over replications ± half-width of the {level} confidence interval (Student t)."
             if settings.replications > 1
