@@ -4,7 +4,7 @@ a reader sees is read off the drawn figure.
 
 The rules: an axis that carries numbers is labelled (by itself or by an axis it shares),
 and its label names a unit (in parentheses, a %, "number of ...", or a unit of its own
-such as "posts per 100,000"); no text (titles,
+such as "posts per 100,000"); a linear cost axis starts at 0; no text (titles,
 labels, legends, tick labels, notes) shows a config id such as ``france_office_hours``
 or a rule such as ``can_take_now``, only the words for them.
 """
@@ -103,6 +103,10 @@ def problems(stem: str, figure: Figure) -> list[str]:
                 found.append(f"{stem}: a {which} axis of numbers without a label")
             elif not names_a_unit(label):
                 found.append(f"{stem}: the {which} axis {label!r} names no unit")
+            scale = ax.get_xscale() if which == "x" else ax.get_yscale()
+            low = (ax.get_xlim() if which == "x" else ax.get_ylim())[0]
+            if "EUR" in label and scale == "linear" and low > 0:
+                found.append(f"{stem}: the cost axis {label!r} starts at {low:g}, not 0")
     return found
 
 
@@ -229,6 +233,10 @@ def test_the_reader_finds_a_config_id_and_an_axis_without_unit():
     ax.plot([1, 2], [3, 4], label="france_office_hours")
     ax.legend()
     ax.set_xlabel("posts")
+    ax.set_ylabel("cost (k EUR a year)")
+    ax.set_ylim(3, 4)
+    assert any("starts at 3, not 0" in p for p in problems("bad", figure))
+    ax.set_ylabel("")
     found = problems("bad", figure)
     assert any("config id 'france_office_hours'" in p for p in found)
     assert any("names no unit" in p for p in found)

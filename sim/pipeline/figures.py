@@ -508,6 +508,9 @@ def _cost_frontier(results: StoredResults, request: FigureRequest, folder: Path)
     if len(costs) and costs.min() > 0 and costs.max() / costs.min() > 10:
         ax.set_yscale("log")
         plain_log_ticks(ax.yaxis)
+    else:
+        # From 0: an axis starting near the cheapest point magnifies every gap.
+        ax.set_ylim(bottom=0)
     money = "M EUR" if millions else "k EUR"
     scope = "national cost" if request.national_posts else "cost of the station's coverage"
     ax.set_ylabel(
