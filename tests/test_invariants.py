@@ -821,3 +821,68 @@ def test_a_rest_ending_exactly_with_the_case_time_keeps_the_worker_away():
     # Nor is a block of duties of no length logged when the rest ends with the shift
     # (mutant: ``back < end`` turned ``<=``).
     assert not (w.activity == WorkerActivity.DUTIES).any()
+
+
+def _records_equal(a: Any, b: Any) -> bool:
+    for table in ("cases", "workers", "appointments"):
+        left, right = getattr(a, table), getattr(b, table)
+        for field in dataclasses.fields(left):
+            x, y = getattr(left, field.name), getattr(right, field.name)
+            if not np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
+                return False
+    return True
+
+
+@pytest.mark.parametrize("waiting", [False, True])
+def test_a_run_without_follow_ups_ends_its_interviews_as_the_general_path_does(waiting):
+    """The short path of a run nobody wants a follow-up in (``_on_first_contact_end``)
+    leaves the records the general interview end leaves, queue, overtime, shift ends
+    and callbacks included."""
+    per_hour = 3.0 if waiting else 0.6
+    config = {
+        "name": "first_contact_only",
+        "simulation": {"warm_up_days": 0, "run_days": 28, "drain_days": 2, "seed": 5},
+        "populations": {
+            "victim": {
+                "arrivals": {"per_hour": per_hour},
+                "interview": {"dist": "exponential", "mean": 50},
+                "patience": {"dist": "exponential", "mean": 90},
+            }
+        },
+        "staffing": {
+            "workers": [
+                {
+                    "name": "w",
+                    "count": 2,
+                    "roster": [OFFICE],
+                }
+            ]
+        },
+    }
+    one = scenario_from_dict(config)
+    demand, plan = draw_demand(one, 0), build_plan(one, 0)
+    short = StationModel(one, demand, plan, 0)
+    assert short._interview_end_handlers == [short._on_first_contact_end]
+    general = StationModel(one, demand, plan, 0)
+    general._interview_end_handlers[0] = general._on_interview_end
+    a, b = short.run(), general.run()
+    if waiting:  # the queue's paths were taken
+        assert (a.workers.activity == WorkerActivity.OVERTIME).any()
+        assert a.cases.left_station.any() and (a.cases.first_contact > a.cases.referral).any()
+    assert _records_equal(a, b)
+
+
+def test_worker_records_are_ordered_as_a_lexsort_by_start_worker_and_activity():
+    """The records' order (one sort by start, ties sorted again) is ``np.lexsort``'s,
+    starts shared by many rows included."""
+    from sim.model.recording import _by_start_worker_activity
+
+    rng = np.random.default_rng(3)
+    for k in range(200):
+        n = int(rng.integers(0, 50))
+        rows = np.zeros((n, 6))
+        rows[:, 0] = rng.integers(0, 3, n)
+        rows[:, 1] = rng.integers(0, 4, n)
+        rows[:, 3] = rng.integers(0, 6, n) if k % 2 else rng.random(n)
+        expected = np.lexsort((rows[:, 1], rows[:, 0], rows[:, 3]))
+        assert np.array_equal(_by_start_worker_activity(rows), expected)

@@ -10,7 +10,7 @@ expired, an appointment not ended is pending).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -62,18 +62,19 @@ def run_records(model: StationModel) -> RunRecords:
     # The run's Python lists are dropped as soon as they have become columns, so
     # that a long run peaks at about its records, not its records plus the objects
     # they came from.
-    workers = worker_records(model)
+    first_contact = np.asarray(model.first_contact, dtype=float)
+    model.first_contact = []
+    service_end = np.asarray(model.service_end, dtype=float)
+    model.service_end = []
+    workers = worker_records(model, first_contact, service_end)
     model.worker_log = WorkLog()
+    model.interviewed = model.interviewer = model.interview_station = model.held = []
     model.referral_order = model.referral_time = model.patience = model.interview = []
     model.station_of = model.rank = []
     scenario = model.scenario
     demand = model.demand
     end_time = model.env.now
     window_start, window_end = scenario.simulation.window_minutes
-    first_contact = np.asarray(model.first_contact, dtype=float)
-    model.first_contact = []
-    service_end = np.asarray(model.service_end, dtype=float)
-    model.service_end = []
     # An on-call first contact is set when the call-out starts; one still in the
     # future at the end did not happen within the run.
     unfinished = first_contact > end_time
@@ -195,11 +196,23 @@ def responder_names(model: StationModel) -> tuple[str, ...]:
     return tuple(f"on_call_{r + 1}" for r in range(on_call.responders))
 
 
-def worker_records(model: StationModel) -> WorkerRecords:
-    """Every block of worker time: the run's log, then shifts, absences, on-call windows."""
-    # Rows in a fixed order before the stable sort: the run's log, then each shift
-    # (paid shift, then its travel at both ends), absences, on-call windows.
-    parts = [model.worker_log.rows()]
+def worker_records(
+    model: StationModel, first_contact: np.ndarray, service_end: np.ndarray
+) -> WorkerRecords:
+    """Every block of worker time: the run's log, first interviews and follow-ups
+    held, then shifts, absences, on-call windows (``first_contact`` and
+    ``service_end``: the run's columns, minutes, before the end of the run clips
+    them)."""
+    # Rows in a fixed order before the stable sort: the run's log, the interviews,
+    # the follow-ups held (each in the order they ended, as if logged then: rows of
+    # different activities never tie, so their blocks need not interleave), then
+    # each shift (paid shift, then its travel at both ends), absences, on-call
+    # windows.
+    parts = [
+        model.worker_log.rows(),
+        _interview_rows(model, first_contact, service_end),
+        _followup_rows(model.held),
+    ]
     shifts = np.asarray([s[:6] for s in model.plan.shifts], dtype=float).reshape(-1, 6)
     worker, station, paid_start, paid_end, start, end = shifts.T
     blocks = np.empty((len(shifts), 3, LOG_WIDTH))
@@ -235,15 +248,60 @@ def worker_records(model: StationModel) -> WorkerRecords:
     if not len(rows):
         empty = np.empty(0)
         return WorkerRecords(*(empty.astype(np.int64),) * 3, empty, empty, empty.astype(np.int64))
-    order = np.lexsort((rows[:, 1], rows[:, 0], rows[:, 3]))
+    rows = rows[_by_start_worker_activity(rows)]
     return WorkerRecords(
-        worker=rows[order, 0].astype(np.int64),
-        activity=rows[order, 1].astype(np.int64),
-        station=rows[order, 2].astype(np.int64),
-        start=rows[order, 3],
-        end=rows[order, 4],
-        case_id=rows[order, 5].astype(np.int64),
+        worker=rows[:, 0].astype(np.int64),
+        activity=rows[:, 1].astype(np.int64),
+        station=rows[:, 2].astype(np.int64),
+        start=rows[:, 3].copy(),
+        end=rows[:, 4].copy(),
+        case_id=rows[:, 5].astype(np.int64),
     )
+
+
+def _by_start_worker_activity(rows: np.ndarray) -> np.ndarray:
+    """The stable order of log rows by start, then worker, then activity: what
+    ``np.lexsort`` of the three gives, from one sort by start and a lexsort of the few
+    rows that share a start."""
+    start = rows[:, 3]
+    order = np.argsort(start, kind="stable")
+    ordered = start[order]
+    tie = ordered[1:] == ordered[:-1]
+    if tie.any():
+        shared = np.zeros(len(order), dtype=bool)
+        shared[:-1] |= tie
+        shared[1:] |= tie
+        # The rows that share a start lie together, in start order and, within a start,
+        # in their original order: a stable lexsort of them alone leaves every start's
+        # rows in its place.
+        subset = order[shared]
+        order[shared] = subset[np.lexsort((rows[subset, 1], rows[subset, 0], start[subset]))]
+    return order
+
+
+def _interview_rows(
+    model: StationModel, first_contact: np.ndarray, service_end: np.ndarray
+) -> np.ndarray:
+    """Worker-log rows of the first interviews held, in the order they ended."""
+    cases = np.asarray(model.interviewed, dtype=np.int64)
+    rows = np.empty((len(cases), LOG_WIDTH))
+    rows[:, 0] = np.asarray(model.interviewer, dtype=np.int64)[cases]
+    rows[:, 1] = WorkerActivity.INTERVIEW
+    rows[:, 2] = np.asarray(model.interview_station, dtype=np.int64)[cases]
+    rows[:, 3] = first_contact[cases]
+    rows[:, 4] = service_end[cases]
+    rows[:, 5] = cases
+    return rows
+
+
+def _followup_rows(held: list[list[Any]]) -> np.ndarray:
+    """Worker-log rows of the follow-up appointments held, in the order they ended."""
+    rows = np.empty((len(held), LOG_WIDTH))
+    if held:
+        fields = list(zip(*held, strict=True))
+        for column, k in enumerate((A_WORKER, -1, A_STATION, A_START, A_END, A_CASE)):
+            rows[:, column] = WorkerActivity.FOLLOWUP if k < 0 else fields[k]
+    return rows
 
 
 def _rows(worker: int, activity: int, start: np.ndarray, end: np.ndarray) -> np.ndarray:

@@ -89,9 +89,7 @@ from sim.model.state import (
     DUTIES,
     EXPIRED,
     FAILED,
-    FOLLOWUP,
     HELD,
-    INTERVIEW,
     LOG_REVIEW,
     LOST,
     NO_SHOW,
@@ -160,6 +158,14 @@ class StationModel:
         self.state = [PENDING] * n
         self.first_contact = [np.nan] * n
         self.service_end = [np.nan] * n
+        # The first interviews and follow-ups held, in the order they ended, with who
+        # held each interview and where: their rows of worker time are built from
+        # these after the run (``sim.model.recording``), which costs less than logging
+        # each as it ends.
+        self.interviewed: list[int] = []
+        self.interviewer = [-1] * n
+        self.interview_station = [-1] * n
+        self.held: list[list[Any]] = []
         self.series_end = [np.nan] * n
         # Rare per-case facts are kept sparse: cheaper to build and to turn into columns.
         self.left_station: list[int] = []  # cases that left before being seen
@@ -243,7 +249,14 @@ class StationModel:
         # The callbacks of the recurring events, built once.
         self._referral = Recurring(self.env)
         self._referral_handlers = [self._on_referral]
-        self._interview_end_handlers = [self._on_interview_end]
+        # A run in which nobody wants a follow-up or has onward work ends its
+        # interviews on a shorter path: no series to book, no diary to honour first.
+        first_contact_only = not (
+            demand.followups.any() or np.any(demand.onward & (demand.onward_work > 0))
+        )
+        self._interview_end_handlers = [
+            self._on_first_contact_end if first_contact_only else self._on_interview_end
+        ]
         self._attempt_end_handlers = [self._on_attempt_end]
         self._appointment_end_handlers = [self._on_appointment_end]
         self._onward_end_handlers = [self._on_onward_end]
@@ -266,6 +279,7 @@ class StationModel:
         self._schedule_roster()
         self._schedule_outreach()
         self._next_referral = 0
+        self._referrals = len(self.referral_order)
         if self.referral_order:
             first = self.referral_order[0]
             delay = self.referral_time[first]
@@ -419,7 +433,7 @@ class StationModel:
         now = env.now
         position = self._next_referral + 1
         self._next_referral = position
-        if position < len(self.referral_order):
+        if position < self._referrals:
             following = self.referral_order[position]
             delay = self.referral_time[following] - now
             # fire_in, inlined: this runs once per case.
@@ -431,7 +445,14 @@ class StationModel:
         if present:
             for worker in present:
                 if not worker.busy:
-                    self._start_interview(worker, case, CONTACTED_ON_SITE, now)
+                    # _start_interview, inlined: this runs for nearly every case.
+                    self.state[case] = CONTACTED_ON_SITE
+                    self.first_contact[case] = now
+                    worker.busy = True
+                    task_end = worker.task_end
+                    task_end.callbacks = self._interview_end_handlers
+                    task_end.payload = (worker, case, now, worker.station, worker.shift_end)
+                    env.schedule(task_end, NORMAL, self.interview[case])
                     return
             self.state[case] = WAITING
             heappush(station.queue, (self.rank[case], self.referral_time[case], case))
@@ -498,14 +519,9 @@ class StationModel:
         worker, case, start, station, shift_end = event.payload
         now = self.env.now
         self.service_end[case] = now
-        # WorkLog.add, inlined: this runs once per case.
-        log = self.worker_log
-        log.worker.append(worker.index)
-        log.activity.append(INTERVIEW)
-        log.station.append(station)
-        log.start.append(start)
-        log.end.append(now)
-        log.case.append(case)
+        self.interviewed.append(case)
+        self.interviewer[case] = worker.index
+        self.interview_station[case] = station
         if now > shift_end:
             self._log_overtime(worker, station, start, shift_end, now, case)
         self._start_series(case, worker.index, now)
@@ -518,6 +534,34 @@ class StationModel:
             return
         worker.busy = False
         self._worker_free(worker, now)
+
+    def _on_first_contact_end(self, event: Event) -> None:
+        """:meth:`_on_interview_end` for a run without follow-ups or onward work (the
+        M/M/c reduction, the validation cases): the worker is free at once, and no
+        appointment can be waiting for it.  The series end is the service end, which
+        the records set (``sim.model.recording``)."""
+        worker, case, start, station, shift_end = event.payload
+        now = self.env.now
+        self.service_end[case] = now
+        self.interviewed.append(case)
+        self.interviewer[case] = worker.index
+        self.interview_station[case] = station
+        if now > shift_end:
+            self._log_overtime(worker, station, start, shift_end, now, case)
+        worker.busy = False
+        if not worker.on_site:
+            self._worker_free(worker, now)
+            return
+        # _next_task, inlined up to the station's queue: this runs once per case.
+        queue = self.stations[worker.station].queue
+        if queue:
+            state = self.state
+            while queue:
+                waiting = heappop(queue)[2]
+                if state[waiting] == WAITING:
+                    self._start_interview(worker, waiting, CONTACTED_ON_SITE, now)
+                    return
+        self._next_task(worker, now)
 
     def _on_onward_end(self, event: Event) -> None:
         worker, case, start, station, shift_end = event.payload
@@ -742,14 +786,7 @@ class StationModel:
         case = row[A_CASE]
         row[A_END] = now
         row[A_STATUS] = HELD
-        # WorkLog.add, inlined: this runs once per appointment.
-        log = self.worker_log
-        log.worker.append(worker.index)
-        log.activity.append(FOLLOWUP)
-        log.station.append(row[A_STATION])
-        log.start.append(start)
-        log.end.append(now)
-        log.case.append(case)
+        self.held.append(row)  # its row of worker time is built from it
         if now > shift_end:
             self._log_overtime(worker, row[A_STATION], start, shift_end, now, case)
         # _book_next, inlined: this runs once per appointment.
