@@ -42,9 +42,12 @@ from sim.model.windows import window_views
 __all__ = [
     "ALL",
     "Measure",
+    "mean_over_windows",
+    "mean_where_defined",
     "MeasureList",
     "measure_run",
     "measure_window",
+    "measure_windows",
     "measures_for",
     "share",
     "threshold_name",
@@ -904,13 +907,18 @@ def mean_over_windows(per_window: Sequence[dict[str, np.ndarray]]) -> dict[str, 
     first = per_window[0]
     if len(per_window) == 1:
         return first
-    values = np.vstack([columns["value"] for columns in per_window])
+    mean = mean_where_defined(np.vstack([columns["value"] for columns in per_window]))
+    return {"population": first["population"], "metric": first["metric"], "value": mean}
+
+
+def mean_where_defined(values: np.ndarray) -> np.ndarray:
+    """The mean of each column of ``values`` (windows x values) over its rows that are
+    not ``nan`` (``nan`` where none is)."""
     defined = ~np.isnan(values)
     count = defined.sum(axis=0)
     total = np.where(defined, values, 0.0).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return {"population": first["population"], "metric": first["metric"], "value": mean}
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def measure_window(

@@ -14,7 +14,8 @@ and an uninterrupted one write identical tables:
 - ``comparison``: each scenario minus the baseline, paired by replication
   (:mod:`sim.pipeline.compare`), when the experiment has two scenarios or more;
 - ``hour_of_week``: counts by hour of the week of arrival pooled over the
-  replications, with the mean wait (pooled waits over pooled contacted cases) and the
+  replications and their measurement windows (``replications`` x ``windows`` windows of
+  ``run_days``), with the mean wait (pooled waits over pooled contacted cases) and the
   unmet share (pooled unmet over pooled servable cases);
 - ``wait_ecdf``: mean and 95 % CI over the replications of the share of referred cases
   contacted within each time of the grid, by population;
@@ -242,6 +243,7 @@ def _hour_of_week(
             "day": pa.array([DAY_NAMES[h // 24] for h in hours], type=pa.string()),
             "hour": hours % 24,
             "replications": np.full(n, len(tasks), dtype=np.int64),
+            "windows": np.full(n, tasks[0].scenario.simulation.windows, dtype=np.int64),
             **{name: total[name] for name in counts},
             "wait_sum_h": total["wait_sum_h"],
             "wait_mean_h": wait_mean,
