@@ -549,19 +549,10 @@ class StationModel:
         if now > shift_end:
             self._log_overtime(worker, station, start, shift_end, now, case)
         worker.busy = False
-        if not worker.on_site:
+        if worker.on_site:
+            self._next_task(worker, now)
+        else:
             self._worker_free(worker, now)
-            return
-        # _next_task, inlined up to the station's queue: this runs once per case.
-        queue = self.stations[worker.station].queue
-        if queue:
-            state = self.state
-            while queue:
-                waiting = heappop(queue)[2]
-                if state[waiting] == WAITING:
-                    self._start_interview(worker, waiting, CONTACTED_ON_SITE, now)
-                    return
-        self._next_task(worker, now)
 
     def _on_onward_end(self, event: Event) -> None:
         worker, case, start, station, shift_end = event.payload
