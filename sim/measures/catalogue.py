@@ -42,9 +42,9 @@ from sim.model.windows import window_views
 __all__ = [
     "ALL",
     "Measure",
+    "MeasureList",
     "mean_over_windows",
     "mean_where_defined",
-    "MeasureList",
     "measure_run",
     "measure_window",
     "measure_windows",

@@ -165,7 +165,8 @@ class WorkerState:
         # A call-out of the worker's on-call turn, waiting for the task in hand (work
         # past the end of a shift) to end: (slot, case).
         self.callout_after: tuple[int, int] | None = None
-        # The diary: planned case time (slots) and booked appointments, both sorted.
+        # The diary: planned case time (slots) and the booked appointments not yet over
+        # at the last booking, both sorted.
         self.slot_starts: list[float] = slots[:, 0].tolist()
         self.slot_ends: list[float] = slots[:, 1].tolist()
         self.slot_stations: list[int] = slots[:, 2].astype(np.int64).tolist()

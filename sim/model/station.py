@@ -675,6 +675,11 @@ class StationModel:
         starts, ends = worker.slot_starts, worker.slot_ends
         stations, room = worker.slot_stations, worker.slot_room
         diary_starts, diary_ends = worker.diary_starts, worker.diary_ends
+        if diary_ends and diary_ends[0] <= now:
+            # Appointments over by now cannot hold a slot from ``earliest`` (never
+            # before now): dropped, the diary stays a few weeks long, not a run long.
+            over = bisect_right(diary_ends, now)
+            del diary_starts[:over], diary_ends[:over]
         limit = earliest + self.diary_horizon
         n = len(starts)
         i = bisect_right(ends, earliest)
