@@ -17,6 +17,9 @@ SHORT = {
     "simulation.run_days": 56,
     "simulation.warm_up_days": 14,
     "simulation.drain_days": 14,
+    # One window: the identities are those of a window's measures (a replication's
+    # value of a share is the mean of its windows' shares, which no identity joins).
+    "simulation.windows": 1,
     # Short enough for the follow-up measures to have a cohort in a short run.
     "measures.followup_observation_days": 20,
 }

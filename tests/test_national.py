@@ -745,3 +745,17 @@ def test_national_figures_name_rules_and_coverage_models_in_words() -> None:
     assert titles.rule("optimised_equity_0.5").startswith("optimised, W = 0.5")
     assert titles.coverage("belgian") == "belgian"  # no title: the name, spaced
     assert titles.departements["974"] == "La Réunion"
+
+
+def test_the_national_config_sets_the_windows_of_every_coverage_model() -> None:
+    """``windows`` replaces the station configs' own (3 shipped) in every coverage model,
+    and a value out of range is refused naming the field."""
+    from sim.config.errors import ConfigError
+
+    shipped = load_national(FRANCE)
+    assert shipped.config.windows == 1
+    assert {s.simulation.windows for s in shipped.scenarios.values()} == {1}
+    two = load_national(FRANCE, overrides={"windows": 2})
+    assert {s.simulation.windows for s in two.scenarios.values()} == {2}
+    with pytest.raises(ConfigError, match="windows"):
+        load_national(FRANCE, overrides={"windows": 0})

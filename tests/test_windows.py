@@ -225,7 +225,7 @@ def test_a_measure_undefined_in_a_window_is_the_mean_of_the_others():
 def test_one_window_measures_as_before():
     sc = load_scenario(
         CONFIGS / "france_office_hours.yaml",
-        {"simulation.warm_up_days": 28, "simulation.run_days": 56},
+        {"simulation.warm_up_days": 28, "simulation.run_days": 56, "simulation.windows": 1},
     )
     run = simulate(sc, 0)
     assert run.windows == 1 and window_views(run) == [run]

@@ -263,12 +263,12 @@ def one_station_tab() -> None:
                 common[control.name] = _control(control, f"assumption.{control.name}")
     left, right = st.columns(2)
     replications = left.number_input(
-        "Replications (independent simulated years)",
-        value=20,
+        "Replications (independent runs, each measuring three years)",
+        value=9,
         step=1,
         key="replications",
         help=f"More give narrower intervals and take longer ({REPLICATIONS_RANGE[0]}-"
-        f"{REPLICATIONS_RANGE[1]}). 20 give half-widths of a few % on mean waits "
+        f"{REPLICATIONS_RANGE[1]}). 9 give half-widths of a few % on mean waits "
         "(docs/model.md).",
     )
     seed = right.number_input(

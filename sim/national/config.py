@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sim.config.documents import read_mapping
 from sim.config.errors import ConfigError, did_you_mean, format_validation_error
-from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS, WholeNumber
+from sim.config.limits import MAX_NAME_LENGTH, MAX_REPLICATIONS, MAX_WINDOWS, WholeNumber
 from sim.config.paths import apply_overrides, check_path
 from sim.config.schema import Scenario, load_scenario
 
@@ -168,6 +168,9 @@ class NationalConfig(BaseModel):
     allocation: Allocation = Allocation()
     cross_border: CrossBorder = CrossBorder()
     replications: Annotated[WholeNumber, Field(ge=1, le=MAX_REPLICATIONS)] = 2
+    # The measurement windows of a replication of every catchment (``simulation.windows``
+    # of the coverage models' configs, which it replaces); default: theirs.
+    windows: Annotated[WholeNumber, Field(ge=1, le=MAX_WINDOWS)] | None = None
     seed: Annotated[WholeNumber, Field(ge=0, lt=2**63)]
 
     @model_validator(mode="after")
@@ -269,8 +272,10 @@ def load_national(
     for name, model in config.coverage.items():
         scenario_path = (path.parent / model.config).resolve()
         try:
-            overrides = coverage_overrides if name == coverage else None
-            scenario = load_scenario(scenario_path, overrides)
+            overrides = dict(coverage_overrides or {}) if name == coverage else {}
+            if config.windows is not None:
+                overrides["simulation.windows"] = config.windows
+            scenario = load_scenario(scenario_path, overrides or None)
         except ConfigError as error:
             # The station config's own message, said as what the national config points at.
             raise ConfigError(f"{path}: coverage.{name}.config ({model.config}): {error}") from None

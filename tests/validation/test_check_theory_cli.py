@@ -6,8 +6,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from conftest import CONFIGS
+
 import sim.model.station
 from sim.commands.cli import main
+from sim.config.schema import load_scenario
 from sim.model.records import EndState
 
 CHEAP_CASE = "conservation/france_office_hours"
@@ -16,7 +19,11 @@ CHEAP_CASE = "conservation/france_office_hours"
 def test_check_theory_prints_the_table_and_exits_zero(capsys):
     assert main(["check-theory", "--case", CHEAP_CASE]) == 0
     out = capsys.readouterr().out
-    assert "1 case (full table, names containing 'conservation/france_office_hours'), 20 " in out
+    shipped = load_scenario(CONFIGS / "france_office_hours.yaml").simulation.replications
+    assert (
+        f"1 case (full table, names containing 'conservation/france_office_hours'), {shipped} "
+        in out
+    )
     for heading in ("case", "statistic", "exact", "simulated", "95 % CI", "check"):
         assert heading in out
     assert "Flow conservation: france_office_hours" in out
