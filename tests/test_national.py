@@ -759,3 +759,10 @@ def test_the_national_config_sets_the_windows_of_every_coverage_model() -> None:
     assert {s.simulation.windows for s in two.scenarios.values()} == {2}
     with pytest.raises(ConfigError, match="windows"):
         load_national(FRANCE, overrides={"windows": 0})
+
+
+def test_a_coverage_model_s_own_windows_override_wins_over_the_national_key() -> None:
+    from sim.config.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="every coverage model must measure the same windows"):
+        load_national(FRANCE, coverage="belgian", coverage_overrides={"simulation.windows": 2})

@@ -273,8 +273,8 @@ def load_national(
         scenario_path = (path.parent / model.config).resolve()
         try:
             overrides = dict(coverage_overrides or {}) if name == coverage else {}
-            if config.windows is not None:
-                overrides["simulation.windows"] = config.windows
+            if config.windows is not None:  # a model's own override says otherwise
+                overrides.setdefault("simulation.windows", config.windows)
             scenario = load_scenario(scenario_path, overrides or None)
         except ConfigError as error:
             # The station config's own message, said as what the national config points at.
