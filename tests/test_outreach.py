@@ -217,3 +217,94 @@ def test_an_unknown_log_access_is_refused(access):
     document["outreach"] = {"log_access": access}
     with pytest.raises(ConfigError, match=r"outreach\.log_access"):
         scenario_from_dict(document)
+
+
+def _read_per_review(cases, reviews: np.ndarray, station: np.ndarray) -> dict:
+    """Entries each review reads: every logged case of its station written since the
+    station's review before (the reviews of the station, ``reviews``, sorted)."""
+    every = cases.referral[cases.logged & station]
+    every = every[every <= reviews[-1]]
+    times, counts = np.unique(reviews[np.searchsorted(reviews, every)], return_counts=True)
+    return dict(zip(times.tolist(), counts.tolist(), strict=True))
+
+
+def _review_rows(workers, station: int | None = None) -> dict:
+    rows = workers.activity == WorkerActivity.LOG_REVIEW
+    if station is not None:
+        rows &= workers.station == station
+    return {s: e - s for s, e in zip(workers.start[rows], workers.end[rows], strict=True)}
+
+
+def test_a_day_of_two_shifts_is_reviewed_once_at_its_first():
+    """A worker on site 09:00-12:00 and 13:00-17:00 reads the log at 09:00 only: the
+    afternoon shift finds nothing new to read until the next day."""
+    split = {
+        "workers": [
+            {
+                "name": "w",
+                "roster": [
+                    {"days": "weekdays", "start": "09:00", "end": "12:00"},
+                    {"days": "weekdays", "start": "13:00", "end": "17:00"},
+                ],
+            }
+        ]
+    }
+    sc = _outreach("daily_review", review_minutes=5, staffing=split)
+    run = simulate(sc)
+    check_records(run)
+    reviews = _review_rows(run.workers)
+    assert reviews and {s % MINUTES_PER_DAY for s in reviews} == {9 * 60}
+    days = np.unique(np.floor(np.asarray(sorted(reviews)) / MINUTES_PER_DAY))
+    assert len(days) == len(reviews)  # once a day
+
+
+def test_each_station_s_review_reads_its_own_entries_and_each_entry_once():
+    """Two stations, a worker at each: a review reads the entries of its own station
+    written since that station's last review, five minutes each, and no other's."""
+    two = {
+        "workers": [
+            {"name": "a", "roster": [{"days": "weekdays", "start": "09:00", "end": "17:00",
+                                       "station": "a"}]},
+            {"name": "b", "roster": [{"days": "weekdays", "start": "09:00", "end": "17:00",
+                                       "station": "b"}]},
+        ]
+    }  # fmt: skip
+    stations = [{"name": "a", "demand_share": 0.5}, {"name": "b", "demand_share": 0.5}]
+    sc = _outreach("daily_review", review_minutes=5, staffing=two, stations=stations)
+    run = simulate(sc)
+    check_records(run)
+    reviews = _reviews(sc)
+    for s in (0, 1):
+        read = _read_per_review(run.cases, reviews, run.cases.station == s)
+        assert read
+        assert _review_rows(run.workers, s) == pytest.approx({t: 5.0 * n for t, n in read.items()})
+
+
+def test_after_a_review_the_free_colleagues_phone_its_entries_too():
+    """Two workers at one station: the first reads the log, and the second, free, starts
+    phoning the entries the moment the review ends, as the first does."""
+    pair = {
+        "workers": [
+            {"name": "w", "count": 2,
+             "roster": [{"days": "weekdays", "start": "09:00", "end": "17:00"}]}
+        ]
+    }  # fmt: skip
+    sc = _outreach("daily_review", review_minutes=5, staffing=pair)
+    run = simulate(sc)
+    check_records(run)
+    w = run.workers
+    rows = w.activity == WorkerActivity.LOG_REVIEW
+    reviewer, ends = set(w.worker[rows].tolist()), set(w.end[rows].tolist())
+    assert len(reviewer) == 1
+    interviews = w.activity == WorkerActivity.INTERVIEW
+    colleague = interviews & ~np.isin(w.worker, list(reviewer)) & np.isin(w.start, list(ends))
+    assert colleague.sum() >= 5
+
+
+def test_a_review_of_no_minutes_leaves_no_block_of_worker_time():
+    """With ``review_minutes: 0`` the entries go to the callback list at the review
+    without a zero-length review block in the worker records."""
+    run = simulate(_outreach("daily_review", review_minutes=0))
+    check_records(run)
+    assert not (run.workers.activity == WorkerActivity.LOG_REVIEW).any()
+    assert (run.cases.channel[_logged(run.cases)] == Channel.LOG).all()
