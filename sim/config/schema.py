@@ -735,10 +735,12 @@ class Scenario(BaseModel):
             try:
                 _check_disjoint((*worker.roster, *on_call.windows), "windows")
             except ValueError:
+                index = self.staffing.workers.index(worker)
                 raise ValueError(
                     f"on_call: with staffed_by: staff, the on-call windows must lie outside "
-                    f"the shifts of the rota's members, and worker '{worker.name}' is on "
-                    "site during one; change the windows or the rota, or use staffed_by: "
+                    f"the shifts of the rota's members, and worker '{worker.name}' "
+                    f"(staffing.workers[{index}].roster) is on site during one of "
+                    "on_call.windows; change the windows or the rota, or use staffed_by: "
                     "external"
                 ) from None
 
