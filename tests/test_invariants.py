@@ -899,12 +899,6 @@ _CASE_WORK = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (found 2026-12-07, not yet fixed): after a call-out with a journey "
-    "back, the first follow-up is booked from the interview's end but its due event is "
-    "scheduled from the call-out's end, so it comes due the way back's length late",
-)
 def test_a_follow_up_held_after_its_due_time_waited_for_a_busy_worker():
     """A follow-up starts when it comes due, or later only because its worker is busy
     then (the person waits for the task in hand)."""

@@ -524,7 +524,7 @@ class StationModel:
         self.interview_station[case] = station
         if now > shift_end:
             self._log_overtime(worker, station, start, shift_end, now, case)
-        self._start_series(case, worker.index, now)
+        self._start_series(case, worker.index, now, now)
         work = self.onward_work[case]
         if work > 0:
             # The onward work starts now, in the shift the worker is on now (which may
@@ -630,18 +630,24 @@ class StationModel:
 
     # -- follow-up appointments -----------------------------------------------------------
 
-    def _start_series(self, case: int, worker: int, now: float) -> None:
-        """A first contact has ended: book the person's first follow-up, with the worker
-        who met them when that worker keeps a diary at the person's station, else with
-        the first worker who does."""
+    def _start_series(self, case: int, worker: int, now: float, interview_end: float) -> None:
+        """A first contact that ended at ``interview_end`` (minutes; before ``now`` when
+        the worker came back from a call-out) is over: book the person's first
+        follow-up, with the worker who met them when that worker keeps a diary at the
+        person's station, else with the first worker who does.
+
+        The gap runs from the interview's end, as the rule says; the booking is made
+        now, so that the appointment's due event is scheduled from now."""
         if not self.followups[case]:
-            self.series_end[case] = now
+            self.series_end[case] = interview_end
             return
         station = self.station_of[case]
         if worker < 0 or station not in self.workers[worker].diary_stations:
             worker = self.diary_of_station[station]
         self.followup_worker[case] = worker
-        self._book_next(case, 0, now)
+        earliest = interview_end + self.gap.item(case, 0)
+        # A gap shorter than the way back cannot put the appointment in the past.
+        self._book(case, 1, earliest if earliest > now else now, now, None)
 
     def _book_next(self, case: int, done: int, now: float) -> None:
         """Book the follow-up after number ``done`` (0: the first contact), or close the
@@ -973,7 +979,9 @@ class StationModel:
         if staff and self.rest_minutes > 0 and self._is_night(start % MINUTES_PER_DAY):
             worker = self.workers[responder]
             worker.rest_until = max(worker.rest_until, now + self.rest_minutes)
-        self._start_series(case, responder if staff else -1, float(self.service_end[case]))
+        self._start_series(
+            case, responder if staff else -1, now, float(self.service_end[case])
+        )
         while self.on_call_queue:
             _, _, waiting, window = heappop(self.on_call_queue)
             if now >= self.on_call_ends[window]:
