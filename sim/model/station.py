@@ -631,13 +631,10 @@ class StationModel:
     # -- follow-up appointments -----------------------------------------------------------
 
     def _start_series(self, case: int, worker: int, now: float, interview_end: float) -> None:
-        """A first contact that ended at ``interview_end`` (minutes; before ``now`` when
-        the worker came back from a call-out) is over: book the person's first
-        follow-up, with the worker who met them when that worker keeps a diary at the
-        person's station, else with the first worker who does.
-
-        The gap runs from the interview's end, as the rule says; the booking is made
-        now, so that the appointment's due event is scheduled from now."""
+        """A first contact that ended at ``interview_end`` (before ``now`` for a call-out
+        with a way back) is over: book the first follow-up now, the gap from the
+        interview's end, with the worker who met the person when that worker keeps a
+        diary at their station, else with the first worker who does."""
         if not self.followups[case]:
             self.series_end[case] = interview_end
             return
@@ -979,9 +976,7 @@ class StationModel:
         if staff and self.rest_minutes > 0 and self._is_night(start % MINUTES_PER_DAY):
             worker = self.workers[responder]
             worker.rest_until = max(worker.rest_until, now + self.rest_minutes)
-        self._start_series(
-            case, responder if staff else -1, now, float(self.service_end[case])
-        )
+        self._start_series(case, responder if staff else -1, now, float(self.service_end[case]))
         while self.on_call_queue:
             _, _, waiting, window = heappop(self.on_call_queue)
             if now >= self.on_call_ends[window]:
