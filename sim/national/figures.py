@@ -3,7 +3,8 @@ boundaries only: the cost-unmet frontier and choropleth maps of the département
 
 Maps are plain matplotlib (a ``PolyCollection`` per map, longitude scaled by the cosine
 of 46.5 degrees so metropolitan France keeps its shape); the five overseas départements
-are drawn in small panels beside it, each at its own scale.
+are drawn in small panels beside it, each at its own scale, and Paris with its inner
+ring again, larger, in a corner of the map.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from matplotlib import colormaps
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.patheffects import withStroke
 
 from sim.national.allocation import RULE_TITLES
 from sim.national.optimise import EQUITY_PREFIX
@@ -30,6 +32,9 @@ from sim.pipeline.store import atomic_folder
 __all__ = ["draw_national_figures"]
 
 _OVERSEAS = ("971", "972", "973", "974", "976")
+_INNER_RING = ("75", "92", "93", "94")
+_SHORT_NAMES = {"93": "Seine-St-Denis"}
+"""Names too long for the inset's small départements."""
 _ASPECT = 1 / math.cos(math.radians(46.5))
 
 
@@ -276,21 +281,14 @@ def _choropleth(
 ) -> None:
     grid = figure.add_gridspec(5, 6)
     main = figure.add_subplot(grid[:, 1:])
-    insets = [figure.add_subplot(grid[i, 0]) for i in range(len(_OVERSEAS))]
-    mapping = {"main": main, **dict(zip(_OVERSEAS, insets, strict=True))}
-    for place, ax in mapping.items():
-        codes = [c for c in shapes if (c in _OVERSEAS) == (place != "main")]
-        if place != "main":
-            codes = [place] if place in shapes else []
-        polygons, colours = [], []
-        for code in codes:
-            for ring in shapes[code]:
-                polygons.append(ring)
-                colours.append(values.get(code, np.nan))
+    colours = colormaps[cmap].with_extremes(bad="0.85")  # grey: no value
+
+    def draw(ax: Any, codes: Sequence[str]) -> PolyCollection:
+        rings = [(ring, values.get(code, np.nan)) for code in codes for ring in shapes[code]]
         collection = PolyCollection(
-            polygons,
-            array=np.asarray(colours),
-            cmap=colormaps[cmap].with_extremes(bad="0.85"),  # grey: no value
+            [ring for ring, _ in rings],
+            array=np.asarray([value for _, value in rings]),
+            cmap=colours,
             norm=norm,
             edgecolors="0.4",
         )
@@ -299,8 +297,35 @@ def _choropleth(
         ax.autoscale_view()
         ax.set_aspect("equal")
         ax.set_axis_off()
-        if place != "main":
-            ax.set_title(names.get(place, place), fontsize="x-small")
+        return collection
+
+    collection = draw(main, [c for c in shapes if c not in _OVERSEAS])
+    for row, code in enumerate(_OVERSEAS):
+        ax = figure.add_subplot(grid[row, 0])
+        if code in shapes:
+            draw(ax, [code])
+        ax.set_axis_off()
+        ax.set_title(names.get(code, code), fontsize="x-small")
+    inner = [c for c in _INNER_RING if c in shapes]
+    if inner:
+        # Paris and its inner ring hold a tenth of the people and of the posts in a few
+        # pixels of the map: drawn again, larger, over the sea off the Basque coast,
+        # which the map leaves empty.
+        zoom = main.inset_axes((0.0, 0.0, 0.24, 0.26))
+        draw(zoom, inner)
+        zoom.set_axis_on()
+        zoom.set_xticks([])
+        zoom.set_yticks([])
+        zoom.set_title("Paris and its inner ring", fontsize="x-small")
+        for code in inner:
+            ring = max(shapes[code], key=len)
+            zoom.annotate(
+                _SHORT_NAMES.get(code, names.get(code, code)),
+                (float(ring[:, 0].mean()), float(ring[:, 1].mean())),
+                ha="center", va="center", fontsize=5,
+                path_effects=[withStroke(linewidth=1.5, foreground="white")],
+            )  # fmt: skip
+        main.indicate_inset_zoom(zoom, edgecolor="0.3")
     figure.suptitle(title, fontsize="medium")
     figure.colorbar(collection, ax=main, shrink=0.6, label=unit)
 
