@@ -78,7 +78,15 @@ MiB = 2**20
 REFERENCE_FLOOR = 1_100_000
 """Customers/s of the heapq floor on the machine the issue's figures come from."""
 
-PARTS = ("mmc", "configs", "memory", "replication_sweep", "experiment_sweep", "national")
+PARTS = (
+    "mmc",
+    "configs",
+    "memory",
+    "replication_sweep",
+    "experiment_sweep",
+    "national",
+    "page_national",
+)
 """The parts of the suite, in the order they run."""
 
 MMcEngine = Callable[[int, float, float, int, int], MMcResult]
@@ -477,6 +485,106 @@ def bench_national(runs: int) -> dict[str, Any]:
     }
 
 
+PAGE_CHECK_POSTS = (250, 400, 525, 1000)
+"""Post counts the national experiment does not simulate, where the page's estimate is
+checked against a direct simulation (office hours, proportional rule)."""
+
+
+def bench_page_national(runs: int, check: bool) -> dict[str, Any]:
+    """The web page's national answer for a number of posts the experiment did not
+    simulate: the estimate from the stored response curves (``estimated_national``,
+    the stored table read afresh each time), at every 25 posts from 200 to 2,600 under
+    each rule and coverage model the store holds; its error against direct simulation,
+    each curve's interior simulated counts left out; and, with ``check``, the estimate
+    beside a direct simulation (the experiment's replications, its seeds) at
+    ``PAGE_CHECK_POSTS``."""
+    from sim.app import national
+    from sim.national.interpolation import estimate, response_curve
+
+    table = national._stored_table()
+    if table is None:
+        return {"what": "no stored national results", "seconds": float("nan")}
+    cells = sorted(set(zip(table["coverage"], table["allocation"], strict=True)))
+    seconds: list[float] = []
+    answered = 0
+    for _ in range(runs):
+        for coverage, rule in cells:
+            for posts in range(200, 2601, 25):
+                t0 = time.perf_counter()
+                found = national.estimated_national(coverage, rule, posts)
+                seconds.append(time.perf_counter() - t0)
+                answered += found is not None
+    errors = {}
+    for coverage, rule in cells:
+        curve = response_curve(table, coverage, rule, "national_unmet_share")
+        if curve is not None and curve.leave_one_out():
+            left_out = curve.leave_one_out()
+            errors[f"{coverage}, {rule}"] = {
+                "posts": list(curve.posts),
+                "points_left_out": {str(k): 100 * v for k, v in left_out.items()},
+            }
+    result: dict[str, Any] = {
+        "what": "the page's national estimate for a post count not simulated, "
+        "from the stored response curves",
+        "answers": len(seconds),
+        "answered": answered // max(runs, 1),
+        "seconds": statistics.median(seconds),
+        "seconds_max": max(seconds),
+        "unmet_share_leave_one_out_points": errors,
+    }
+    if check:
+        result["direct"] = _page_check(table, estimate)
+    return result
+
+
+def _page_check(table: Any, estimate: Any) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    from sim.national.config import load_national
+    from sim.national.run import NationalStudy
+    from sim.national.spec import load_national_experiment
+    from sim.national.study import Request, run_national
+    from sim.pipeline.backends import LocalBackend
+
+    experiment = load_national_experiment(REPO / "experiments" / "national_scale_up.yaml")
+    study = NationalStudy.of(load_national(REPO / "configs" / "national" / "france.yaml"))
+    replications = experiment.spec.replications
+    checked = []
+    with tempfile.TemporaryDirectory() as folder:
+        for posts in PAGE_CHECK_POSTS:
+            (guess,) = [
+                e
+                for e in estimate(table, "office_hours", "proportional", posts)
+                if e.metric == "national_unmet_share"
+            ]
+            out = Path(folder) / str(posts)
+            backend = LocalBackend(NATIONAL_JOBS)
+            try:
+                run_national(
+                    study, [Request(posts, "proportional", "office_hours")], out, backend,
+                    replications, show_progress=False,
+                )  # fmt: skip
+            finally:
+                backend.close()
+            simulated = pq.read_table(out / "tables" / "national.parquet").to_pandas()
+            row = simulated[simulated["metric"] == "national_unmet_share"].iloc[0]
+            checked.append(
+                {
+                    "posts": posts,
+                    "between": list(guess.between),
+                    "estimate_points": 100 * guess.mean,
+                    "left_out_error_points": 100 * guess.error,
+                    "simulated_points": 100 * float(row["mean"]),
+                    "simulated_ci_points": [
+                        100 * float(row["ci_low"]),
+                        100 * float(row["ci_high"]),
+                    ],
+                    "replications": int(row["n"]),
+                }
+            )
+    return checked
+
+
 # ---------------------------------------------------------------------------------------
 # Report
 
@@ -532,6 +640,13 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             "value": value,
             "holds": value <= 30,
         }
+    page = results.get("page_national")
+    if page is not None and page["seconds"] == page["seconds"]:
+        value = page["seconds_max"]
+        out["the page's national answer for a new post count <= 10 s (slowest)"] = {
+            "value": value,
+            "holds": value <= 10,
+        }
     for name, case in results.get("memory", {}).items():
         if case["station_years"] >= 1000:
             value = case["peak_rss_mib"]
@@ -552,6 +667,7 @@ def format_tables(results: dict[str, Any]) -> str:
         ("memory", _memory_table),
         ("sweeps", _sweep_tables),
         ("national", _national_table),
+        ("page_national", _page_national_table),
         ("targets", _target_table),
     )
     for key, tables in sections:
@@ -630,6 +746,46 @@ def _config_tables(results: dict[str, Any]) -> list[str]:
     lines.append(f"| total | {b['total_ms']:.2f} | |")
     per_year = b.get("total_ms_per_measured_year", b["total_ms"])
     lines.append(f"| total, per measured station-year | {per_year:.2f} | |")
+    return lines
+
+
+def _page_national_table(results: dict[str, Any]) -> list[str]:
+    page = results["page_national"]
+    if "answers" not in page:
+        return ["", f"The page's national answer: {page['what']}."]
+    lines = [
+        "",
+        f"The page's national answer for a post count not simulated ({page['answers']} "
+        f"answers, {page['answered']} of them within a stored curve): median "
+        f"{page['seconds'] * 1000:.1f} ms, slowest {page['seconds_max'] * 1000:.1f} ms. "
+        "Its error against direct simulation, each interior simulated count left out "
+        "(points of unmet demand, estimate minus simulation):",
+        "",
+        "| coverage, rule | left out: error (points) |",
+        "|---|---|",
+    ]
+    for cell, found in page["unmet_share_leave_one_out_points"].items():
+        errors = ", ".join(f"{k}: {v:+.2f}" for k, v in found["points_left_out"].items())
+        lines.append(f"| {cell} | {errors} |")
+    if page.get("direct"):
+        lines += [
+            "",
+            "The estimate beside a direct simulation at post counts the experiment does "
+            "not simulate (office hours, proportional rule; unmet demand, % of persons "
+            "in need):",
+            "",
+            "| posts | between | estimate | its left-out error (±) | simulated | 95 % CI "
+            "| estimate minus simulated |",
+            "|---:|---|---:|---:|---:|---|---:|",
+        ]
+        for c in page["direct"]:
+            low, high = c["simulated_ci_points"]
+            lines.append(
+                f"| {c['posts']} | {c['between'][0]}-{c['between'][1]} "
+                f"| {c['estimate_points']:.1f} | {c['left_out_error_points']:.2f} "
+                f"| {c['simulated_points']:.1f} | {low:.1f}-{high:.1f} "
+                f"| {c['estimate_points'] - c['simulated_points']:+.2f} |"
+            )
     return lines
 
 
@@ -807,6 +963,9 @@ def main(argv: list[str] | None = None) -> int:
     if "national" in parts:
         print("national replication ...", file=sys.stderr)
         results["national"] = bench_national(1 if quick else 3)
+    if "page_national" in parts:
+        print("the page's national answer ...", file=sys.stderr)
+        results["page_national"] = bench_page_national(1 if quick else 3, check=not quick)
     results["targets"] = targets(results)
     results["meta"]["seconds"] = time.perf_counter() - started
 

@@ -222,6 +222,28 @@ def test_the_france_page_shows_the_national_table_of_the_reference_at_once(
     assert any("France, 350 posts" in h.value for h in page.subheader)
 
 
+def test_between_stored_counts_the_france_page_estimates_at_once_and_says_so(
+    page: AppTest,
+) -> None:
+    """A number of posts the experiment did not simulate gets, without a run, the
+    estimate from the stored response curves, its leave-one-out error beside it, and
+    the words that it is not a simulation."""
+    from sim.app import national
+
+    if national.estimated_national("office_hours", "proportional", 300) is None:
+        pytest.skip("no national results stored and no committed reference")
+    page.number_input(key="national.posts").set_value(300)
+    page.selectbox(key="national.rule").set_value("proportional")
+    page.selectbox(key="national.coverage").set_value("office_hours")
+    page.run()
+    assert not page.exception, page.exception
+    assert any("300 posts" in h.value and "estimated" in h.value for h in page.subheader)
+    (table,) = [f.value for f in page.dataframe if "Estimate" in f.value.columns]
+    unmet = table.set_index("Measure").loc["Unmet demand"]
+    assert 0 < unmet["Estimate"] < 100 and unmet["Simulated at"] == "175 and 350 posts"
+    assert any("not simulated" in c.value for c in page.caption)
+
+
 def test_the_national_table_never_shows_a_negative_count_or_a_share_past_100() -> None:
     import pandas as pd
 

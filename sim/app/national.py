@@ -26,6 +26,7 @@ from sim.pipeline.figure_style import HEATMAP
 
 __all__ = [
     "ALLOCATION_TITLES",
+    "ESTIMATE_NOTE",
     "NATIONAL_CONFIG",
     "STORED",
     "WHY_NO_POST",
@@ -34,6 +35,7 @@ __all__ = [
     "coverage_titles",
     "departement_map",
     "departement_table",
+    "estimated_national",
     "interval_note",
     "national_command",
     "national_table",
@@ -171,6 +173,57 @@ def stored_posts() -> list[int]:
     else:
         return []
     return sorted({int(p) for p in posts})
+
+
+def _stored_table() -> pd.DataFrame | None:
+    """The national table of the stored results, else of the committed reference."""
+    path = STORED / "tables" / "national.parquet"
+    if path.is_file():
+        return pq.read_table(path).to_pandas()
+    if (REFERENCE / "national.csv").is_file():
+        return pd.read_csv(REFERENCE / "national.csv")
+    return None
+
+
+def estimated_national(coverage: str, rule: str, posts: int) -> pd.DataFrame | None:
+    """The national measures at ``posts`` estimated from the stored results' response
+    curves (``sim.national.interpolation``), in plain words, each beside its error when
+    a simulated count is left out; None where nothing is stored on both sides of
+    ``posts`` for this rule and coverage model."""
+    from sim.national.interpolation import estimate
+    from sim.national.measures import NATIONAL_MEASURES
+
+    national = _stored_table()
+    if national is None:
+        return None
+    found = estimate(national, coverage, rule, posts)
+    if not found:
+        return None
+    known = {m.name: m for m in NATIONAL_MEASURES}
+    rows = []
+    for guess in found:
+        measure = known[guess.metric]
+        scale, digits = measure.scale, measure.digits
+        low, high = guess.between
+        rows.append(
+            {
+                "Measure": measure.title,
+                "Unit": plain_unit(measure.unit.replace("persons", "people")),
+                "Estimate": round(guess.mean * scale, digits),
+                "Error when a simulated count is left out (±)": round(guess.error * scale, digits),
+                "Simulated at": f"{low} posts" if low == high else f"{low} and {high} posts",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+ESTIMATE_NOTE = (
+    "Estimated, not simulated: each measure is interpolated between the numbers of posts "
+    "the national experiment simulated (a monotone cubic curve against the logarithm of "
+    "the posts, docs/national.md). The error column is how far that curve misses a "
+    "simulated count when that count is left out: a guide to this estimate's error, "
+    "not a confidence interval. *Compute this allocation now* simulates it."
+)
 
 
 def computed_folder(coverage: str, rule: str, posts: int, replications: int) -> Path:

@@ -429,8 +429,9 @@ def france_tab() -> None:
     st.markdown(
         "France as a whole: choose how many posts the country funds, how they are "
         "placed and how each works. Results already computed by "
-        "`experiments/national_scale_up.yaml` show at once; anything else is computed on "
-        "request, with a bar that shows the catchment runs done and the time left."
+        "`experiments/national_scale_up.yaml` show at once; between them the page "
+        "estimates at once from those results, and simulates on request, with a bar that "
+        "shows the catchment runs done and the time left."
     )
     try:
         coverages = national.coverage_titles()
@@ -501,7 +502,21 @@ def france_tab() -> None:
         else:
             bar.empty()
     if view is None:
-        st.info("No stored result for this choice yet: press *Compute this allocation now*.")
+        estimated = national.estimated_national(coverage, rule, posts)
+        if estimated is None:
+            st.info(
+                "No stored result on both sides of this number of posts for this choice: "
+                "press *Compute this allocation now*."
+            )
+            return
+        st.subheader(
+            f"France, {posts} posts: {national.ALLOCATION_TITLES[rule]} "
+            "(estimated from the stored results)"
+        )
+        st.dataframe(estimated, hide_index=True, width="stretch")
+        st.caption(national.ESTIMATE_NOTE)
+        st.markdown("The simulation of this allocation from a terminal:")
+        st.code(national.national_command(posts, rule, coverage, replications), language="bash")
         return
     source = {
         "stored": "stored results",
