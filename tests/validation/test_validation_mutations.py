@@ -224,7 +224,7 @@ def test_follow_ups_that_take_no_worker_time_fail_the_diary_case(monkeypatch):
 
 def test_follow_ups_that_are_never_booked_fail_the_diary_case(monkeypatch):
     case = diary_case(0.5, run_days=60, replications=10)
-    monkeypatch.setattr(StationModel, "_start_series", lambda self, case, w, now: None)
+    monkeypatch.setattr(StationModel, "_start_series", lambda self, case, w, now, end: None)
     assert _failed(_verdicts(case)) == {"busy", "unheld"}
 
 
