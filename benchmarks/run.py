@@ -774,7 +774,8 @@ def _page_national_table(results: dict[str, Any]) -> list[str]:
             "not simulate (office hours, proportional rule; unmet demand, % of persons "
             "in need):",
             "",
-            "| posts | between | estimate | its left-out error (±) | simulated | 95 % CI "
+            "| posts | between | estimate | its curve's largest left-out error (±) | simulated "
+            "| 95 % CI "
             "| estimate minus simulated |",
             "|---:|---|---:|---:|---:|---|---:|",
         ]

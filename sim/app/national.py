@@ -187,8 +187,8 @@ def _stored_table() -> pd.DataFrame | None:
 
 def estimated_national(coverage: str, rule: str, posts: int) -> pd.DataFrame | None:
     """The national measures at ``posts`` estimated from the stored results' response
-    curves (``sim.national.interpolation``), in plain words, each beside its error when
-    a simulated count is left out; None where nothing is stored on both sides of
+    curves (``sim.national.interpolation``), in plain words, each beside its curve's
+    largest error when a simulated count is left out; None where nothing is stored on both sides of
     ``posts`` for this rule and coverage model."""
     from sim.national.interpolation import estimate
     from sim.national.measures import NATIONAL_MEASURES
@@ -210,7 +210,7 @@ def estimated_national(coverage: str, rule: str, posts: int) -> pd.DataFrame | N
                 "Measure": measure.title,
                 "Unit": plain_unit(measure.unit.replace("persons", "people")),
                 "Estimate": round(guess.mean * scale, digits),
-                "Error when a simulated count is left out (±)": round(guess.error * scale, digits),
+                "Largest error, a simulated count left out (±)": round(guess.error * scale, digits),
                 "Simulated at": f"{low} posts" if low == high else f"{low} and {high} posts",
             }
         )
@@ -220,9 +220,11 @@ def estimated_national(coverage: str, rule: str, posts: int) -> pd.DataFrame | N
 ESTIMATE_NOTE = (
     "Estimated, not simulated: each measure is interpolated between the numbers of posts "
     "the national experiment simulated (a monotone cubic curve against the logarithm of "
-    "the posts, docs/national.md). The error column is how far that curve misses a "
-    "simulated count when that count is left out: a guide to this estimate's error, "
-    "not a confidence interval. *Compute this allocation now* simulates it."
+    "the posts, docs/national.md). The error column is the most that curve misses a "
+    "simulated count by when that count is left out: a guide to this estimate's error "
+    "(at four counts between the stored ones, under office hours and the proportional "
+    "rule, direct simulations fell within it), not a confidence interval. *Compute "
+    "this allocation now* simulates it."
 )
 
 
