@@ -255,12 +255,14 @@ def test_inflow_needs_cross_border_service() -> None:
 # -- the country ------------------------------------------------------------------------
 
 
-def _national(tmp_path: Path, enabled: bool, replications: int = 6):
+def _national(
+    tmp_path: Path, enabled: bool, replications: int = 6, posts: int = 4, rule: str = "proportional"
+):
     path = small_config(tmp_path, ["19", "23", "86", "87"], cross_border={"enabled": enabled})
     study = NationalStudy.of(load_national(path))
     out = run_national(
         study,
-        [Request(4, "proportional", "office_hours")],
+        [Request(posts, rule, "office_hours")],
         tmp_path / f"out_{enabled}",
         LocalBackend(1),
         replications,
@@ -309,7 +311,8 @@ def test_every_simulated_person_is_counted_once_in_every_replication(tmp_path: P
     from sim.national.run import CatchmentCounts, national_plan, simulated_points
     from sim.pipeline.results import StoredResults
 
-    study, out, _ = _national(tmp_path, True, replications=3)
+    # The 2013 rule grows where it was: one catchment gets two posts, others none.
+    study, out, _ = _national(tmp_path, True, replications=3, posts=6, rule="historical_2013")
     allocation = next(iter(out.allocations.values()))
     plan = national_plan(study, simulated_points(study, allocation), ["office_hours"], 3, "check")
     stored = StoredResults(tmp_path / "out_True" / "runs").table("replications")
@@ -317,7 +320,9 @@ def test_every_simulated_person_is_counted_once_in_every_replication(tmp_path: P
     totals, per_catchment = counts.national("office_hours", allocation)
     flows, inflow = study.flows(allocation), study.inflow(allocation)
     point = {(p.values["catchment"], p.values["posts"]): p.index for p in plan.points}
-    simulated = {name: np.zeros(3) for name in ("servable", "unmet", "met")}
+    names = ("servable", "unmet", "met", "couple_violence_met")
+    simulated = {name: np.zeros(3) for name in names}
+    received = np.zeros(3)
     received_somewhere = False
     for c in study.catchments:
         cid = c.catchment_id
@@ -332,13 +337,21 @@ def test_every_simulated_person_is_counted_once_in_every_replication(tmp_path: P
             simulated[name] += everything[name]
             if got is not None:
                 np.testing.assert_allclose(own[name] + got[name], everything[name])
+        if got is not None:
+            received += got["servable"]
         received_somewhere |= got is not None and got["servable"].sum() > 0
     assert received_somewhere
     for name in simulated:
-        np.testing.assert_allclose(totals[name], simulated[name], err_msg=name)
-    # Where they live: each origin gets its share of what its posts received.
+        # Couple-violence persons met: a post-level measure times the posts where a
+        # post receives nobody, equal to its persons' count up to rounding.
+        np.testing.assert_allclose(totals[name], simulated[name], rtol=1e-9, err_msg=name)
+    # Where they live: the origins' shares of what the posts received add up to it,
+    # whatever the number of origins a post draws from.
     across = sum(per_catchment[c]["across_border"] for c in per_catchment)
     assert (across > 0).all()
+    np.testing.assert_allclose(across, received)
+    assert any(len(flows.origins(d)) > 1 for d in inflow), "no post draws from two origins"
+    assert any(n > 1 for n in allocation.values()), "no catchment has two posts"
 
 
 def test_cross_border_service_needs_the_boundaries(tmp_path: Path, capsys) -> None:
@@ -349,3 +362,27 @@ def test_cross_border_service_needs_the_boundaries(tmp_path: Path, capsys) -> No
     code = main(["national", str(belgium), "--posts", "10", "--set", "cross_border.enabled=true"])
     assert code == 2
     assert "cross_border.enabled needs boundaries" in capsys.readouterr().err
+
+
+def test_without_cross_border_couple_violence_met_is_every_post_s_persons(tmp_path: Path) -> None:
+    """With nobody received, a catchment's couple-violence persons met are its posts'
+    per-post measure times its posts, which must equal the count of its persons, a
+    catchment of two posts included."""
+    from sim.measures.catalogue import ALL
+    from sim.national.run import CatchmentCounts, national_plan, simulated_points
+    from sim.pipeline.results import StoredResults
+
+    study, out, _ = _national(tmp_path, False, replications=2, posts=6, rule="historical_2013")
+    allocation = next(iter(out.allocations.values()))
+    assert any(n > 1 for n in allocation.values()), "no catchment has two posts"
+    plan = national_plan(study, simulated_points(study, allocation), ["office_hours"], 2, "check")
+    stored = StoredResults(tmp_path / "out_False" / "runs").table("replications")
+    counts = CatchmentCounts(study, plan, stored)
+    point = {(p.values["catchment"], p.values["posts"]): p.index for p in plan.points}
+    for cid, posts in allocation.items():
+        if posts == 0:
+            continue
+        own, got = counts.of("office_hours", cid, posts)
+        persons = counts._persons("office_hours", point[(cid, posts)], ALL)
+        assert got is None
+        np.testing.assert_allclose(own["couple_violence_met"], persons["couple_violence_met"])
