@@ -501,7 +501,7 @@ def bench_page_national(runs: int, check: bool) -> dict[str, Any]:
     from sim.app import national
     from sim.national.interpolation import estimate, response_curve
 
-    table = national._stored_table()
+    table = national.stored_table()
     if table is None:
         return {"what": "no stored national results", "seconds": float("nan")}
     cells = sorted(set(zip(table["coverage"], table["allocation"], strict=True)))

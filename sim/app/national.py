@@ -42,6 +42,7 @@ __all__ = [
     "no_post_note",
     "progress_text",
     "stored_national",
+    "stored_table",
 ]
 
 NATIONAL_CONFIG = CONFIGS / "national" / "france.yaml"
@@ -165,17 +166,11 @@ def stored_national(coverage: str, rule: str, posts: int) -> NationalView | None
 
 def stored_posts() -> list[int]:
     """The numbers of posts the stored national results hold."""
-    path = STORED / "tables" / "national.parquet"
-    if path.is_file():
-        posts = pq.read_table(path, columns=["posts"])["posts"].to_pylist()
-    elif (REFERENCE / "national.csv").is_file():
-        posts = pd.read_csv(REFERENCE / "national.csv")["posts"].tolist()
-    else:
-        return []
-    return sorted({int(p) for p in posts})
+    national = stored_table()
+    return [] if national is None else sorted({int(p) for p in national["posts"]})
 
 
-def _stored_table() -> pd.DataFrame | None:
+def stored_table() -> pd.DataFrame | None:
     """The national table of the stored results, else of the committed reference."""
     path = STORED / "tables" / "national.parquet"
     if path.is_file():
@@ -193,7 +188,7 @@ def estimated_national(coverage: str, rule: str, posts: int) -> pd.DataFrame | N
     from sim.national.interpolation import estimate
     from sim.national.measures import NATIONAL_MEASURES
 
-    national = _stored_table()
+    national = stored_table()
     if national is None:
         return None
     found = estimate(national, coverage, rule, posts)
