@@ -172,6 +172,29 @@ def _national_check(
     sim.national.figures.draw_national_figures(folder, experiment.study, maps)
     assert "frontier" in drawn and any(stem.startswith("map_") for stem in drawn)
     _check(drawn)
+    for stem, figure in drawn.items():
+        if stem.startswith("map_") and not stem.startswith("map_change_"):
+            _check_posts_written(stem, figure)
+
+
+def _check_posts_written(stem: str, figure: Figure) -> None:
+    """The density panel of a map writes each département's posts (on the mainland, in
+    the inset for Paris and its inner ring, in the overseas panels' titles): together
+    they are the map's posts. Its colours are on the one fixed density scale."""
+    from matplotlib.collections import PolyCollection
+
+    from sim.pipeline.figure_style import DENSITY_SCALE_PER_100K
+
+    density = figure.subfigs[0]
+    written = 0
+    for ax in (*density.axes, *(c for a in density.axes for c in a.child_axes)):
+        for text in (*(t.get_text() for t in ax.texts), ax.get_title()):
+            last = re.split(r"[\s:]+", text.strip())[-1] if text.strip() else ""
+            written += int(last) if last.isdigit() else 0
+        for collection in ax.collections:
+            if isinstance(collection, PolyCollection) and collection.get_array() is not None:
+                assert (collection.norm.vmin, collection.norm.vmax) == DENSITY_SCALE_PER_100K
+    assert written == int(stem.rsplit("_", 1)[1]), (stem, written)
 
 
 def test_every_national_figure_reads_without_the_code(drawn, tmp_path):

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +26,14 @@ from matplotlib.patheffects import withStroke
 
 from sim.national.allocation import RULE_TITLES
 from sim.national.optimise import EQUITY_PREFIX
-from sim.pipeline.figure_style import COLOURS, DASHES, MARKERS, plain_log_ticks, save_figure
+from sim.pipeline.figure_style import (
+    COLOURS,
+    DASHES,
+    DENSITY_SCALE_PER_100K,
+    MARKERS,
+    plain_log_ticks,
+    save_figure,
+)
 from sim.pipeline.store import atomic_folder
 
 __all__ = ["draw_national_figures"]
@@ -35,6 +42,9 @@ _OVERSEAS = ("971", "972", "973", "974", "976")
 _INNER_RING = ("75", "92", "93", "94")
 _SHORT_NAMES = {"93": "Seine-St-Denis"}
 """Names too long for the inset's small départements."""
+_INSET_LABEL_AT = {"92": (2.2, 48.77)}
+"""Where the inset writes a département's label instead of its shipped point, in degrees:
+the Hauts-de-Seine's point is so close to Paris's that their labels would overlap."""
 _ASPECT = 1 / math.cos(math.radians(46.5))
 
 
@@ -254,9 +264,17 @@ def _equity_frontier(national: list[dict[str, Any]], staging: Path, titles: _Tit
     return staging / "frontier_equity.png"
 
 
-def _shapes(path: Path) -> dict[str, list[np.ndarray]]:
+class _Shape(NamedTuple):
+    """One département as a map draws it: its rings and the point its label sits at
+    (the shipped boundaries' ``lon``/``lat``), longitude scaled by :data:`_ASPECT`."""
+
+    rings: list[np.ndarray]
+    label_at: tuple[float, float]
+
+
+def _shapes(path: Path) -> dict[str, _Shape]:
     features = json.loads(path.read_text(encoding="utf-8"))["features"]
-    shapes: dict[str, list[np.ndarray]] = {}
+    shapes: dict[str, _Shape] = {}
     for feature in features:
         geometry = feature["geometry"]
         polygons = (
@@ -265,26 +283,34 @@ def _shapes(path: Path) -> dict[str, list[np.ndarray]]:
         rings = [np.asarray(polygon[0], dtype=float) for polygon in polygons]
         for ring in rings:
             ring[:, 0] /= _ASPECT
-        shapes[feature["properties"]["code"]] = rings
+        properties = feature["properties"]
+        shapes[properties["code"]] = _Shape(
+            rings, (float(properties["lon"]) / _ASPECT, float(properties["lat"]))
+        )
     return shapes
 
 
 def _choropleth(
     figure: Figure,
-    shapes: dict[str, list[np.ndarray]],
+    shapes: dict[str, _Shape],
     values: dict[str, float],
     title: str,
     norm: Normalize,
     cmap: str,
     unit: str,
     names: dict[str, str],
+    labels: dict[str, str] | None = None,
 ) -> None:
+    """A map of ``values`` by département into ``figure``; ``labels`` (by code), where
+    given, are written on each département, in the overseas panels' titles and beside
+    the inset's names."""
+    labels = labels or {}
     grid = figure.add_gridspec(5, 6)
     main = figure.add_subplot(grid[:, 1:])
     colours = colormaps[cmap].with_extremes(bad="0.85")  # grey: no value
 
     def draw(ax: Any, codes: Sequence[str]) -> PolyCollection:
-        rings = [(ring, values.get(code, np.nan)) for code in codes for ring in shapes[code]]
+        rings = [(ring, values.get(code, np.nan)) for code in codes for ring in shapes[code].rings]
         collection = PolyCollection(
             [ring for ring, _ in rings],
             array=np.asarray([value for _, value in rings]),
@@ -299,14 +325,26 @@ def _choropleth(
         ax.set_axis_off()
         return collection
 
-    collection = draw(main, [c for c in shapes if c not in _OVERSEAS])
+    def write(ax: Any, code: str, text: str, size: float, at: tuple[float, float]) -> None:
+        ax.annotate(
+            text, at, ha="center", va="center", fontsize=size,
+            path_effects=[withStroke(linewidth=1.2, foreground="white")],
+        )  # fmt: skip
+
+    inner = [c for c in _INNER_RING if c in shapes]
+    mainland = [c for c in shapes if c not in _OVERSEAS]
+    collection = draw(main, mainland)
+    for code in mainland:
+        # The inner ring's labels would cover each other on the map: the inset has them.
+        if code in labels and code not in inner:
+            write(main, code, labels[code], 5.5, shapes[code].label_at)
     for row, code in enumerate(_OVERSEAS):
         ax = figure.add_subplot(grid[row, 0])
         if code in shapes:
             draw(ax, [code])
         ax.set_axis_off()
-        ax.set_title(names.get(code, code), fontsize="x-small")
-    inner = [c for c in _INNER_RING if c in shapes]
+        suffix = f": {labels[code]}" if code in labels else ""
+        ax.set_title(names.get(code, code) + suffix, fontsize="x-small")
     if inner:
         # Paris and its inner ring hold a tenth of the people and of the posts in a few
         # pixels of the map: drawn again, larger, over the sea off the Basque coast,
@@ -318,22 +356,22 @@ def _choropleth(
         zoom.set_yticks([])
         zoom.set_title("Paris and its inner ring", fontsize="x-small")
         for code in inner:
-            ring = max(shapes[code], key=len)
-            zoom.annotate(
-                _SHORT_NAMES.get(code, names.get(code, code)),
-                (float(ring[:, 0].mean()), float(ring[:, 1].mean())),
-                ha="center", va="center", fontsize=5,
-                path_effects=[withStroke(linewidth=1.5, foreground="white")],
-            )  # fmt: skip
+            name = _SHORT_NAMES.get(code, names.get(code, code))
+            lon, lat = _INSET_LABEL_AT.get(code, (None, None))
+            at = shapes[code].label_at if lon is None else (lon / _ASPECT, lat)
+            write(zoom, code, f"{name}\n{labels[code]}" if code in labels else name, 5, at)
         main.indicate_inset_zoom(zoom, edgecolor="0.3")
     figure.suptitle(title, fontsize="medium")
-    figure.colorbar(collection, ax=main, shrink=0.6, label=unit)
+    above = any(v > norm.vmax for v in values.values() if not math.isnan(v))
+    figure.colorbar(
+        collection, ax=main, shrink=0.6, label=unit, extend="max" if above else "neither"
+    )
 
 
 def _maps(
     departements: list[dict[str, Any]],
     national: list[dict[str, Any]],
-    shapes: dict[str, list[np.ndarray]],
+    shapes: dict[str, _Shape],
     staging: Path,
     maps: Sequence[tuple[str, str, tuple[int, ...]]],
     titles: _Titles,
@@ -344,18 +382,6 @@ def _maps(
         key = (coverage, allocation, posts)
         return [r for r in departements if (r["coverage"], r["allocation"], r["posts"]) == key]
 
-    # One density scale for every map drawn together, so that a colour means the same
-    # number of posts per 100,000 on each.
-    densest = max(
-        (
-            r["posts_per_100k"]
-            for coverage, allocation, levels in maps
-            for posts in levels
-            for r in rows_of(coverage, allocation, posts)
-        ),
-        default=1e-9,
-    )
-
     for coverage, allocation, levels in maps:
         for posts in levels:
             rows = rows_of(coverage, allocation, posts)
@@ -363,17 +389,20 @@ def _maps(
             figure = Figure(figsize=(13, 5.5), layout="constrained")
             left, right = figure.subfigures(1, 2)
             density = {r["departement"]: r["posts_per_100k"] for r in rows}
+            posts_in = {r["departement"]: f"{r['posts_in_departement']:.0f}" for r in rows}
             unmet = {r["departement"]: r["unmet_share"] * 100 for r in rows}
             _choropleth(
                 left,
                 shapes,
                 density,
-                "Posts per 100,000 inhabitants (one scale for every map)\n"
+                "Posts per 100,000 inhabitants (colour, one scale for every map) "
+                "and posts (number)\n"
                 f"{titles.cell(coverage, allocation)}, {posts} posts",
-                Normalize(0, max(1e-9, densest)),
+                Normalize(*DENSITY_SCALE_PER_100K),
                 "cividis",
                 "posts per 100,000",
                 titles.departements,
+                posts_in,
             )
             _choropleth(
                 right,

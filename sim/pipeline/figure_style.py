@@ -20,6 +20,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullForma
 __all__ = [
     "COLOURS",
     "DASHES",
+    "DENSITY_SCALE_PER_100K",
     "HEATMAP",
     "MARKERS",
     "WAIT_TICKS_HOURS",
@@ -45,6 +46,11 @@ MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "x", "P")
 """Markers, one per colour."""
 HEATMAP = "cividis"
 """The colour map of heatmaps: its lightness rises monotonically, readable in grey."""
+DENSITY_SCALE_PER_100K: tuple[float, float] = (0.0, 3.0)
+"""The one colour scale of every map of posts per 100,000 inhabitants, PNG and page, so
+that a colour means the same density on each. Its top is about the densest département
+of the shipped allocations up to 600 posts (2.6); denser départements (the 2,640-post
+programme averages 3.9) take the top colour, which the colour bar marks."""
 
 
 def series_style(i: int) -> dict[str, Any]:
