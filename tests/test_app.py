@@ -242,6 +242,25 @@ def test_between_stored_counts_the_france_page_estimates_at_once_and_says_so(
     unmet = table.set_index("Measure").loc["Unmet demand"]
     assert 0 < unmet["Estimate"] < 100 and unmet["Simulated at"] == "175 and 350 posts"
     assert any("not simulated" in c.value for c in page.caption)
+    # The map of where the rule puts the 300 posts, drawn without a simulation.
+    from sim.app.maps import MAP_NOTE
+
+    assert any(c.value == MAP_NOTE for c in page.caption)
+    assert page.get("vega_lite_chart")
+
+
+def test_where_a_fixed_rule_puts_the_posts_needs_no_simulation() -> None:
+    """The estimate's map: every post of a fixed rule in a département, its density
+    from the shipped populations; the optimiser (trained first) has no such map."""
+    from sim.app.national import planned_departements
+
+    planned = planned_departements("proportional", 300)
+    assert planned is not None and len(planned) == 101
+    assert planned["posts_in_departement"].sum() == 300
+    density = planned["posts_in_departement"] / planned["population"] * 100_000
+    assert (planned["posts_per_100k"] - density).abs().max() < 1e-12
+    assert planned_departements("optimised", 300) is None
+    assert planned_departements("two_per_departement_first", 100) is None  # needs 202
 
 
 def test_the_national_table_never_shows_a_negative_count_or_a_share_past_100() -> None:
@@ -297,7 +316,7 @@ def test_the_page_draws_in_the_palette_of_the_png_figures():
     import pandas as pd
 
     from sim.app.charts import cost_against_unmet, hour_of_week_heatmap, time_to_first_contact
-    from sim.app.national import departement_map
+    from sim.app.maps import departement_map
     from sim.pipeline.figure_style import COLOURS, HEATMAP
 
     ecdf = pd.DataFrame(
@@ -341,13 +360,69 @@ def test_the_page_draws_in_the_palette_of_the_png_figures():
     assert points["encoding"]["y"]["scale"]["zero"] is True
     assert points["encoding"]["color"]["scale"]["range"] == list(COLOURS)
     departements = pd.DataFrame(
-        {"departement": ["75"], "unmet_share": [0.4], "posts_per_100k": [0.5]}
+        {
+            "departement": ["75", "971"],
+            "unmet_share": [0.4, 1.0],
+            "posts_per_100k": [0.5, 0.0],
+            "posts_in_departement": [4, 0],
+        }
     )
-    unmet = departement_map(departements, "unmet").to_dict()["encoding"]["color"]
-    assert unmet["scale"] == {"scheme": HEATMAP, "reverse": True, "domain": [0, 100]}
-    assert unmet["legend"]["titleLimit"] == 0
-    density = departement_map(departements, "posts").to_dict()["encoding"]["color"]
-    assert density["scale"]["scheme"] == HEATMAP and density["scale"]["domainMin"] == 0
+    unmet = _map_colours(departement_map(departements, "unmet").to_dict())
+    assert unmet and all(
+        c["scale"] == {"scheme": HEATMAP, "reverse": True, "domain": [0, 100]} for c in unmet
+    )
+    assert all(c["legend"]["titleLimit"] == 0 for c in unmet)
+    density = _map_colours(departement_map(departements, "posts").to_dict())
+    assert density and all(
+        c["scale"] == {"scheme": HEATMAP, "domain": [0.0, 3.0], "clamp": True} for c in density
+    )
+
+
+def _map_colours(spec: dict) -> list[dict]:
+    """Every colour encoding of a (nested) Vega-Lite spec."""
+    found = [spec["encoding"]["color"]] if "color" in spec.get("encoding", {}) else []
+    for key in ("hconcat", "vconcat", "layer"):
+        for part in spec.get(key, []):
+            found.extend(_map_colours(part))
+    return found
+
+
+def test_the_page_map_shows_overseas_and_the_inner_ring_and_writes_the_posts():
+    """Every département is drawn (the overseas ones and Paris's inner ring in panels of
+    their own, named), and its posts are written on it once."""
+    import json
+
+    import pandas as pd
+
+    from sim.app.catalog import CONFIGS
+    from sim.app.maps import departement_map
+
+    features = json.loads((CONFIGS / "national" / "departements.geojson").read_text())["features"]
+    codes = [f["properties"]["code"] for f in features]
+    departements = pd.DataFrame(
+        {
+            "departement": codes,
+            "unmet_share": [0.5] * len(codes),
+            "posts_per_100k": [1.0] * len(codes),
+            "posts_in_departement": range(1, len(codes) + 1),
+        }
+    )
+    spec = departement_map(departements, "posts").to_dict()
+    side, mainland = spec["hconcat"]
+    titles = [panel["title"]["text"] for panel in side["vconcat"]]
+    assert titles == [
+        "Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte", "Paris and its inner ring"
+    ]  # fmt: skip
+    shapes, written = [], []
+    for panel in (*side["vconcat"], mainland):
+        for layer in panel["layer"]:
+            values = layer["data"]["values"]
+            if layer["mark"]["type"] == "geoshape":
+                shapes.extend(v["properties"]["code"] for v in values)
+            elif "stroke" not in layer["mark"]:  # the halo under the numbers repeats them
+                written.extend(v["posts"] for v in values)
+    assert sorted(set(shapes)) == sorted(codes)
+    assert sorted(written) == list(range(1, len(codes) + 1))
 
 
 def test_the_national_progress_estimates_the_time_left_from_the_runs_done():

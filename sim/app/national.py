@@ -15,14 +15,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import pyarrow.parquet as pq
 
 from sim.app.catalog import CONFIGS, REPOSITORY
 from sim.app.results import cache_folder, plain_unit
 from sim.config.documents import read_mapping
-from sim.pipeline.figure_style import HEATMAP
+from sim.config.errors import ConfigError
 
 __all__ = [
     "ALLOCATION_TITLES",
@@ -33,13 +32,13 @@ __all__ = [
     "NationalView",
     "compute_national",
     "coverage_titles",
-    "departement_map",
     "departement_table",
     "estimated_national",
     "interval_note",
     "national_command",
     "national_table",
     "no_post_note",
+    "planned_departements",
     "progress_text",
     "stored_national",
     "stored_table",
@@ -178,6 +177,46 @@ def stored_table() -> pd.DataFrame | None:
     if (REFERENCE / "national.csv").is_file():
         return pd.read_csv(REFERENCE / "national.csv")
     return None
+
+
+@cache
+def _study() -> Any:
+    """The national model cut into its catchments (about a second), once per server."""
+    from sim.national.config import load_national
+    from sim.national.run import NationalStudy
+
+    return NationalStudy.of(load_national(NATIONAL_CONFIG))
+
+
+def planned_departements(rule: str, posts: int) -> pd.DataFrame | None:
+    """Where a fixed rule puts ``posts``: posts and posts per 100,000 inhabitants by
+    département, no simulation needed (the map beside an estimate); None for the
+    optimiser, whose allocation needs its training, or a count the rule cannot share."""
+    from sim.national.allocation import allocate
+
+    if rule == "optimised":
+        return None
+    study = _study()
+    try:
+        allocation = allocate(rule, posts, study.catchments, study.model.config.allocation)
+    except ConfigError:
+        return None
+    by_departement: dict[str, int] = {}
+    for catchment in study.catchments:
+        code = catchment.departement
+        by_departement[code] = by_departement.get(code, 0) + allocation[catchment.catchment_id]
+    return pd.DataFrame(
+        [
+            {
+                "departement": d.code,
+                "name": d.name,
+                "population": d.population,
+                "posts_in_departement": by_departement.get(d.code, 0),
+                "posts_per_100k": by_departement.get(d.code, 0) / d.population * 100_000,
+            }
+            for d in study.model.departements
+        ]
+    )
 
 
 def estimated_national(coverage: str, rule: str, posts: int) -> pd.DataFrame | None:
@@ -354,50 +393,3 @@ def departement_table(departements: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return shown.sort_values("Unmet (% of people in need)", ascending=False, ignore_index=True)
-
-
-@cache
-def _boundaries() -> dict[str, Any]:
-    document = json.loads(
-        (CONFIGS / "national" / "departements.geojson").read_text(encoding="utf-8")
-    )
-    # Metropolitan France only: the overseas départements would shrink it to a dot.
-    document["features"] = [
-        f for f in document["features"] if not str(f["properties"]["code"]).startswith("97")
-    ]
-    return document
-
-
-def departement_map(departements: pd.DataFrame, measure: str = "unmet") -> alt.Chart:
-    """Metropolitan France by département: unmet demand, or posts per 100,000."""
-    # The PNG maps' colour maps (sim/national/figures.py): cividis, reversed for unmet
-    # so that dark is worse on both, and unmet on its whole scale, 0 to 100 %.
-    if measure == "unmet":
-        values = departements.set_index("departement")["unmet_share"] * 100
-        title = "Unmet demand (% of people in need)"
-        scale = alt.Scale(scheme=HEATMAP, reverse=True, domain=[0, 100])
-    else:
-        values = departements.set_index("departement")["posts_per_100k"]
-        title = "Posts per 100,000 inhabitants"
-        scale = alt.Scale(scheme=HEATMAP, domainMin=0)
-    features = []
-    for feature in _boundaries()["features"]:
-        code = str(feature["properties"]["code"])
-        properties = dict(feature["properties"], value=float(values.get(code, float("nan"))))
-        features.append({**feature, "properties": properties})
-    data = alt.Data(values=features)
-    return (
-        alt.Chart(data)
-        .mark_geoshape(stroke="white", strokeWidth=0.5)
-        .encode(
-            color=alt.Color(
-                "properties.value:Q", title=title, scale=scale, legend=alt.Legend(titleLimit=0)
-            ),
-            tooltip=[
-                alt.Tooltip("properties.name:N", title="Département"),
-                alt.Tooltip("properties.value:Q", title=title, format=".1f"),
-            ],
-        )
-        .project(type="mercator")
-        .properties(height=460)
-    )

@@ -28,6 +28,7 @@ from sim.app.catalog import (
     load_page_assumptions,
 )
 from sim.app.charts import cost_against_unmet, hour_of_week_heatmap, time_to_first_contact
+from sim.app.maps import MAP_NOTE, departement_map
 from sim.app.request import (
     DEMAND_RANGE,
     POPULATIONS,
@@ -508,13 +509,14 @@ def france_tab() -> None:
                 "No stored result on both sides of this number of posts for this choice: "
                 "press *Compute this allocation now*."
             )
-            return
-        st.subheader(
-            f"France, {posts} posts: {national.ALLOCATION_TITLES[rule]} "
-            "(estimated from the stored results)"
-        )
-        st.dataframe(estimated, hide_index=True, width="stretch")
-        st.caption(national.ESTIMATE_NOTE)
+        else:
+            st.subheader(
+                f"France, {posts} posts: {national.ALLOCATION_TITLES[rule]} "
+                "(estimated from the stored results)"
+            )
+            st.dataframe(estimated, hide_index=True, width="stretch")
+            st.caption(national.ESTIMATE_NOTE)
+        planned_map(rule, posts)
         st.markdown("The simulation of this allocation from a terminal:")
         st.code(national.national_command(posts, rule, coverage, replications), language="bash")
         return
@@ -534,8 +536,8 @@ def france_tab() -> None:
             horizontal=True,
             key="national.map",
         )
-        st.altair_chart(national.departement_map(view.departements, shown))
-        st.caption("Metropolitan France; the overseas départements are in the table below.")
+        st.altair_chart(departement_map(view.departements, shown))
+        st.caption(MAP_NOTE)
         departements = national.departement_table(view.departements)
         st.dataframe(departements, hide_index=True, width="stretch")
         note = national.no_post_note(view.departements, rule)
@@ -546,11 +548,30 @@ def france_tab() -> None:
         )
     elif view.map_image is not None:
         st.image(str(view.map_image))
+    else:
+        planned_map(rule, posts)
     st.download_button(
         "National table (CSV)", table.to_csv(index=False), "national.csv", "text/csv"
     )
     st.markdown("The same numbers from a terminal:")
     st.code(national.national_command(posts, rule, coverage, replications), language="bash")
+
+
+def planned_map(rule: str, posts: int) -> None:
+    """The map of where a fixed rule puts the posts, before any simulation."""
+    planned = national.planned_departements(rule, posts)
+    if planned is None:
+        st.caption(
+            "The optimiser's map needs its training and a simulation: "
+            "*Compute this allocation now*."
+        )
+        return
+    st.markdown(
+        "**Where the rule puts these posts** (unmet demand by département needs a "
+        "simulation: *Compute this allocation now*)"
+    )
+    st.altair_chart(departement_map(planned, "density"))
+    st.caption(MAP_NOTE)
 
 
 def rules_tab() -> None:
