@@ -408,8 +408,9 @@ def _maps(
                 right,
                 shapes,
                 unmet,
-                "Unmet demand (% of persons in need)\n"
-                + _equity_line(national, (coverage, allocation, posts)),
+                f"Unmet demand (% of persons in need), {posts} posts, mean of "
+                f"{_value(national, (coverage, allocation, posts), 'departement_unmet_max')['n']} "
+                "replications\n" + _equity_line(national, (coverage, allocation, posts)),
                 Normalize(0, 100),
                 "cividis_r",
                 "% unmet",
@@ -434,7 +435,7 @@ def _maps(
             f"{titles.cell(coverage, allocation)}",
             TwoSlopeNorm(0.0, -spread, spread),
             "PuOr_r",
-            "percentage points",
+            "percentage points (of persons in need)",
             titles.departements,
         )
         table = pa.Table.from_pylist(
