@@ -317,7 +317,7 @@ def test_the_page_draws_in_the_palette_of_the_png_figures():
 
     from sim.app.charts import cost_against_unmet, hour_of_week_heatmap, time_to_first_contact
     from sim.app.maps import departement_map
-    from sim.pipeline.figure_style import COLOURS, HEATMAP
+    from sim.pipeline.figure_style import COLOURS, HEATMAP, WAIT_TICKS_HOURS
 
     ecdf = pd.DataFrame(
         {
@@ -332,6 +332,8 @@ def test_the_page_draws_in_the_palette_of_the_png_figures():
     spec = time_to_first_contact(ecdf, {}).to_dict()
     band, line = spec["layer"]
     assert band["mark"]["opacity"] >= 0.3
+    # Plain wait units on the log axis (1 min ... 30 days), as on the PNG figures.
+    assert line["encoding"]["x"]["axis"]["values"] == [h for h, _ in WAIT_TICKS_HOURS]
     for layer in (band, line):
         assert layer["encoding"]["color"]["scale"]["range"] == list(COLOURS)
     hours = pd.DataFrame(
@@ -345,7 +347,7 @@ def test_the_page_draws_in_the_palette_of_the_png_figures():
         }
     )
     heat = hour_of_week_heatmap(hours, {}).to_dict()
-    assert heat["spec"]["encoding"]["color"]["scale"]["scheme"] == HEATMAP
+    assert heat["spec"]["encoding"]["color"]["scale"] == {"scheme": HEATMAP, "domain": [0, 100]}
     summary = pd.DataFrame(
         {
             "scenario": ["a", "a"],

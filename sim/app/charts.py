@@ -13,7 +13,7 @@ import pandas as pd
 
 from sim.app.catalog import CoverageModel
 from sim.measures.catalogue import ALL
-from sim.pipeline.figure_style import COLOURS, HEATMAP
+from sim.pipeline.figure_style import COLOURS, HEATMAP, WAIT_TICKS_HOURS
 
 __all__ = ["cost_against_unmet", "hour_of_week_heatmap", "time_to_first_contact"]
 
@@ -46,10 +46,14 @@ def time_to_first_contact(
     rows["share"] = rows["mean"] * 100
     rows["low"] = rows["ci_low"] * 100
     rows["high"] = rows["ci_high"] * 100
+    # The PNG figures' wait ticks (1 min ... 30 days), not Vega's decimal hours.
+    ticks = [h for h, _ in WAIT_TICKS_HOURS]
+    words = " : ".join(f"datum.value == {h!r} ? {label!r}" for h, label in WAIT_TICKS_HOURS)
     x = alt.X(
         "hours:Q",
         scale=alt.Scale(type="log"),
-        title="Hours from referral to first contact (log scale)",
+        axis=alt.Axis(values=ticks, labelExpr=f"{words} : ''"),
+        title="Time from referral to first contact (log scale)",
     )
     band = (
         alt.Chart(rows)
@@ -61,7 +65,11 @@ def time_to_first_contact(
         .mark_line(strokeWidth=2.5)
         .encode(
             x=x,
-            y=alt.Y("share:Q", title="% of the people referred contacted"),
+            y=alt.Y(
+                "share:Q",
+                title="% of referred people contacted",
+                axis=alt.Axis(titleLimit=0),
+            ),
             color=alt.Color(
                 f"{_MODEL}:N",
                 scale=_MODELS,
@@ -86,10 +94,12 @@ def hour_of_week_heatmap(
     rows["Day"] = rows["day"].map(_DAYS)
     if measure == "unmet_share":
         rows["value"] = rows["unmet_share"] * 100
-        legend = "% not helped"
+        legend = "% of servable cases not helped"
+        scale = alt.Scale(scheme=HEATMAP, domain=[0, 100])
     else:
         rows["value"] = rows["wait_mean_h"]
         legend = "mean wait, hours"
+        scale = alt.Scale(scheme=HEATMAP)
     return (
         alt.Chart(rows)
         .mark_rect()
@@ -99,7 +109,7 @@ def hour_of_week_heatmap(
             color=alt.Color(
                 "value:Q",
                 title=legend,
-                scale=alt.Scale(scheme=HEATMAP),
+                scale=scale,
                 legend=alt.Legend(titleLimit=0),
             ),
             tooltip=[

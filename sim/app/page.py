@@ -370,6 +370,11 @@ def _comparison_results(
             time_to_first_contact(tables.wait_ecdf, models, population),
             width="stretch",
         )
+        st.caption(
+            "Mean over replications, 95 % CI band. A share of the people referred: those "
+            "never contacted keep a curve below 100 %; the table's unmet share counts "
+            "every servable case, referred or not."
+        )
     with right:
         st.markdown("**Cost against unmet demand** (lower left is better)")
         st.altair_chart(cost_against_unmet(tables.summary, models), width="stretch")
@@ -572,6 +577,9 @@ def planned_map(rule: str, posts: int) -> None:
     )
     st.altair_chart(departement_map(planned, "density"))
     st.caption(MAP_NOTE)
+    note = national.no_post_note(planned, rule)
+    if note is not None:
+        st.info(note)
 
 
 def rules_tab() -> None:
