@@ -17,12 +17,10 @@ import altair as alt
 import pandas as pd
 
 from sim.app.catalog import CONFIGS
-from sim.pipeline.figure_style import DENSITY_SCALE_PER_100K, HEATMAP
+from sim.pipeline.figure_style import DENSITY_SCALE_PER_100K, HEATMAP, INNER_RING, OVERSEAS
 
 __all__ = ["MAP_NOTE", "departement_map"]
 
-_OVERSEAS = ("971", "972", "973", "974", "976")
-_INNER_RING = ("75", "92", "93", "94")
 MAP_NOTE = (
     "Numbers: the posts in each département. The overseas départements and Paris with "
     "its inner ring are drawn again beside the mainland, each at its own scale. "
@@ -96,26 +94,23 @@ def departement_map(departements: pd.DataFrame, measure: str = "unmet") -> alt.H
                 for f in shown
                 if f["properties"]["code"] in labelled and f["properties"]["posts"] is not None
             ]
-            layers.append(
-                alt.Chart(alt.Data(values=points))
-                .mark_text(fontSize=9, stroke="white", strokeWidth=2, strokeOpacity=0.8)
-                .encode(longitude="lon:Q", latitude="lat:Q", text="posts:Q")
+            numbers = alt.Chart(alt.Data(values=points)).encode(
+                longitude="lon:Q", latitude="lat:Q", text="posts:Q"
             )
-            layers.append(
-                alt.Chart(alt.Data(values=points))
-                .mark_text(fontSize=9)
-                .encode(longitude="lon:Q", latitude="lat:Q", text="posts:Q")
-            )
+            # A white halo first, then the numbers over it: Vega strokes a text's
+            # outline over its fill, which a single layer would blur.
+            layers.append(numbers.mark_text(fontSize=9, stroke="white", strokeWidth=2))
+            layers.append(numbers.mark_text(fontSize=9))
         chart = alt.layer(*layers).project(type="mercator")
         chart = chart.properties(width=size[0], height=size[1])
         return chart.properties(title=alt.Title(name, fontSize=11)) if name else chart
 
     names = {str(f["properties"]["code"]): f["properties"]["name"] for f in features}
-    inner = set(_INNER_RING)
-    side = [panel({code}, {code}, (120, 55), names[code]) for code in _OVERSEAS]
+    inner = set(INNER_RING)
+    side = [panel({code}, {code}, (120, 55), names[code]) for code in OVERSEAS]
     side.append(panel(inner, inner, (120, 110), "Paris and its inner ring"))
     # The inner ring stays on the mainland, unlabelled there: its numbers would cover
     # each other, and its panel has them.
-    mainland = {c for c in names if c not in _OVERSEAS}
+    mainland = {c for c in names if c not in OVERSEAS}
     main = panel(mainland, mainland - inner, (520, 500), None)
     return alt.hconcat(alt.vconcat(*side, spacing=4), main).resolve_scale(color="shared")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -22,6 +22,9 @@ from sim.app.catalog import CONFIGS, REPOSITORY
 from sim.app.results import cache_folder, plain_unit
 from sim.config.documents import read_mapping
 from sim.config.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sim.national.run import NationalStudy
 
 __all__ = [
     "ALLOCATION_TITLES",
@@ -180,7 +183,7 @@ def stored_table() -> pd.DataFrame | None:
 
 
 @cache
-def _study() -> Any:
+def _study() -> NationalStudy:
     """The national model cut into its catchments (about a second), once per server."""
     from sim.national.config import load_national
     from sim.national.run import NationalStudy
@@ -192,7 +195,7 @@ def planned_departements(rule: str, posts: int) -> pd.DataFrame | None:
     """Where a fixed rule puts ``posts``: posts and posts per 100,000 inhabitants by
     département, no simulation needed (the map beside an estimate); None for the
     optimiser, whose allocation needs its training, or a count the rule cannot share."""
-    from sim.national.allocation import allocate
+    from sim.national.allocation import allocate, posts_by_departement
 
     if rule == "optimised":
         return None
@@ -201,10 +204,7 @@ def planned_departements(rule: str, posts: int) -> pd.DataFrame | None:
         allocation = allocate(rule, posts, study.catchments, study.model.config.allocation)
     except ConfigError:
         return None
-    by_departement: dict[str, int] = {}
-    for catchment in study.catchments:
-        code = catchment.departement
-        by_departement[code] = by_departement.get(code, 0) + allocation[catchment.catchment_id]
+    by_departement = posts_by_departement(allocation, study.catchments)
     return pd.DataFrame(
         [
             {
@@ -292,12 +292,10 @@ def compute_national(
     national`` with the same options); a mistake raises ``ConfigError``.  ``on_run(done,
     total)`` follows the catchment runs, ``note`` the steps before them (the
     optimiser's training)."""
-    from sim.national.config import load_national
-    from sim.national.run import NationalStudy
     from sim.national.study import Request, check_requests, run_national
     from sim.pipeline.backends import LocalBackend, default_jobs
 
-    study = NationalStudy.of(load_national(NATIONAL_CONFIG))
+    study = _study()
     request = Request(posts, rule, coverage)
     check_requests(study, [request], "France page")
     folder = computed_folder(coverage, rule, posts, replications)

@@ -41,6 +41,7 @@ __all__ = [
     "highest_quotient",
     "historical_facts",
     "minimum_posts",
+    "posts_by_departement",
 ]
 
 RULES = ("historical_2013", "proportional", "two_per_departement_first", "optimised")
@@ -184,6 +185,16 @@ def _historical_needs(
             excluded[k] = True
         floor[[k for k in free if not excluded[k]]] = 1
     return _Needs(floor, cap), excluded
+
+
+def posts_by_departement(
+    allocation: Mapping[str, int], catchments: Sequence[Catchment]
+) -> dict[str, int]:
+    """Posts in each département (zeros included), in the catchments' order."""
+    posts: dict[str, int] = {}
+    for c in catchments:
+        posts[c.departement] = posts.get(c.departement, 0) + allocation[c.catchment_id]
+    return posts
 
 
 def departements_without_post(

@@ -30,7 +30,9 @@ from sim.pipeline.figure_style import (
     COLOURS,
     DASHES,
     DENSITY_SCALE_PER_100K,
+    INNER_RING,
     MARKERS,
+    OVERSEAS,
     plain_log_ticks,
     save_figure,
 )
@@ -38,8 +40,6 @@ from sim.pipeline.store import atomic_folder
 
 __all__ = ["draw_national_figures"]
 
-_OVERSEAS = ("971", "972", "973", "974", "976")
-_INNER_RING = ("75", "92", "93", "94")
 _SHORT_NAMES = {"93": "Seine-St-Denis"}
 """Names too long for the inset's small départements."""
 _INSET_LABEL_AT = {"92": (2.2, 48.77)}
@@ -325,20 +325,20 @@ def _choropleth(
         ax.set_axis_off()
         return collection
 
-    def write(ax: Any, code: str, text: str, size: float, at: tuple[float, float]) -> None:
+    def write(ax: Any, text: str, size: float, at: tuple[float, float]) -> None:
         ax.annotate(
             text, at, ha="center", va="center", fontsize=size,
             path_effects=[withStroke(linewidth=1.2, foreground="white")],
         )  # fmt: skip
 
-    inner = [c for c in _INNER_RING if c in shapes]
-    mainland = [c for c in shapes if c not in _OVERSEAS]
+    inner = [c for c in INNER_RING if c in shapes]
+    mainland = [c for c in shapes if c not in OVERSEAS]
     collection = draw(main, mainland)
     for code in mainland:
         # The inner ring's labels would cover each other on the map: the inset has them.
         if code in labels and code not in inner:
-            write(main, code, labels[code], 5.5, shapes[code].label_at)
-    for row, code in enumerate(_OVERSEAS):
+            write(main, labels[code], 5.5, shapes[code].label_at)
+    for row, code in enumerate(OVERSEAS):
         ax = figure.add_subplot(grid[row, 0])
         if code in shapes:
             draw(ax, [code])
@@ -359,7 +359,7 @@ def _choropleth(
             name = _SHORT_NAMES.get(code, names.get(code, code))
             lon, lat = _INSET_LABEL_AT.get(code, (None, None))
             at = shapes[code].label_at if lon is None else (lon / _ASPECT, lat)
-            write(zoom, code, f"{name}\n{labels[code]}" if code in labels else name, 5, at)
+            write(zoom, f"{name}\n{labels[code]}" if code in labels else name, 5, at)
         main.indicate_inset_zoom(zoom, edgecolor="0.3")
     figure.suptitle(title, fontsize="medium")
     above = any(v > norm.vmax for v in values.values() if not math.isnan(v))
@@ -391,6 +391,9 @@ def _maps(
             density = {r["departement"]: r["posts_per_100k"] for r in rows}
             posts_in = {r["departement"]: f"{r['posts_in_departement']:.0f}" for r in rows}
             unmet = {r["departement"]: r["unmet_share"] * 100 for r in rows}
+            # Every national measure of a cell rests on the same replications.
+            key = (coverage, allocation, posts)
+            replications = _value(national, key, "national_unmet_share")["n"]
             _choropleth(
                 left,
                 shapes,
@@ -408,9 +411,9 @@ def _maps(
                 right,
                 shapes,
                 unmet,
-                f"Unmet demand (% of persons in need), {posts} posts, mean of "
-                f"{_value(national, (coverage, allocation, posts), 'departement_unmet_max')['n']} "
-                "replications\n" + _equity_line(national, (coverage, allocation, posts)),
+                f"Unmet demand (% of persons in need), {posts} posts, "
+                f"mean of {replications} replications\n"
+                + _equity_line(national, (coverage, allocation, posts)),
                 Normalize(0, 100),
                 "cividis_r",
                 "% unmet",

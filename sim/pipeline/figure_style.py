@@ -22,7 +22,9 @@ __all__ = [
     "DASHES",
     "DENSITY_SCALE_PER_100K",
     "HEATMAP",
+    "INNER_RING",
     "MARKERS",
+    "OVERSEAS",
     "WAIT_TICKS_HOURS",
     "plain_log_ticks",
     "save_figure",
@@ -46,6 +48,10 @@ MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "x", "P")
 """Markers, one per colour."""
 HEATMAP = "cividis"
 """The colour map of heatmaps: its lightness rises monotonically, readable in grey."""
+OVERSEAS: tuple[str, ...] = ("971", "972", "973", "974", "976")
+"""The overseas départements, which every map draws in panels of their own."""
+INNER_RING: tuple[str, ...] = ("75", "92", "93", "94")
+"""Paris and its inner ring, which every map draws again, larger, beside the mainland."""
 DENSITY_SCALE_PER_100K: tuple[float, float] = (0.0, 3.0)
 """The one colour scale of every map of posts per 100,000 inhabitants, PNG and page, so
 that a colour means the same density on each. Its top is about the densest département
