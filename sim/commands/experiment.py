@@ -145,6 +145,12 @@ def print_overview(out: Path) -> None:
             row.append(text)
         body.append(row)
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    labels = list(dict.fromkeys(label for _, label in pairs))
+    # The ids are what a person types (--set, the spec, paths); the titles what the
+    # figures and comparison.md show: both, once, so one can be read from the other.
+    print("\nScenarios:")
+    for label in labels:
+        print(f"  {label.ljust(max(map(len, labels)))}  {results.title(label)}")
     print(
         "\nAll populations, mean over replications ± 95 % CI half-width "
         "(waits over the cases contacted):"

@@ -11,7 +11,7 @@ that table for readers: one section per measure, a row per scenario.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sim.measures.catalogue import ALL, Measure
 
@@ -26,12 +26,20 @@ def comparison_markdown(
     populations: Sequence[str],
     title: str,
     notes: Sequence[str] = (),
+    scenario_title: Callable[[str], str] = lambda label: label,
 ) -> str:
     """The comparison as Markdown: one table per measure, a row per scenario with its
     mean, its paired difference from the baseline and the 95 % CI of that difference.
 
-    ``rows`` are rows of the stored comparison table (one design point).
+    ``rows`` are rows of the stored comparison table (one design point);
+    ``scenario_title`` gives what a reader sees for a scenario label (each row shows
+    that title and, in code type, the label a person types on the command line).
     """
+
+    def named(label: str) -> str:
+        shown = scenario_title(label)
+        return f"{shown} (`{label}`)" if shown != label else f"`{label}`"
+
     index = {(r["scenario"], r["population"], r["metric"]): r for r in rows}
     lines = [f"# {title}", ""]
     lines += [*notes, ""] if notes else []
@@ -43,7 +51,7 @@ def comparison_markdown(
             heading = f"## {shown.label}"
             lines += [heading + ("" if population == ALL else f", {population}"), ""]
             lines += [
-                f"| scenario | mean | difference from {baseline} | 95 % CI (paired) "
+                "| scenario | mean | difference from the baseline | 95 % CI (paired) "
                 "| unpaired CI half-width | n |",
                 "|---|---:|---:|---:|---:|---:|",
             ]
@@ -53,7 +61,7 @@ def comparison_markdown(
             first = present[0] if present else None
             if first is not None:
                 mean = _fmt(first["baseline_mean"], shown.scale, shown.digits)
-                lines.append(f"| {baseline} (baseline) | {mean} | | | | |")
+                lines.append(f"| {named(baseline)}: baseline | {mean} | | | | |")
             for label in labels:
                 row = index.get((label, population, metric))
                 if row is None:
@@ -61,7 +69,7 @@ def comparison_markdown(
                 s, d = shown.scale, shown.digits
                 ci = f"[{_fmt(row['ci_low'], s, d, True)}, {_fmt(row['ci_high'], s, d, True)}]"
                 lines.append(
-                    f"| {label} | {_fmt(row['scenario_mean'], s, d)} "
+                    f"| {named(label)} | {_fmt(row['scenario_mean'], s, d)} "
                     f"| {_fmt(row['difference'], s, d, True)} | {ci} "
                     f"| ±{_fmt(row['unpaired_half_width'], s, d)} | {row['n']} |"
                 )

@@ -50,7 +50,9 @@ def test_the_comparison_table_pairs_each_model_with_the_baseline(finished):
         "# Comparison with French standard: one worker, weekday office hours "
         "(`france_office_hours`)" in text
     )
-    assert "| belgium_24_7 |" in text and "95 % CI (paired)" in text
+    # Rows are read by people: the scenario's title, with the id a person types.
+    assert "| Belgian model: office hours plus a 24/7 on-call rota (`belgium_24_7`) |" in text
+    assert "95 % CI (paired)" in text
     assert "## Unmet demand (% of servable cases)" in text
     assert pacsv.read_csv(finished / "figures" / "comparison.csv").num_rows > 0
 
