@@ -747,6 +747,21 @@ def test_national_figures_name_rules_and_coverage_models_in_words() -> None:
     assert titles.departements["974"] == "La Réunion"
 
 
+def test_a_coverage_model_reads_as_its_station_config_everywhere(
+    france: NationalStudy, tmp_path: Path
+) -> None:
+    from sim.app.national import coverage_titles
+
+    model = france.model
+    for name, scenario in model.scenarios.items():
+        assert scenario.title and model.coverage_title(name) == scenario.title
+    # The page names them from the files alone, with the same words.
+    assert coverage_titles(FRANCE) == {n: model.coverage_title(n) for n in model.scenarios}
+    # A national config may still name a model for its own purpose (small_config does).
+    path = small_config(tmp_path, ["75"])
+    assert load_national(path).coverage_title("office_hours") == "French office hours"
+
+
 def test_the_national_config_sets_the_windows_of_every_coverage_model() -> None:
     """``windows`` replaces the station configs' own (3 shipped) in every coverage model,
     and a value out of range is refused naming the field."""

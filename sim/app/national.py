@@ -110,9 +110,18 @@ class NationalView:
 
 @cache
 def coverage_titles(config: Path = NATIONAL_CONFIG) -> dict[str, str]:
-    """The coverage models of the national config, by key, with their titles."""
+    """The coverage models of the national config, by key, with their titles (the
+    national config's, else the station config's: ``NationalModel.coverage_title``,
+    read here from the files alone so the page need not cut France to name them)."""
     document = read_mapping(config, "national config")
-    return {key: str(entry.get("title", key)) for key, entry in document["coverage"].items()}
+    titles = {}
+    for key, entry in document["coverage"].items():
+        title = entry.get("title")
+        if not title:
+            station = read_mapping(config.parent / entry["config"], "scenario config")
+            title = station.get("title") or key.replace("_", " ")
+        titles[key] = str(title)
+    return titles
 
 
 def national_command(posts: int, rule: str, coverage: str, replications: int) -> str:
@@ -343,14 +352,16 @@ def national_table(national: pd.DataFrame) -> pd.DataFrame:
         if measure is None:
             continue
         scale, digits = measure.scale, measure.digits
-        top = 100.0 if measure.unit.startswith("%") else float("inf")
+        # Within the measure's support, as stored since the support was kept (a
+        # folder written before keeps its t interval's ends).
+        low, high = measure.support
         rows.append(
             {
                 "Measure": measure.title,
                 "Unit": plain_unit(measure.unit.replace("persons", "people")),
                 "Mean": round(row["mean"] * scale, digits),
-                "95 % CI from": round(max(row["ci_low"] * scale, 0.0), digits),
-                "95 % CI to": round(min(row["ci_high"] * scale, top), digits),
+                "95 % CI from": round(max(row["ci_low"], low) * scale, digits),
+                "95 % CI to": round(min(row["ci_high"], high) * scale, digits),
             }
         )
     return pd.DataFrame(rows)

@@ -89,7 +89,10 @@ class CoverageModel(BaseModel):
 
     model_config = _FROZEN
     config: str
-    title: str
+    # Readers see the station config's own title (one name per coverage model, read
+    # by the station figures, the national ones and the page); a title here replaces
+    # it for a national config whose posts differ from the station config's.
+    title: str | None = None
 
 
 class Historical(BaseModel):
@@ -220,6 +223,11 @@ class NationalModel:
     @property
     def population(self) -> int:
         return sum(d.population for d in self.departements)
+
+    def coverage_title(self, name: str) -> str:
+        """What readers see for coverage model ``name``: its title in the national
+        config if it has one, else its station config's title."""
+        return self.config.coverage[name].title or self.scenarios[name].plain_title
 
 
 def load_national(
