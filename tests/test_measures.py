@@ -6,6 +6,7 @@ from __future__ import annotations
 from conftest import scenario
 
 from sim.measures.catalogue import MeasureList, measures_for, threshold_name
+from sim.measures.stats import intervals
 
 
 def test_every_measure_is_named_once_titled_and_computable():
@@ -69,3 +70,34 @@ def test_measures_of_several_scenarios_are_their_union():
     union = one.union(other)
     assert {"within_1h_share", "within_2h_share"} <= set(union.names)
     assert union.names[: len(one)] == one.names
+
+
+def test_every_measure_has_a_support_and_shares_of_people_end_at_one():
+    measures = measures_for(scenario())
+    for m in measures:
+        low, high = m.support
+        assert low == 0.0, m.name
+        if m.unit.startswith("% of") and m.name != "utilisation":
+            assert high == 1.0, m.name  # a share of people
+    # Busy time may outrun the time set aside for cases: utilisation has no top.
+    assert measures.named("utilisation").support == (0.0, float("inf"))
+    assert measures.named("cases").support == (0.0, float("inf"))
+    low, high = measures.supports(["unmet_share", "cases"])
+    assert list(low) == [0.0, 0.0] and list(high) == [1.0, float("inf")]
+
+
+def test_an_interval_is_the_student_t_interval_cut_to_the_support():
+    import numpy as np
+    from scipy import stats
+
+    values = np.array([[0.0, 0.5], [0.2, 0.6], [0.01, 0.55]])  # replications x measures
+    got = intervals(values, lower=0.0, upper=np.array([1.0, 0.58]))
+    mean = values.mean(axis=0)
+    half = stats.t.ppf(0.975, 2) * values.std(axis=0, ddof=1) / np.sqrt(3)
+    np.testing.assert_allclose(got.half_width, half)  # the precision is the t interval's
+    assert got.ci_low[0] == 0.0 and mean[0] - half[0] < 0  # cut at the bound ...
+    np.testing.assert_allclose(got.ci_low[1], mean[1] - half[1])  # ... and only there
+    assert got.ci_high[1] == 0.58 and np.isclose(got.ci_high[0], mean[0] + half[0])
+    assert np.all(got.ci_low <= got.mean) and np.all(got.mean <= got.ci_high)
+    unbounded = intervals(values)
+    np.testing.assert_allclose(unbounded.ci_low, mean - half)

@@ -25,6 +25,7 @@ Standard lists (``lists``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property, lru_cache
@@ -72,6 +73,9 @@ class Measure:
     of two other measures (``ratio_of``: numerator, denominator), or ``none`` (a
     percentile, say, must be computed from the whole).
     ``threshold_hours`` is set on the measures built from a threshold.
+    Every measure is a count, a time, a cost, an index or a share, so none is below 0;
+    ``upper_bound`` is 1 for a share of people (and for an index bounded by 1), and its
+    intervals stay within ``[0, upper_bound]`` (:mod:`sim.measures.stats`).
     """
 
     name: str
@@ -85,12 +89,18 @@ class Measure:
     lists: frozenset[str] = frozenset()
     heading: str = ""
     threshold_hours: float | None = None
+    upper_bound: float = math.inf
     compute: Callable[[Any], float] | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
         """Title and unit, as an axis or a table heading shows them."""
         return f"{self.title} ({self.unit})" if self.unit else self.title
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """The values the measure can take: its intervals never leave them."""
+        return (0.0, self.upper_bound)
 
     @property
     def short(self) -> str:
@@ -137,6 +147,12 @@ class MeasureList(Sequence[Measure]):
     def names(self) -> tuple[str, ...]:
         return tuple(self._by_name)
 
+    def supports(self, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The lower and upper bounds of the measures ``names`` (one each, in order):
+        what :func:`sim.measures.stats.intervals` keeps every interval within."""
+        bounds = np.array([self._by_name[n].support for n in names], dtype=float)
+        return bounds[:, 0], bounds[:, 1]
+
     def in_list(self, name: str) -> tuple[Measure, ...]:
         """The measures of a standard list (``comparison``, ``reference``, ``overview``)."""
         return tuple(m for m in self._measures if name in m.lists)
@@ -167,11 +183,12 @@ class MeasureList(Sequence[Measure]):
         """The list as stored by :meth:`records` (without the ways to compute them)."""
         measures = []
         for row in rows:
-            values = {name: row[name] for name in STORED_FIELDS}
+            # A folder written before a field existed has the field's default.
+            values = {name: row[name] for name in STORED_FIELDS if name in row}
             values["lists"] = frozenset(filter(None, str(row["lists"] or "").split(",")))
             ratio = str(row["ratio_of"] or "")
             values["ratio_of"] = tuple(ratio.split(",")) if ratio else None
-            threshold = values["threshold_hours"]
+            threshold = values.get("threshold_hours")
             values["threshold_hours"] = (
                 None if threshold is None or np.isnan(threshold) else float(threshold)
             )
@@ -395,7 +412,7 @@ _CHANNELS = (
     (Channel.LOG, "from the police log"),
 )
 _COUNT = {"unit": "cases a year", "digits": 0, "aggregate": "sum"}
-_PERCENT = {"scale": 100.0, "digits": 1}
+_PERCENT = {"scale": 100.0, "digits": 1, "upper_bound": 1.0}  # a share of people
 _COMPARED = frozenset({"comparison", "reference"})
 
 
@@ -750,7 +767,8 @@ def _system_measures() -> Iterator[Measure]:
         ratio_of=("busy_hours_per_year", "case_hours_per_year"),
         lists=_COMPARED,
         compute=lambda s: share(s.busy, s.available),
-        **_PERCENT,
+        scale=100.0,  # busy time may outrun the time for cases (overtime): no bound of 1
+        digits=1,
     )
     yield Measure(
         "on_site_hours_per_year",

@@ -9,6 +9,14 @@ the pairing buys.  A value that is undefined in a replication (``nan``: a median
 nobody contacted) is left out, and the interval is over the replications that define
 it; an interval needs two of them.
 
+A measure has a support (a count, a time or a cost is never below 0, a share of people
+never above 1), and its interval never leaves it: the reported ends are the Student-t
+interval intersected with the support.  The true mean lies in the support, so the
+intersection covers it whenever the t interval does: its coverage is at least the t
+interval's, and it still holds the mean of the replications.  An end at the bound reads
+"the replications cannot rule out 0 (or 100 %)"; ``half_width`` stays the t interval's,
+the precision of the mean.  Paired differences have no such bound and are not cut.
+
 Every interval of the project is at ``CONFIDENCE`` and comes from here.
 """
 
@@ -45,26 +53,35 @@ def t_quantile(probability: float, dof: float) -> float:
 @dataclass(frozen=True)
 class Intervals:
     """Per column of a (replications x columns) array: the number of replications
-    defining it, mean, standard deviation and the half-width and ends of its
-    interval."""
+    defining it, mean, standard deviation, the half-width of its Student-t interval
+    and the ends of that interval within the column's support ``[lower, upper]``."""
 
     n: np.ndarray
     mean: np.ndarray
     sd: np.ndarray
     half_width: np.ndarray
+    lower: np.ndarray | float = -math.inf
+    upper: np.ndarray | float = math.inf
 
     @property
     def ci_low(self) -> np.ndarray:
-        return self.mean - self.half_width
+        return np.maximum(self.mean - self.half_width, self.lower)
 
     @property
     def ci_high(self) -> np.ndarray:
-        return self.mean + self.half_width
+        return np.minimum(self.mean + self.half_width, self.upper)
 
 
-def intervals(values: np.ndarray, confidence: float = CONFIDENCE) -> Intervals:
+def intervals(
+    values: np.ndarray,
+    confidence: float = CONFIDENCE,
+    *,
+    lower: np.ndarray | float = -math.inf,
+    upper: np.ndarray | float = math.inf,
+) -> Intervals:
     """The mean and Student-t interval of each column of ``values`` (replications in
-    rows), each over the replications where it is defined."""
+    rows), each over the replications where it is defined, its ends kept within the
+    support ``[lower, upper]`` (a bound per column, or one for all)."""
     x = np.asarray(values, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
@@ -76,7 +93,7 @@ def intervals(values: np.ndarray, confidence: float = CONFIDENCE) -> Intervals:
         sd = np.where(n > 1, np.sqrt(squares / np.maximum(n - 1, 1)), math.nan)
         t = np.asarray([t_quantile(0.5 + confidence / 2, max(k - 1, 1)) for k in n.tolist()])
         half = np.where(n > 1, t.reshape(n.shape) * sd / np.sqrt(np.maximum(n, 1)), math.nan)
-    return Intervals(n.astype(np.int64), mean, sd, half)
+    return Intervals(n.astype(np.int64), mean, sd, half, lower, upper)
 
 
 @dataclass(frozen=True)

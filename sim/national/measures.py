@@ -26,7 +26,13 @@ __all__ = [
 
 
 _NATIONAL_COUNT = {"scope": "national", "unit": "persons a year", "digits": 0, "aggregate": "sum"}
-_NATIONAL_SHARE = {"scope": "national", "unit": "% of persons in need", "scale": 100.0, "digits": 1}
+_NATIONAL_SHARE = {
+    "scope": "national",
+    "unit": "% of persons in need",
+    "scale": 100.0,
+    "digits": 1,
+    "upper_bound": 1.0,
+}
 _NATIONAL_REASONS = (
     ("no_post", "Unmet: no post in the catchment"),
     ("not_referred_no_worker", "Unmet: not referred, no worker reachable"),
@@ -144,6 +150,7 @@ def _national_measures() -> Iterator[Measure]:
         "Gini of unmet share across départements",
         "index, 0 = alike",
         digits=3,
+        upper_bound=1.0,  # of values that are never negative
         scope="national",
         heading="Gini",
         lists=frozenset({"national"}),
@@ -163,6 +170,7 @@ def _national_measures() -> Iterator[Measure]:
         "% of persons contacted",
         scale=100.0,
         digits=1,
+        upper_bound=1.0,
         scope="national",
         heading="across %",
         lists=frozenset({"national"}),

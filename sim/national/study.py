@@ -320,7 +320,8 @@ def national_tables(
         ]
         matrix = np.array([[v[m.name] for m in NATIONAL_MEASURES] for v in values])
         by_request[r.key] = {m.name: matrix[:, j] for j, m in enumerate(NATIONAL_MEASURES)}
-        summary = intervals(matrix)
+        lower, upper = NATIONAL_MEASURES.supports(NATIONAL_MEASURES.names)
+        summary = intervals(matrix, lower=lower, upper=upper)
         keys = _request_keys(r)
         for j, m in enumerate(NATIONAL_MEASURES):
             national.append(
@@ -330,8 +331,8 @@ def national_tables(
                     "n": int(summary.n[j]),
                     "mean": float(summary.mean[j]),
                     "half_width": float(summary.half_width[j]),
-                    "ci_low": float(summary.mean[j] - summary.half_width[j]),
-                    "ci_high": float(summary.mean[j] + summary.half_width[j]),
+                    "ci_low": float(summary.ci_low[j]),
+                    "ci_high": float(summary.ci_high[j]),
                 }
             )
             for i in range(counts.replications):

@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.config.week import DAY_NAMES
+from sim.measures.catalogue import MeasureList
 from sim.measures.costs import fixed_cost_eur_per_year
 from sim.measures.stats import PairedDifference, intervals, paired_difference
 from sim.pipeline.layout import RECORDS, TABLES
@@ -93,7 +94,7 @@ def build_tables(
         "design": pa.table({"point": pa.array([p.index for p in plan.points]), **factors}),
         "scenarios": _scenarios(plan, factors),
         "replications": _replications(tasks, measures, factors),
-        "summary": _summary(groups, measures, factors),
+        "summary": _summary(groups, measures, factors, plan.measures),
     }
     if len(plan.labels) > 1 and not measures_only:
         step("pairing the scenarios")
@@ -166,6 +167,7 @@ def _summary(
     groups: dict[tuple[int, str], list[Task]],
     measures: dict[str, pa.Table],
     factors: dict[str, pa.Array],
+    catalogue: MeasureList,
 ) -> pa.Table:
     parts = []
     for (point, label), tasks in groups.items():
@@ -173,7 +175,8 @@ def _summary(
         # values per replication.
         first = measures[tasks[0].task_id]
         values = np.vstack([measures[t.task_id]["value"].to_numpy() for t in tasks])
-        summary = intervals(values)
+        lower, upper = catalogue.supports(first["metric"].to_pylist())
+        summary = intervals(values, lower=lower, upper=upper)
         body: dict[str, Any] = {
             "population": first["population"],
             "metric": first["metric"],
@@ -262,7 +265,7 @@ def _wait_ecdf(
     for (point, label), tasks in groups.items():
         tables = [folder.read_task_table(t.task_id, "wait_ecdf") for t in tasks]
         shares = np.vstack([t["share"].to_numpy() for t in tables])  # replications x rows
-        summary = intervals(shares)
+        summary = intervals(shares, lower=0.0, upper=1.0)  # a share of the referred
         rows = len(tables[0])
         body: dict[str, Any] = {
             "population": tables[0]["population"],

@@ -21,6 +21,7 @@ import sim
 import sim.pipeline.tasks
 from sim.commands.cli import main
 from sim.config.errors import ConfigError
+from sim.measures.catalogue import MeasureList
 from sim.pipeline.backends import LocalBackend
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.layout import TABLES
@@ -71,6 +72,26 @@ def test_summary_equals_station_sim_run_of_the_same_scenario(reference_run):
     assert len(got) == len(want) > 100
     for field in ("population", "metric", "n", "mean", "sd", "half_width"):
         np.testing.assert_array_equal(got[field].to_numpy(), want[field].to_numpy(), field)
+
+
+def test_every_stored_interval_stays_within_its_measures_support(reference_run):
+    # Two replications give wide t intervals: the rare counts (people still waiting at
+    # the end, say) reach below 0 unless the support is kept.
+    _, out = reference_run
+    measures = MeasureList.from_records(
+        pq.read_table(out / "tables" / "measures.parquet").to_pylist()
+    )
+    rows = pq.read_table(out / "tables" / "summary.parquet").to_pylist()
+    cut = 0
+    for row in rows:
+        if row["n"] < 2:
+            continue
+        low, high = measures.named(row["metric"]).support
+        assert low <= row["ci_low"] <= row["mean"] <= row["ci_high"] <= high, row
+        cut += row["mean"] - row["half_width"] < low or row["mean"] + row["half_width"] > high
+    assert cut > 0  # the tiny run has intervals the support cuts: this test sees them
+    ecdf = pq.read_table(out / "tables" / "wait_ecdf.parquet").to_pylist()
+    assert all(r["ci_low"] >= 0 and r["ci_high"] <= 1 for r in ecdf if r["n"] > 1)
 
 
 def test_comparison_is_the_paired_difference_by_replication(reference_run):
