@@ -4,7 +4,8 @@ a reader sees is read off the drawn figure.
 
 The rules: an axis that carries numbers is labelled (by itself or by an axis it shares),
 and its label names a unit (in parentheses, a %, "number of ...", or a unit of its own
-such as "posts per 100,000"); a linear cost axis starts at 0; no text (titles,
+such as "posts per 100,000"); a linear cost axis starts at 0; a heatmap of a share is
+on the one 0-100 % scale; no text (titles,
 labels, legends, tick labels, notes) shows a config id such as ``france_office_hours``
 or a rule such as ``can_take_now``, only the words for them.
 """
@@ -20,11 +21,13 @@ from typing import Any
 import pytest
 from conftest import REPO
 from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure, SubFigure
 
 import sim.national.figures
 import sim.pipeline.figures
 import sim.sensitivity.figures
+from sim.pipeline.figure_style import SHARE_SCALE_PERCENT
 
 RESULTS = REPO / "results"
 STATION_EXPERIMENTS = (
@@ -92,6 +95,13 @@ def problems(stem: str, figure: Figure) -> list[str]:
         for match in CONFIG_ID.findall(text):
             found.append(f"{stem}: a config id {match!r} in the {where} {text!r}")
     for ax in figure.axes:
+        for image in ax.images:  # a heatmap of a share: the one 0-100 % scale
+            share = "%" in ax.get_title() and not isinstance(image.norm, LogNorm)
+            if share and (image.norm.vmin, image.norm.vmax) != SHARE_SCALE_PERCENT:
+                found.append(
+                    f"{stem}: the heatmap {ax.get_title()!r} runs from "
+                    f"{image.norm.vmin:g} to {image.norm.vmax:g}, not 0-100 %"
+                )
         if not ax.axison:
             continue  # a map: the département shapes carry no axis
         for which in ("x", "y"):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from sim.app.catalog import CoverageModel
 from sim.measures.catalogue import ALL
-from sim.pipeline.figure_style import COLOURS, HEATMAP, WAIT_TICKS_HOURS
+from sim.pipeline.figure_style import COLOURS, HEATMAP, SHARE_SCALE_PERCENT, WAIT_TICKS_HOURS
 
 __all__ = ["cost_against_unmet", "hour_of_week_heatmap", "time_to_first_contact"]
 
@@ -95,7 +95,7 @@ def hour_of_week_heatmap(
     if measure == "unmet_share":
         rows["value"] = rows["unmet_share"] * 100
         legend = "% of servable cases not helped"
-        scale = alt.Scale(scheme=HEATMAP, domain=[0, 100])
+        scale = alt.Scale(scheme=HEATMAP, domain=list(SHARE_SCALE_PERCENT))
     else:
         rows["value"] = rows["wait_mean_h"]
         legend = "mean wait, hours"

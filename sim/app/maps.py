@@ -17,7 +17,13 @@ import altair as alt
 import pandas as pd
 
 from sim.app.catalog import CONFIGS
-from sim.pipeline.figure_style import DENSITY_SCALE_PER_100K, HEATMAP, INNER_RING, OVERSEAS
+from sim.pipeline.figure_style import (
+    DENSITY_SCALE_PER_100K,
+    HEATMAP,
+    INNER_RING,
+    OVERSEAS,
+    SHARE_SCALE_PERCENT,
+)
 
 __all__ = ["MAP_NOTE", "departement_map"]
 
@@ -46,7 +52,7 @@ def departement_map(departements: pd.DataFrame, measure: str = "unmet") -> alt.H
     if measure == "unmet":
         values = by_code["unmet_share"] * 100
         title = "Unmet demand (% of persons in need)"
-        scale = alt.Scale(scheme=HEATMAP, reverse=True, domain=[0, 100])
+        scale = alt.Scale(scheme=HEATMAP, reverse=True, domain=list(SHARE_SCALE_PERCENT))
     else:
         values = by_code["posts_per_100k"]
         title = f"Posts per 100,000 inhabitants ({DENSITY_SCALE_PER_100K[1]:g} or more: top colour)"

@@ -33,6 +33,7 @@ from sim.pipeline.figure_style import (
     INNER_RING,
     MARKERS,
     OVERSEAS,
+    SHARE_SCALE_PERCENT,
     plain_log_ticks,
     save_figure,
 )
@@ -59,7 +60,7 @@ def draw_national_figures(
     departements = tables["departements"].to_pylist()
     shapes = _shapes(study.model.boundaries) if study.model.boundaries is not None else None
     titles = _Titles(
-        {n: c.title for n, c in study.model.config.coverage.items()},
+        {n: study.model.coverage_title(n) for n in study.model.config.coverage},
         {d.code: d.name for d in study.model.departements},
     )
     written: list[Path] = []
@@ -75,7 +76,7 @@ def draw_national_figures(
 
 class _Titles:
     """Coverage models and allocation rules in the words readers see (the national
-    config's coverage titles, :data:`RULE_TITLES`), not in config names."""
+    coverage models' titles, :data:`RULE_TITLES`), not in config names."""
 
     def __init__(self, coverage: dict[str, str], departements: dict[str, str]) -> None:
         self._coverage = coverage
@@ -100,6 +101,14 @@ class _Titles:
 
     def cell(self, coverage: str, rule: str) -> str:
         return f"{self.coverage(coverage)}, {self.rule(rule)}"
+
+
+def _replications(national: list[dict[str, Any]]) -> str:
+    """How many replications the national table's means are over, in words."""
+    counts = sorted({int(r["n"]) for r in national if r["metric"] == "national_unmet_share"})
+    if len(counts) == 1:
+        return f"{counts[0]} replication{'s' if counts[0] != 1 else ''}"
+    return f"{counts[0]}-{counts[-1]} replications"
 
 
 def _value(national: list[dict[str, Any]], key: tuple[str, str, int], metric: str) -> dict:
@@ -173,7 +182,8 @@ def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) ->
     ax.set_ylabel("Unmet demand (% of persons in need)")
     ax.set_title(
         "Cost against unmet demand, by coverage model and allocation rule\n"
-        "(labels: posts nationally, on the proportional lines; 95 % CIs over the replications)"
+        "(labels: posts nationally, on the proportional lines; 95 % CIs over "
+        f"{_replications(national)})"
     )
     ax.grid(True, alpha=0.3)
     figure.legend(loc="outside lower center", fontsize="x-small", ncols=2)
@@ -256,7 +266,7 @@ def _equity_frontier(national: list[dict[str, Any]], staging: Path, titles: _Tit
     ax.set_ylabel("Unmet demand, worst département (% of its persons in need)")
     ax.set_title(
         f"Efficiency against equity, {posts} posts, {titles.coverage(coverage)}\n"
-        "(down and left is better)"
+        f"(down and left is better; 95 % CIs over {_replications(national)})"
     )
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
@@ -414,7 +424,7 @@ def _maps(
                 f"Unmet demand (% of persons in need), {posts} posts, "
                 f"mean of {replications} replications\n"
                 + _equity_line(national, (coverage, allocation, posts)),
-                Normalize(0, 100),
+                Normalize(*SHARE_SCALE_PERCENT),
                 "cividis_r",
                 "% unmet",
                 titles.departements,

@@ -25,6 +25,7 @@ __all__ = [
     "INNER_RING",
     "MARKERS",
     "OVERSEAS",
+    "SHARE_SCALE_PERCENT",
     "WAIT_TICKS_HOURS",
     "plain_log_ticks",
     "save_figure",
@@ -57,6 +58,12 @@ DENSITY_SCALE_PER_100K: tuple[float, float] = (0.0, 3.0)
 that a colour means the same density on each. Its top is about the densest département
 of the shipped allocations up to 600 posts (2.6); denser départements (the 2,640-post
 programme averages 3.9) take the top colour, which the colour bar marks."""
+
+
+SHARE_SCALE_PERCENT: tuple[float, float] = (0.0, 100.0)
+"""The one colour scale of every heatmap and map of a share (unmet demand, %), PNG and
+page: a colour means the same share on every figure, and a uniform figure reads as what
+it is, not as the spread of its own values stretched to the whole colour map."""
 
 
 def series_style(i: int) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from sim.measures.catalogue import ALL
 from sim.pipeline.compare import comparison_markdown
 from sim.pipeline.figure_style import (
     HEATMAP,
+    SHARE_SCALE_PERCENT,
     plain_log_ticks,
     save_figure,
     series_style,
@@ -221,14 +222,15 @@ def _hour_of_week_heatmap(results: StoredResults, request: FigureRequest, folder
 
 def _heatmap_scale(values: np.ndarray, logarithmic: bool) -> Normalize:
     """One colour scale for every scenario, so that the rows compare.  Waits span from
-    minutes on site to days on the callback list: a log scale shows both."""
+    minutes on site to days on the callback list: a log scale shows both.  A share is
+    on the fixed 0-100 % scale of every figure and of the page."""
+    if not logarithmic:
+        return Normalize(*SHARE_SCALE_PERCENT)
     finite = values[np.isfinite(values)]
     top = float(finite.max()) if len(finite) else 1.0
-    if logarithmic:
-        positive = finite[finite > 0]
-        bottom = max(float(positive.min()), 0.1) if len(positive) else 0.1
-        return LogNorm(vmin=bottom, vmax=max(top, bottom * 10), clip=True)
-    return Normalize(vmin=0.0, vmax=top or 1.0)
+    positive = finite[finite > 0]
+    bottom = max(float(positive.min()), 0.1) if len(positive) else 0.1
+    return LogNorm(vmin=bottom, vmax=max(top, bottom * 10), clip=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -603,6 +605,7 @@ def _comparison_table(results: StoredResults, folder: Path) -> None:
                 populations,
                 title,
                 notes,
+                results.title,
             )
         )
     (folder / "comparison.md").write_text("\n\n".join(sections), encoding="utf-8")
