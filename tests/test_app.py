@@ -57,6 +57,16 @@ def test_the_page_loads_with_its_three_tabs_and_no_error(page: AppTest) -> None:
     assert not page.button(key="run").disabled
 
 
+def test_the_settings_name_the_workers_in_words_not_config_names(page: AppTest) -> None:
+    import re
+
+    labels = [n.label for n in page.number_input if n.key.endswith(".posts")]
+    assert "Posts: social workers (ISCG)" in labels
+    assert "Posts: police social workers (victim assistance)" in labels
+    snake = [label for label in labels if re.search(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b", label)]
+    assert not snake, snake
+
+
 def test_a_run_of_two_models_gives_the_paired_comparison_table(page: AppTest) -> None:
     _run(page)
     table = page.dataframe[0].value
@@ -79,7 +89,7 @@ def test_numbers_outside_their_range_are_named_and_nothing_runs(page: AppTest) -
     assert not page.exception, page.exception
     errors = _errors(page)
     for field, words in (
-        ("victim assistance: posts", "0 is outside the allowed range 1-50"),
+        ("police social workers (victim assistance): posts", "0 is outside the allowed range 1-50"),
         ("Replications", "100,000 is outside the allowed range 2-200"),
         ("Demand level", "7.5 is outside the allowed range 0.5-2"),
     ):

@@ -130,7 +130,7 @@ def _model_settings(
             )
             left, right = st.columns([1, 2])
             posts = left.number_input(
-                f"Posts: {worker.name.replace('_', ' ')}",
+                f"Posts: {worker.plain_title}",
                 value=worker.count,
                 step=1,
                 key=f"{model.name}.{index}.posts",
@@ -139,7 +139,7 @@ def _model_settings(
             )
             presets = ROSTER_PRESETS if model.single_station else ROSTER_PRESETS[:1]
             roster = right.selectbox(
-                f"Roster: {worker.name.replace('_', ' ')}",
+                f"Roster: {worker.plain_title}",
                 [p.key for p in presets],
                 format_func={p.key: p.title for p in presets}.get,
                 key=f"{model.name}.{index}.roster",

@@ -354,6 +354,10 @@ class Absence(BaseModel):
         return self
 
 
+TITLE_LIMIT = 160
+"""The longest ``title`` a scenario (or a worker entry) may have, in characters."""
+
+
 class Worker(BaseModel):
     """A social worker (or ``count`` identical ones): the weekly on-site roster, the
     absences, the share of each shift's on-site time spent on other duties
@@ -365,12 +369,19 @@ class Worker(BaseModel):
 
     model_config = _FROZEN
     name: Name
+    # What a reader sees for these workers (the web page's inputs); empty: the name.
+    title: str = Field(default="", max_length=TITLE_LIMIT)
     count: Annotated[WholeNumber, Field(ge=1, le=1000)] = 1
     roster: tuple[Shift, ...] = Field(min_length=1)
     absence: Absence = Absence()
     other_duties_share: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
     protected_duties_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
     fte: Positive | None = None
+
+    @property
+    def plain_title(self) -> str:
+        """These workers in words: their ``title``, or their name with spaces."""
+        return self.title or self.name.replace("_", " ")
 
     @model_validator(mode="after")
     def _shifts_disjoint(self) -> Worker:
@@ -623,9 +634,6 @@ class Costs(BaseModel):
     external_on_call_eur_per_hour: NonNegative | None = None
     external_callout_eur_per_hour: NonNegative | None = None
 
-
-TITLE_LIMIT = 160
-"""The longest ``title`` a scenario may have, in characters."""
 
 RESERVED_POPULATION = "all"
 """The population label of the measures over every population together."""
