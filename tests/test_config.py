@@ -180,3 +180,31 @@ def test_clock_parsing():
     for bad in ("9h30", "24:01", "12:60", "noon"):
         with pytest.raises(ValueError):
             parse_clock(bad)
+
+
+def test_a_title_says_what_a_run_set_and_not_the_run_settings() -> None:
+    from sim.config.schema import TITLE_LIMIT
+    from sim.config.titles import changed_title, describe_changes
+    from sim.pipeline.plan import plan_for_scenario
+
+    config = CONFIGS / "france_extended_hours.yaml"
+    base = load_scenario(config)
+    two = {"staffing.workers[1].count": 2, "simulation.replications": 3}
+    assert describe_changes(two, base) == "3 posts"  # 1 early + 2 late; the run's own: none
+    assert describe_changes({"simulation.seed": 5}, base) == ""
+    other = {"populations.victim.referral.ratio_when_no_worker": 0.3}
+    assert describe_changes(other, base) == "referral ratio when no worker 0.3"
+    plan = plan_for_scenario(config, {**two, **other})
+    (resolved,) = plan.scenarios
+    assert resolved.scenario.title == (
+        f"{base.title} (3 posts, referral ratio when no worker 0.3, as set for this run)"
+    )
+    # A title the user sets is theirs; settings of the run alone keep the config's.
+    assert plan_for_scenario(config, {**two, "title": "Mine"}).scenarios[0].scenario.title == (
+        "Mine"
+    )
+    assert plan_for_scenario(config, {"simulation.seed": 5}).scenarios[0].scenario.title == (
+        base.title
+    )
+    long = changed_title("x" * TITLE_LIMIT, "2 posts", "as set for this run")
+    assert len(long) == TITLE_LIMIT and long.endswith("... (2 posts, as set for this run)")

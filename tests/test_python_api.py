@@ -30,7 +30,8 @@ def test_the_documented_examples_run_as_written(tmp_path):
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
-    assert "Scenario belgium_24_7: 5 replication(s)" in done.stdout
+    assert "Scenario belgium_24_7: Belgian model" in done.stdout
+    assert "\n5 replication(s)" in done.stdout
     assert (tmp_path / "results" / "api_fvb" / "figures" / "comparison.md").is_file()
 
 
@@ -40,7 +41,10 @@ def test_a_result_kept_in_memory_has_every_table_and_no_folder():
     assert set(result.summary["scenario"]) == {"france_office_hours"}
     assert result.comparison is None
     assert len(result.cases) > 0 and set(result.workers["replication"]) == {0, 1}
-    assert result.report().startswith("Scenario france_office_hours: 2 replication(s)")
+    assert result.report().startswith(
+        "Scenario france_office_hours: French standard: one worker, weekday office hours\n"
+        "2 replication(s)"
+    )
 
 
 def test_without_records_the_result_says_how_to_keep_them():

@@ -29,7 +29,8 @@ from sim.app.rosters import (
     parse_week,
 )
 from sim.config.errors import ConfigError
-from sim.config.schema import TITLE_LIMIT, Scenario, load_scenario
+from sim.config.schema import Scenario, load_scenario
+from sim.config.titles import changed_title, describe_changes
 from sim.measures.catalogue import ALL
 
 __all__ = [
@@ -282,7 +283,7 @@ def _model_overrides(
     rosters: list[list[dict[str, Any]]] = []
     for index, worker in enumerate(scenario.staffing.workers):
         chosen = settings.workers[index] if index < len(settings.workers) else None
-        where = f"{model.title}, {worker.name.replace('_', ' ')}"
+        where = f"{model.title}, {worker.plain_title}"
         roster = [s.model_dump(mode="json", exclude_none=True) for s in worker.roster]
         if chosen is not None:
             posts = _whole_in_range(chosen.posts, POSTS_RANGE, f"{where}: posts", problems)
@@ -313,33 +314,12 @@ def _model_overrides(
                 problems.append(InputProblem(f"{model.title}: passed to on call", "urgent or all"))
             else:
                 out["on_call.eligible"] = eligible
-    changed = _changes(out, scenario)
+    changed = describe_changes(out, scenario)
     if changed:
         # A model changed on the page is not the config it started from: its headings
         # and legends say so (the title is what figures and tables show).
-        suffix = f" ({changed}, as set on this page)"
-        room = TITLE_LIMIT - len(suffix)
-        base = model.title if len(model.title) <= room else model.title[: room - 3] + "..."
-        out["title"] = base + suffix
+        out["title"] = changed_title(model.title, changed, "as set on this page")
     return out
-
-
-def _changes(overrides: Mapping[str, Any], scenario: Scenario) -> str:
-    """The staffing and on-call changes of ``overrides`` in a few words."""
-    parts = []
-    if any(k.endswith(".count") for k in overrides):
-        posts = sum(
-            overrides.get(f"staffing.workers[{i}].count", w.count)
-            for i, w in enumerate(scenario.staffing.workers)
-        )
-        parts.append(f"{posts:g} post{'s' if posts != 1 else ''}")
-    if any(k.endswith(".roster") for k in overrides):
-        parts.append("its own hours")
-    if "on_call.windows" in overrides:
-        parts.append("its own on-call hours")
-    if "on_call.eligible" in overrides:
-        parts.append(f"{overrides['on_call.eligible']} cases on call")
-    return ", ".join(parts)
 
 
 def _roster(

@@ -27,6 +27,7 @@ from sim.config.documents import read_mapping, read_scenario_document
 from sim.config.errors import ConfigError, format_validation_error, short_repr
 from sim.config.paths import apply_overrides, check_path, lookup, parse_path
 from sim.config.schema import Scenario, load_scenario, scenario_from_dict
+from sim.config.titles import changed_title, describe_changes
 from sim.measures.catalogue import MeasureList, measures_for
 from sim.pipeline.checks import check_outputs
 from sim.pipeline.design import design_points
@@ -146,6 +147,13 @@ def plan_for_scenario(
     ``station-sim run`` runs.  Its replications and seed are the scenario's own."""
     config = Path(config)
     scenario = load_scenario(config, overrides)
+    changes = describe_changes(overrides, scenario)
+    if changes and "title" not in overrides:
+        # Figures and tables of two posts must not read "one worker": the title says
+        # what was set (and the resolved config keeps it).
+        title = changed_title(scenario.plain_title, changes, "as set for this run")
+        overrides = {**overrides, "title": title}
+        scenario = load_scenario(config, overrides)
     spec = ExperimentSpec(
         name=scenario.name,
         description=f"station-sim run {config}",

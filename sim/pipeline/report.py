@@ -100,7 +100,8 @@ def format_report(results: StoredResults, label: str, point: int = 0) -> str:
         "mean over its windows)"
     )
     lines = [
-        f"Scenario {label}: {settings.replications} replication(s) of {measured} after "
+        f"Scenario {label}: {scenario.plain_title}",
+        f"{settings.replications} replication(s) of {measured} after "
         f"{settings.warm_up_days:g} days of warm-up, seed {settings.seed}",
         (
             f"Mean over replications ± half-width of the {level} confidence interval (Student t)."

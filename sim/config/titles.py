@@ -1,0 +1,78 @@
+"""A changed scenario's title: what a reader sees for a config run with settings of its
+own (``station-sim run --set``, the web page), so that a figure of two posts does not
+say "one worker".
+
+The title stays the config's, followed by the settings that changed in a few words:
+``French standard: one worker, weekday office hours (2 posts, set on the command
+line)``.  The settings of the run rather than of the model (``simulation.*``: seed,
+replications, windows) change no title.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sim.config.schema import TITLE_LIMIT, Scenario
+
+__all__ = ["changed_title", "describe_changes"]
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def describe_changes(overrides: Mapping[str, Any], scenario: Scenario) -> str:
+    """The model settings ``overrides`` change in ``scenario``, in a few words
+    (empty when they change none): posts summed over the worker entries, rosters and
+    on-call hours named as such, any other setting by its last two path segments in
+    words with its value."""
+    model = {k: v for k, v in overrides.items() if not k.startswith("simulation.") and k != "title"}
+    parts = []
+    if any(_is_worker_field(k, "count") for k in model):
+        posts = sum(
+            model.get(f"staffing.workers[{i}].count", w.count)
+            for i, w in enumerate(scenario.staffing.workers)
+        )
+        parts.append(f"{posts:g} post{'s' if posts != 1 else ''}")
+    if any(_is_worker_field(k, "roster") for k in model):
+        parts.append("its own hours")
+    if "on_call.windows" in model:
+        parts.append("its own on-call hours")
+    if "on_call.eligible" in model:
+        parts.append(f"{model['on_call.eligible']} cases on call")
+    described = ("count", "roster", "fte")  # a roster's FTE follows the roster
+    for key, value in model.items():
+        if any(_is_worker_field(key, f) for f in described) or key in (
+            "on_call.windows",
+            "on_call.eligible",
+        ):
+            continue
+        words = " ".join(_INDEX.sub("", key).split(".")[-2:]).replace("_", " ")
+        parts.append(f"{words} {_plain(value)}")
+    return ", ".join(parts)
+
+
+def changed_title(base: str, changes: str, how: str) -> str:
+    """``base`` followed by ``changes`` and ``how`` they were set, held to the title's
+    length limit (the base is shortened, never the changes)."""
+    if not changes:
+        return base
+    suffix = f" ({changes}, {how})"
+    room = TITLE_LIMIT - len(suffix)
+    if room < 12:  # too many changes to name: say so
+        suffix = f" (settings changed, {how})"
+        room = TITLE_LIMIT - len(suffix)
+    shown = base if len(base) <= room else base[: room - 3] + "..."
+    return shown + suffix
+
+
+def _is_worker_field(key: str, field: str) -> bool:
+    return re.fullmatch(rf"staffing\.workers\[\d+\]\.{field}", key) is not None
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple, dict)):
+        return "(as given)"
+    return str(value)
