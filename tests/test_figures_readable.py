@@ -5,7 +5,8 @@ a reader sees is read off the drawn figure.
 The rules: an axis that carries numbers is labelled (by itself or by an axis it shares),
 and its label names a unit (in parentheses, a %, "number of ...", or a unit of its own
 such as "posts per 100,000"); a linear cost axis starts at 0; a heatmap of a share is
-on the one 0-100 % scale; no text (titles,
+on the one 0-100 % scale; no title, label, legend or note runs past the figure's edge;
+no text (titles,
 labels, legends, tick labels, notes) shows a config id such as ``france_office_hours``
 or a rule such as ``can_take_now``, only the words for them.
 """
@@ -21,8 +22,10 @@ from typing import Any
 import pytest
 from conftest import REPO
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.text import Text
 
 import sim.national.figures
 import sim.pipeline.figures
@@ -120,6 +123,47 @@ def problems(stem: str, figure: Figure) -> list[str]:
     return found
 
 
+def _text_artists(figure: Figure | SubFigure) -> Iterator[Text]:
+    """The texts of a figure a reader must see whole: titles, axis labels, legends,
+    notes and annotations (tick labels are placed by matplotlib inside the figure)."""
+    if figure._suptitle is not None:
+        yield figure._suptitle
+    yield from figure.texts
+    for legend in figure.legends:
+        yield legend.get_title()
+        yield from legend.get_texts()
+    for sub in figure.subfigs:
+        yield from _text_artists(sub)
+    for ax in figure.axes if isinstance(figure, Figure) else ():
+        yield from (ax.title, ax._left_title, ax._right_title)
+        yield from (ax.xaxis.label, ax.yaxis.label, *ax.texts)
+        legend = ax.get_legend()
+        if legend is not None:
+            yield legend.get_title()
+            yield from legend.get_texts()
+
+
+def clipped(stem: str, figure: Figure) -> list[str]:
+    """The texts of ``figure`` that run past its edges, as drawn."""
+    canvas = FigureCanvasAgg(figure)  # drawn as the PNG is: layout done, texts placed
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    edge = figure.bbox
+    found = []
+    for text in _text_artists(figure):
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        box = text.get_window_extent(renderer)
+        if (
+            box.x0 < edge.x0 - 1
+            or box.x1 > edge.x1 + 1
+            or box.y0 < edge.y0 - 1
+            or (box.y1 > edge.y1 + 1)
+        ):
+            found.append(f"{stem}: the text {text.get_text()!r} runs past the figure's edge")
+    return found
+
+
 @pytest.fixture()
 def drawn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Figure]:
     """Every figure drawn while the test runs, by stem (each module's own save)."""
@@ -141,7 +185,11 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> dict[str, Figure]:
 
 def _check(drawn: dict[str, Figure]) -> None:
     assert drawn, "no figure was drawn"
-    found = [p for stem, figure in drawn.items() for p in problems(stem, figure)]
+    found = [
+        p
+        for stem, figure in drawn.items()
+        for p in (*problems(stem, figure), *clipped(stem, figure))
+    ]
     assert not found, "\n".join(found)
 
 
@@ -247,14 +295,15 @@ def test_every_sensitivity_figure_reads_without_the_code(drawn, tmp_path):
     """From the committed reference tables of the sensitivity study."""
     import pyarrow.csv as pacsv
 
-    from sim.config.schema import load_scenario
+    from sim.sensitivity.run import reader_words
     from sim.sensitivity.spec import load_sensitivity_spec
 
     source = RESULTS / "reference" / "sensitivity_headlines"
     study = load_sensitivity_spec(REPO / "experiments" / "sensitivity" / "headlines.yaml")
-    titles = {name: load_scenario(path).plain_title for name, path in study.config_paths.items()}
     tables = {path.stem: pacsv.read_csv(path) for path in sorted(source.glob("*.csv"))}
-    sim.sensitivity.figures.draw_sensitivity_figures(tables, tmp_path / "figures", titles)
+    sim.sensitivity.figures.draw_sensitivity_figures(
+        tables, tmp_path / "figures", *reader_words(study)
+    )
     assert {"morris", "sobol", "one_way", "robustness"} <= set(drawn)
     _check(drawn)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -371,7 +372,9 @@ def _choropleth(
             at = shapes[code].label_at if lon is None else (lon / _ASPECT, lat)
             write(zoom, f"{name}\n{labels[code]}" if code in labels else name, 5, at)
         main.indicate_inset_zoom(zoom, edgecolor="0.3")
-    figure.suptitle(title, fontsize="medium")
+    # Wrapped to the panel: a coverage model's title and a rule's words run long.
+    wrapped = "\n".join(textwrap.fill(line, 72) for line in title.split("\n"))
+    figure.suptitle(wrapped, fontsize="medium")
     above = any(v > norm.vmax for v in values.values() if not math.isnan(v))
     figure.colorbar(
         collection, ax=main, shrink=0.6, label=unit, extend="max" if above else "neither"

@@ -166,20 +166,22 @@ def _hour_of_week_heatmap(results: StoredResults, request: FigureRequest, folder
     point = results.point_at(request.at, request.stem)
     data = _filter(results.table("hour_of_week"), point=point["point"])
     labels = results.labels
+    # Column, scale, panel title and the colour bar's unit: the bar carries the unit
+    # only, as the long title would run past a one-row figure's height.
     panels = (
-        ("wait_mean_h", 1.0, "mean wait from referral (hours, log scale)"),
-        ("unmet_share", 100.0, "unmet demand (% of servable cases)"),
+        ("wait_mean_h", 1.0, "mean wait from referral (hours, log scale)", "hours"),
+        ("unmet_share", 100.0, "unmet demand (% of servable cases)", "% of servable cases"),
     )
     grids: dict[tuple[str, str], np.ndarray] = {}
     for label in labels:
         part = _filter(data, scenario=label)
         order = np.argsort(part["hour_of_week"].to_numpy())
-        for column, scale, _ in panels:
+        for column, scale, _, _ in panels:
             values = part[column].to_numpy(zero_copy_only=False)[order] * scale
             grids[(label, column)] = values.reshape(7, 24)
     figure = Figure(figsize=(12, 1.9 * len(labels) + 1.2), layout="constrained")
     axes = np.atleast_2d(figure.subplots(len(labels), 2, sharex=True, sharey=True))
-    for c, (column, _, title) in enumerate(panels):
+    for c, (column, _, title, unit) in enumerate(panels):
         norm = _heatmap_scale(np.stack([grids[(label, column)] for label in labels]), c == 0)
         image = None
         for r, label in enumerate(labels):
@@ -205,16 +207,20 @@ def _hour_of_week_heatmap(results: StoredResults, request: FigureRequest, folder
                 ax.set_title(title, fontsize=9)
             if r == len(labels) - 1:
                 ax.set_xlabel("hour of arrival (00-23)")
-        bar = figure.colorbar(image, ax=axes[:, c], shrink=0.6, label=title)
+        bar = figure.colorbar(image, ax=axes[:, c], shrink=0.9, label=unit)
         if c == 0:
             plain_log_ticks(bar.ax.yaxis, subs=(1.0, 3.0))
     where = results.describe(point)
     figure.suptitle(
         request.title
         or "Where the gaps in coverage bite: mean wait and unmet demand by hour of the week "
-        "of arrival\n(all populations, pooled over replications"
-        + (f"; {where}" if where else "")
-        + "; blank: nobody contacted)",
+        "of arrival\n"
+        + textwrap.fill(
+            "(all populations, pooled over replications"
+            + (f"; {where}" if where else "")
+            + "; blank: nobody contacted)",
+            150,
+        ),
         fontsize=11,
     )
     save_figure(figure, data, folder, request.stem)
@@ -309,19 +315,20 @@ def _staffing_response(results: StoredResults, request: FigureRequest, folder: P
     if lines is not None:
         # Outside the panels, so that it never hides a line.
         handles, names = axes[0, 0].get_legend_handles_labels()
+        # Wrapped, and in as many columns as the figure's width holds (about 2.6 in a
+        # column): a one-panel figure cut its three long titles at both edges.
+        columns = max(1, min(len(names), 4, int(figure.get_figwidth() // 2.6)))
         figure.legend(
             handles,
-            names,
+            [textwrap.fill(name, 34) for name in names],
             title=_axis_label(results, lines),
             fontsize=8,
             title_fontsize=8,
             loc="outside lower center",
-            ncols=min(len(names), 4),
+            ncols=columns,
         )
     population = "all populations" if request.population == ALL else request.population
-    fixed = ", ".join(
-        f"{factor_title(results.factors[k])} = {show_number(v)}" for k, v in request.at.items()
-    )
+    fixed = ", ".join(results.factor_value(k, v) for k, v in request.at.items())
     figure.suptitle(
         request.title
         or f"Unmet demand and waits against {_axis_label(results, request.x)}\n"

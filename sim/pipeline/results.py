@@ -110,12 +110,15 @@ class StoredResults:
         return self._titles[label]
 
     def describe(self, row: dict[str, Any]) -> str:
-        parts = [
-            f"{factor_title(self.factors[k])} = {show_number(v)}"
-            for k, v in row.items()
-            if k != "point"
-        ]
-        return ", ".join(parts)
+        """A design point in words, each factor with its value and unit
+        (``demand = 2 × the calibrated demand, workers on site = 1 (posts)``)."""
+        return ", ".join(self.factor_value(k, v) for k, v in row.items() if k != "point")
+
+    def factor_value(self, name: str, value: Any) -> str:
+        """Factor ``name`` at ``value`` in words, with its unit."""
+        unit = self.factors[name].unit
+        after = "" if not unit else f" {unit}" if unit.startswith("×") else f" ({unit})"
+        return f"{factor_title(self.factors[name])} = {show_number(value)}{after}"
 
 
 def same_stored(stored: Any, wanted: Any) -> bool:

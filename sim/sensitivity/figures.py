@@ -7,11 +7,13 @@ one panel per conclusion."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -50,6 +52,10 @@ def _words(name: str) -> str:
     return name.replace("_", " ")
 
 
+_FAN = ((6, 2, "left"), (0, 9, "center"), (-6, 2, "right"), (0, -11, "center"))
+"""Where the labels of the most influential Morris points go, in turn (points
+offset, alignment)."""
+
 _CHOICE = re.compile(r"([a-z_.]+) = ([A-Za-z0-9_.]+)")
 
 
@@ -59,46 +65,97 @@ def _choice_words(title: str) -> str:
     return _CHOICE.sub(lambda m: f"{_words(m[1].replace('.', ' '))}: {_words(m[2])}", title)
 
 
-def _quantity_axis(quantity: str, titles: Mapping[str, str] | None = None) -> tuple[str, float]:
-    """A conclusion's quantity (``unmet_share of belgium_24_7 minus
-    france_office_hours``) as an axis label with its unit, the scenarios by their
-    titles, and the scale that puts it in that unit: shares in % (differences of shares
-    in percentage points)."""
+def _quantity_unit(quantity: str, units: Mapping[str, str] | None = None) -> tuple[str, float]:
+    """The unit of a conclusion's quantity (``unmet_share of belgium_24_7 minus
+    france_office_hours``), with its base (``percentage points of servable cases``),
+    and the scale that puts it in that unit: shares in %, differences of shares in
+    percentage points.  ``units`` gives each measure's unit (``% of servable cases``);
+    without it, a share's base is not named."""
+    measure, _, rest = quantity.partition(" ")
+    unit = (units or {}).get(measure, "")
+    share = measure.endswith("_share") or measure == "utilisation" or unit.startswith("%")
+    if share:
+        unit = unit or "%"
+        if " minus " in rest:
+            unit = unit.replace("%", "percentage points", 1)
+        return unit, 100.0
+    if not unit and measure.endswith("_eur"):
+        unit = "EUR"
+    return unit, 1.0
+
+
+def _quantity_axis(
+    quantity: str,
+    titles: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+) -> tuple[str, float]:
+    """A conclusion's quantity as an axis label in words, the scenarios by their
+    titles, with its unit (:func:`_quantity_unit`), and the scale to that unit."""
     measure, _, rest = quantity.partition(" ")
     for name, title in sorted((titles or {}).items(), key=lambda item: -len(item[0])):
         rest = re.sub(rf"\b{re.escape(name)}\b", title, rest)
-    words = f"{_words(measure)} {_words(rest)}"
-    unit, scale = "", 1.0
-    if measure.endswith("_share") or measure == "utilisation":
-        unit, scale = ("percentage points" if " minus " in rest else "%"), 100.0
-    elif measure.endswith("_eur"):
-        unit = "EUR"
+    words = re.sub(r"\beur\b", "EUR", f"{_words(measure)} {_words(rest)}")
+    unit, scale = _quantity_unit(quantity, units)
     return textwrap.fill(f"{words} ({unit})" if unit else words, 44), scale
 
 
+def _setting_axis(factor: str, settings: Mapping[str, Any]) -> tuple[str, str]:
+    """The setting a one-way plot moves, as the x axis shows it: the factor's first
+    setting (``populations.victim.urgent_share``), and the axis label in words."""
+    # The victims' setting where the factor moves every population's: theirs is the
+    # population the seed is about.
+    path = next((p for p in settings if ".victim." in p), next(iter(settings)))
+    segments = path.split(".")
+    words = _words(" ".join(segments[1:] if len(segments) > 2 else segments[-1:]))
+    words = re.sub(r"\beur\b", "EUR", words)
+    others = len(settings) - 1
+    label = f"{_words(factor)}: {words}"
+    if others:
+        label += f"\n(its {others} other setting{'s' if others > 1 else ''} moved with it)"
+    return path, label
+
+
 def draw_sensitivity_figures(
-    tables: dict[str, pa.Table], folder: Path, titles: Mapping[str, str] | None = None
+    tables: dict[str, pa.Table],
+    folder: Path,
+    titles: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Draw the four figures into ``folder`` (replaced whole); ``titles`` names the
-    scenarios of the conclusions in words (by default, their names with spaces)."""
+    scenarios of the conclusions in words (by default, their names with spaces) and
+    ``units`` gives each measure's unit, so that the axes name their base."""
     conclusions = tables["conclusions"]
     names = conclusions["conclusion"].to_pylist()
     statements = dict(zip(names, conclusions["statement"].to_pylist(), strict=True))
+    quantities = dict(zip(names, conclusions["quantity"].to_pylist(), strict=True))
     with atomic_folder(folder) as staging:
         figure, axes = _panels(len(names))
         for ax, name in zip(axes, names, strict=True):
             rows = _rows(tables["morris"], name)
-            ax.scatter(rows["mu_star"], rows["sigma"], s=18, color="#1f77b4")
-            order = np.argsort(-rows["mu_star"])[:6]
+            # In the conclusion's own unit: an effect of 0.17 on a share is 17 points.
+            unit, scale = _quantity_unit(quantities[name], units)
+            mu, sigma = scale * rows["mu_star"], scale * rows["sigma"]
+            ax.scatter(mu, sigma, s=18, color="#1f77b4")
+            order = np.argsort(-mu)[:6]
             for rank, k in enumerate(order):
-                # Alternate the labels above and below their points: the most
-                # influential factors often sit close together.
+                # Labels fan out from their points in turn (right, above, left, below):
+                # the most influential factors often sit close together.
+                dx, dy, ha = _FAN[rank % len(_FAN)]
                 ax.annotate(
-                    _words(rows["factor"][k]), (rows["mu_star"][k], rows["sigma"][k]), fontsize=7,
-                    xytext=(4, 4 if rank % 2 == 0 else -10), textcoords="offset points",
+                    _words(rows["factor"][k]), (mu[k], sigma[k]), fontsize=7, ha=ha,
+                    xytext=(dx, dy), textcoords="offset points",
+                    arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5},
                 )  # fmt: skip
-            ax.set_xlabel("mu* (mean absolute elementary effect)")
-            ax.set_ylabel("sigma (spread of the effects)")
+            ax.set_xlabel(
+                textwrap.fill(f"mu*: mean absolute effect of moving the factor across its "
+                              f"range ({unit or 'unit of the conclusion'})", 60)
+            )  # fmt: skip
+            ax.set_ylabel(
+                textwrap.fill(f"sigma: spread of those effects ({unit or 'same unit'})", 45),
+                fontsize=8,
+            )
+            ax.set_xlim(left=0)
+            ax.set_ylim(bottom=0)
             ax.set_title(statements[name], fontsize=9)
         save_figure(figure, tables["morris"], staging, "morris")
 
@@ -133,17 +190,27 @@ def draw_sensitivity_figures(
                 strict=True,
             )
         }  # fmt: skip
-        quantities = dict(zip(names, conclusions["quantity"].to_pylist(), strict=True))
+        factor_settings = {
+            f: json.loads(v)
+            for f, v in zip(tables["factors"]["factor"].to_pylist(),
+                            tables["factors"]["settings"].to_pylist(), strict=True)
+        }  # fmt: skip
         for ax, name in zip(axes, names, strict=True):
             rows = _rows(tables["one_way"], name)
-            u = rows["share_of_range"]
-            label, scale = _quantity_axis(quantities[name], titles)
-            ax.plot(u, scale * rows["mean"], marker="o", color="#08519c")
-            ax.fill_between(u, scale * rows["ci_low"], scale * rows["ci_high"], alpha=0.25,
-                            color="#6baed6")  # fmt: skip
+            factor = str(rows["factor"][0])
+            label, scale = _quantity_axis(quantities[name], titles, units)
+            path, x_label = _setting_axis(factor, factor_settings[factor])
+            x = [json.loads(setting)[path] for setting in rows["setting"]]
+            mean, low, high = (scale * rows[k] for k in ("mean", "ci_low", "ci_high"))
+            # Every factor is a range ([low, high] in the spec); a model choice is a
+            # stratum, drawn by the robustness figure, never a line.
+            ax.plot(x, mean, marker="o", color="#08519c")
+            ax.fill_between(x, low, high, alpha=0.25, color="#6baed6")
+            if min(x) >= 0:
+                ax.set_xlim(left=0)  # a setting's size reads from 0 (a cost, a share)
             ax.axhline(scale * thresholds[name], color="#d62728", linestyle="--", linewidth=1,
                        label="threshold of the conclusion")  # fmt: skip
-            ax.set_xlabel(f"{_words(rows['factor'][0])}: share of its range (0 = low, 1 = high)")
+            ax.set_xlabel(x_label, fontsize=8)
             ax.set_ylabel(label, fontsize=8)
             ax.set_title(statements[name], fontsize=9)
             ax.legend(fontsize=7)
@@ -163,7 +230,9 @@ def draw_sensitivity_figures(
             ax.set_yticks(y, [_choice_words(strata[s]) for s in rows["stratum"]], fontsize=8)
             ax.invert_yaxis()
             ax.set_xlim(-2, 102)
-            ax.set_xlabel("share of the assumption space where it holds, % (Wilson 95 % CI)")
-            ax.set_title(statements[name], fontsize=9)
+            ax.set_xlabel(
+                "share of the assumption space where it holds\n(%, Wilson 95 % CI)", fontsize=8
+            )
+            ax.set_title(textwrap.fill(statements[name], 60), fontsize=9)
         save_figure(figure, tables["robustness"], staging, "robustness")
     return [folder / f"{stem}.png" for stem in FIGURES]

@@ -54,7 +54,7 @@ from sim.pipeline.store import (
 )
 from sim.sensitivity.spec import SHIPPED, Conclusion, SensitivityStudy, Stratum
 
-__all__ = ["STAGES", "SensitivityOutcome", "read_study", "run_sensitivity"]
+__all__ = ["STAGES", "SensitivityOutcome", "read_study", "reader_words", "run_sensitivity"]
 
 STAGES = ("morris", "sobol", "robustness", "one_way")
 MANIFEST = "sensitivity.json"
@@ -403,8 +403,7 @@ def run_sensitivity(
             write_table(table, staging, name)
     from sim.sensitivity.figures import draw_sensitivity_figures
 
-    titles = {name: load_scenario(path).plain_title for name, path in study.config_paths.items()}
-    draw_sensitivity_figures(tables, out / "figures", titles)
+    draw_sensitivity_figures(tables, out / "figures", *reader_words(study))
     manifest["status"] = "complete"
     write_json_atomic(out / MANIFEST, manifest)
     return SensitivityOutcome(out, tables)
@@ -482,3 +481,12 @@ def read_study(out: Path) -> dict[str, pa.Table]:
     import pyarrow.parquet as pq
 
     return {path.stem: pq.read_table(path) for path in sorted((out / "tables").glob("*.parquet"))}
+
+
+def reader_words(study: SensitivityStudy) -> tuple[dict[str, str], dict[str, str]]:
+    """What the figures call the study's scenarios (their titles) and the unit of each
+    measure (``% of servable cases``), from the study's configs."""
+    scenarios = {name: load_scenario(path) for name, path in study.config_paths.items()}
+    titles = {name: scenario.plain_title for name, scenario in scenarios.items()}
+    units = {m.name: m.unit for scenario in scenarios.values() for m in measures_for(scenario)}
+    return titles, units
