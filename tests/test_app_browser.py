@@ -1,6 +1,8 @@
 """The web page in a real browser (``pytest -m browser``): ``station-sim app`` serves
 it, headless Chromium (Debian's ``chromium`` and ``chromium-driver``, driven by
-Selenium) runs the default comparison, and the table and a figure must render.  The
+Selenium) runs the default comparison with the French post doubled, the headings must
+follow that setting, and the table (every column within the window) and a figure must
+render.  The
 screenshot goes to the test's own folder; ``STATION_SIM_SCREENSHOT=docs/app.png pytest
 -m browser`` refreshes the guide's picture (a test run does not rewrite a tracked file
 unasked)."""
@@ -46,6 +48,7 @@ def _wait_until_serving(url: str, server: subprocess.Popen[bytes], seconds: floa
 def test_the_page_runs_a_comparison_in_headless_chromium(tmp_path: Path) -> None:
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -75,10 +78,28 @@ def test_the_page_runs_a_comparison_in_headless_chromium(tmp_path: Path) -> None
                     (By.XPATH, "//button[.//p[text()='Run the comparison']]")
                 )
             )
+            # A setting changed as a user would: the French post doubled, in its
+            # expander; the headings and tables must then say so.
+            browser.find_element(
+                By.XPATH, "//summary[.//p[starts-with(text(), 'Settings of: French standard')]]"
+            ).click()
+            posts = wait.until(
+                ready.element_to_be_clickable(
+                    (By.XPATH, "//input[@aria-label='Posts: social workers (ISCG)']")
+                )
+            )
+            posts.send_keys(Keys.CONTROL, "a")
+            posts.send_keys("2", Keys.ENTER)
+            time.sleep(3)  # the page reruns with the new value
+            run = wait.until(
+                ready.element_to_be_clickable(
+                    (By.XPATH, "//button[.//p[text()='Run the comparison']]")
+                )
+            )
             started = time.monotonic()
             run.click()
-            wait.until(
-                ready.presence_of_element_located((By.CSS_SELECTOR, "[data-testid='stDataFrame']"))
+            table = wait.until(
+                ready.presence_of_element_located((By.CSS_SELECTOR, "[data-testid='stTable']"))
             )
             wait.until(
                 ready.presence_of_element_located(
@@ -88,8 +109,14 @@ def test_the_page_runs_a_comparison_in_headless_chromium(tmp_path: Path) -> None
             )  # fmt: skip
             seconds = time.monotonic() - started
             text = browser.find_element(By.TAG_NAME, "body").text
-            assert "What each model changes, compared with" in text
+            changed = "(2 posts, as set on this page)"
+            assert "What each model changes, compared with: French standard" in text
+            assert changed in text.split("What each model changes, compared with:")[1][:200]
             assert "Unmet demand" in text
+            # Every column of the comparison shows whole within the window's width.
+            header = table.find_element(By.XPATH, ".//th[contains(., 'Clear difference?')]")
+            width = browser.execute_script("return window.innerWidth")
+            assert 0 < header.rect["x"] + header.rect["width"] <= width, header.rect
             # Streamlit's developer menu is not shown to the page's readers.
             assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid='stAppDeployButton']")
             assert "Deploy" not in text
