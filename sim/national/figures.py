@@ -84,6 +84,11 @@ class _Titles:
         self._departements = departements
 
     @property
+    def coverages(self) -> list[str]:
+        """The coverage models, in the national config's order."""
+        return list(self._coverage)
+
+    @property
     def departements(self) -> dict[str, str]:
         """Each département's name, by code (the shipped table's)."""
         return self._departements
@@ -145,49 +150,63 @@ def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) ->
                 "unmet_share_half_width": unmet["half_width"],
             }
         )
-    figure = Figure(figsize=(12, 7.5), layout="constrained")
-    ax = figure.subplots()
-    # Colour says the coverage model, dash and marker the allocation: eleven series
-    # stay apart in colour and in grey.
-    coverages = sorted({k[0] for k in series})
+    # One panel per coverage model, on shared axes: eleven series on one plot crossed
+    # and hid each other. Within a panel colour, dash and marker say the rule.
+    coverages = [c for c in titles.coverages if any(k[0] == c for k in series)]
     allocations = sorted({k[1] for k in series})
-    for (coverage, allocation), points in sorted(series.items()):
-        points.sort()
-        x = np.array([p[0] for p in points]) / 1e6
-        y = np.array([p[1] for p in points]) * 100
-        err = np.nan_to_num(np.array([p[2] for p in points]) * 100)
-        c, a = coverages.index(coverage), allocations.index(allocation)
-        ax.errorbar(
-            x,
-            y,
-            yerr=err,
-            color=COLOURS[c % len(COLOURS)],
-            linestyle=DASHES[a % len(DASHES)],
-            marker=MARKERS[a % len(MARKERS)],
-            capsize=2,
-            label=titles.cell(coverage, allocation),
-        )
-        if allocation == "proportional":  # the posts of each point, on one rule's line
-            for xi, yi, point in zip(x, y, points, strict=True):
-                ax.annotate(
-                    f"{point[3]:,}",
-                    (xi, yi),
-                    textcoords="offset points",
-                    xytext=(5, 3),
-                    fontsize="x-small",
-                    color=COLOURS[c % len(COLOURS)],
-                )
-    ax.set_xscale("log")
-    plain_log_ticks(ax.xaxis)
-    ax.set_xlabel("National cost (million EUR a year, log scale)")
-    ax.set_ylabel("Unmet demand (% of persons in need)")
-    ax.set_title(
-        "Cost against unmet demand, by coverage model and allocation rule\n"
+    figure = Figure(figsize=(4.8 * len(coverages) + 1.0, 6.2), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(coverages), sharex=True, sharey=True))
+    handles: dict[str, Any] = {}
+    for ax, coverage in zip(axes, coverages, strict=True):
+        for allocation in allocations:
+            points = sorted(series.get((coverage, allocation), []))
+            if not points:
+                continue
+            x = np.array([p[0] for p in points]) / 1e6
+            y = np.array([p[1] for p in points]) * 100
+            err = np.nan_to_num(np.array([p[2] for p in points]) * 100)
+            a = allocations.index(allocation)
+            handles[allocation] = ax.errorbar(
+                x,
+                y,
+                yerr=err,
+                color=COLOURS[a % len(COLOURS)],
+                linestyle=DASHES[a % len(DASHES)],
+                marker=MARKERS[a % len(MARKERS)],
+                capsize=2,
+            )
+            if allocation == "proportional":  # the posts of each point, on one rule's line
+                for k, (xi, yi, point) in enumerate(zip(x, y, points, strict=True)):
+                    last = k == len(points) - 1  # written above, inside the panel
+                    ax.annotate(
+                        f"{point[3]:,}",
+                        (xi, yi),
+                        textcoords="offset points",
+                        xytext=(0, 7) if last else (5, 3),
+                        ha="center" if last else "left",
+                        fontsize="x-small",
+                        color=COLOURS[a % len(COLOURS)],
+                    )
+        ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis)
+        ax.set_xlabel("National cost (million EUR a year, log scale)")
+        ax.set_title(textwrap.fill(titles.coverage(coverage), 44), fontsize="medium")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("Unmet demand (% of persons in need)")
+    axes[0].set_ylim(bottom=0)
+    figure.suptitle(
+        "Cost against unmet demand, by coverage model (panels) and allocation rule\n"
         "(labels: posts nationally, on the proportional lines; 95 % CIs over "
         f"{_replications(national)})"
     )
-    ax.grid(True, alpha=0.3)
-    figure.legend(loc="outside lower center", fontsize="x-small", ncols=2)
+    figure.legend(
+        [handles[a] for a in allocations if a in handles],
+        [titles.rule(a) for a in allocations if a in handles],
+        loc="outside lower center",
+        fontsize="small",
+        ncols=2,
+        title="allocation rule",
+    )
     save_figure(figure, pa.Table.from_pylist(rows), staging, "frontier")
     return staging / "frontier.png"
 
