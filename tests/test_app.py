@@ -4,6 +4,7 @@ config and a command that reproduce its numbers."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -55,11 +56,7 @@ def test_the_page_loads_with_its_three_tabs_and_no_error(page: AppTest) -> None:
     assert not _errors(page)
     assert page.multiselect(key="models").value == ["france_office_hours", "belgium_24_7"]
     assert not page.button(key="run").disabled
-
-
-def test_the_settings_name_the_workers_in_words_not_config_names(page: AppTest) -> None:
-    import re
-
+    # The settings name the workers in words, not by their config names.
     labels = [n.label for n in page.number_input if n.key.endswith(".posts")]
     assert "Posts: social workers (ISCG)" in labels
     assert "Posts: police social workers (victim assistance)" in labels
