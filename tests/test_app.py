@@ -58,6 +58,8 @@ def test_the_page_loads_with_its_three_tabs_and_no_error(page: AppTest) -> None:
     assert not page.button(key="run").disabled
     # The settings name the workers in words, not by their config names.
     labels = [n.label for n in page.number_input if n.key.endswith(".posts")]
+    labels += [s.label for s in page.selectbox if s.key.endswith(".roster")]
+    assert "Roster: social workers (ISCG)" in labels
     assert "Posts: social workers (ISCG)" in labels
     assert "Posts: police social workers (victim assistance)" in labels
     snake = [label for label in labels if re.search(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b", label)]

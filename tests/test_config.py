@@ -193,11 +193,25 @@ def test_a_title_says_what_a_run_set_and_not_the_run_settings() -> None:
     assert describe_changes(two, base) == "3 posts"  # 1 early + 2 late; the run's own: none
     assert describe_changes({"simulation.seed": 5}, base) == ""
     other = {"populations.victim.referral.ratio_when_no_worker": 0.3}
-    assert describe_changes(other, base) == "referral ratio when no worker 0.3"
+    assert describe_changes(other, base) == "victim referral ratio when no worker 0.3"
+    # Words, not config ids: a choice de-snaked, each setting named by whose it is.
+    words = describe_changes(
+        {
+            "referral_rule": "on_duty",
+            "populations.perpetrator.arrivals.per_year": 50,
+            "populations.victim.arrivals.per_year": 100,
+            "staffing.workers[1].fte": 0.8,
+        },
+        base,
+    )
+    assert words == (
+        "referral rule on duty, perpetrator arrivals per year 50, victim arrivals per "
+        "year 100, late-shift social workers FTE 0.8"
+    )
     plan = plan_for_scenario(config, {**two, **other})
     (resolved,) = plan.scenarios
     assert resolved.scenario.title == (
-        f"{base.title} (3 posts, referral ratio when no worker 0.3, as set for this run)"
+        f"{base.title} (3 posts, victim referral ratio when no worker 0.3, as set for this run)"
     )
     # A title the user sets is theirs; settings of the run alone keep the config's.
     assert plan_for_scenario(config, {**two, "title": "Mine"}).scenarios[0].scenario.title == (

@@ -323,3 +323,36 @@ def test_the_reader_finds_a_config_id_and_an_axis_without_unit():
     assert any("config id 'france_office_hours'" in p for p in found)
     assert any("names no unit" in p for p in found)
     assert any("y axis of numbers without a label" in p for p in found)
+
+
+def test_a_one_way_plot_of_options_draws_a_point_per_option(drawn, tmp_path):
+    """A factor of options (three follow-up distributions) can be a conclusion's most
+    influential: its one-way plot is a point per option, each with its interval."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    source = RESULTS / "reference" / "sensitivity_headlines"
+    tables = {path.stem: pacsv.read_csv(path) for path in sorted(source.glob("*.csv"))}
+    factors = tables["factors"].to_pylist()
+    ((path, options),) = json.loads(
+        next(f for f in factors if f["factor"] == "followup_count")["settings"]
+    ).items()
+    rows = tables["one_way"].to_pylist()
+    first = rows[0]["conclusion"]
+    mine = [r for r in rows if r["conclusion"] == first][: len(options)]
+    for row, option in zip(mine, options, strict=True):
+        row.update(factor="followup_count", setting=json.dumps({path: option}))
+    others = [r for r in rows if r["conclusion"] != first]
+    tables["one_way"] = pa.Table.from_pylist(mine + others)
+    sim.sensitivity.figures.draw_sensitivity_figures(tables, tmp_path / "figures")
+    ax = drawn["one_way"].axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    means = [
+        sum(v * w for v, w in zip(o["values"], o["weights"], strict=True)) / sum(o["weights"])
+        for o in options
+    ]
+    assert ticks == [f"option {k + 1}: mean {m:.1f}" for k, m in enumerate(means)]
+    assert [f"{m:.1f}" for m in means[:2]] == ["2.4", "3.7"]  # as the factor's rationale
+    assert len(ax.containers) == 1 and len(ax.lines) >= 1  # error bars, not a band

@@ -73,14 +73,16 @@ def test_measures_of_several_scenarios_are_their_union():
 
 
 def test_every_measure_has_a_support_and_shares_of_people_end_at_one():
+    from sim.national.measures import NATIONAL_MEASURES
+
+    for measures in (measures_for(scenario()), NATIONAL_MEASURES):
+        for m in measures:
+            # Every share (shown in %) and the Gini index end at 1; counts, times and
+            # costs have no top.
+            bounded = m.scale == 100.0 or m.name.endswith("_gini")
+            assert m.support == (0.0, 1.0 if bounded else float("inf")), m.name
     measures = measures_for(scenario())
-    for m in measures:
-        low, high = m.support
-        assert low == 0.0, m.name
-        if m.unit.startswith("% of") and m.name != "utilisation":
-            assert high == 1.0, m.name  # a share of people
-    # Busy time may outrun the time set aside for cases: utilisation has no top.
-    assert measures.named("utilisation").support == (0.0, float("inf"))
+    assert measures.named("utilisation").support == (0.0, 1.0)
     assert measures.named("cases").support == (0.0, float("inf"))
     low, high = measures.supports(["unmet_share", "cases"])
     assert list(low) == [0.0, 0.0] and list(high) == [1.0, float("inf")]

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from sim.app.catalog import CONFIGS, REPOSITORY
 from sim.app.results import cache_folder, plain_unit
-from sim.config.documents import read_mapping
+from sim.config.documents import read_mapping, read_scenario_document
 from sim.config.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -117,9 +117,9 @@ def coverage_titles(config: Path = NATIONAL_CONFIG) -> dict[str, str]:
     titles = {}
     for key, entry in document["coverage"].items():
         title = entry.get("title")
-        if not title:
-            station = read_mapping(config.parent / entry["config"], "scenario config")
-            title = station.get("title") or key.replace("_", " ")
+        if not title:  # as Scenario.plain_title: the title, else the name with spaces
+            station = read_scenario_document(config.parent / entry["config"])
+            title = station.get("title") or str(station.get("name", key)).replace("_", " ")
         titles[key] = str(title)
     return titles
 

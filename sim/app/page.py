@@ -356,7 +356,7 @@ def _comparison_results(
     # A static table: it wraps its words, so that every column shows whole at the
     # page's width (a data frame cut the last one and the models' titles).
     numbers = [c for c in comparison.columns if pd.api.types.is_numeric_dtype(comparison[c])]
-    st.table(comparison.set_index("Measure").style.format("{:,.10g}", subset=numbers))
+    st.table(comparison.set_index("Measure").style.format("{:,.10g}", subset=numbers, na_rep="-"))
     st.caption(
         "Difference = this model minus the baseline, for the same people in the same "
         "simulated years; its 95 % confidence interval. A clear difference is one whose "

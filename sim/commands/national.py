@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,7 @@ def _national(args: argparse.Namespace) -> int:
         out,
         [r.key for r in requests],
         f"{model.config.name}: {len(study.catchments)} catchments, {replications} replications",
+        study,
     )
 
 
@@ -171,10 +173,12 @@ def run_national_spec(args: argparse.Namespace) -> int:
             command=["station-sim", *sys.argv[1:]], note=note,
         )  # fmt: skip
 
-    return _execute(run, args, out, [r.key for r in experiment.requests], header)
+    return _execute(run, args, out, [r.key for r in experiment.requests], header, experiment.study)
 
 
-def _execute(run: Any, args: argparse.Namespace, out: Path, keys: list[str], header: str) -> int:
+def _execute(
+    run: Any, args: argparse.Namespace, out: Path, keys: list[str], header: str, study: Any
+) -> int:
     from sim.national.study import MANIFEST, OWN_ENTRIES
     from sim.pipeline.backends import make_backend
     from sim.pipeline.store import check_own_folder
@@ -189,7 +193,7 @@ def _execute(run: Any, args: argparse.Namespace, out: Path, keys: list[str], hea
     outcome = run_study(lambda: run(backend, note), backend, out)
     if isinstance(outcome, int):
         return outcome
-    print(format_national(outcome.tables))
+    print(format_national(outcome.tables, study.model.coverage_title))
     print(f"\nWritten to {out}/: tables/ (Parquet and CSV), figures/, runs/")
     return 0
 
@@ -209,8 +213,13 @@ def format_historical_facts(study: Any, posts: int) -> str:
     return "\n".join(lines)
 
 
-def format_national(tables: dict[str, Any]) -> str:
-    """The national table as the commands print it: one row per allocation."""
+def format_national(
+    tables: dict[str, Any], coverage_title: Callable[[str], str] = lambda name: name
+) -> str:
+    """The national table as the commands print it: one block per allocation, named in
+    words with the ids a person types, each measure's mean with its 95 % CI (within the
+    measure's support)."""
+    from sim.national.figures import rule_title
     from sim.national.measures import NATIONAL_MEASURES
 
     shown = (
@@ -230,18 +239,25 @@ def format_national(tables: dict[str, Any]) -> str:
     )
     rows = tables["national"].to_pylist()
     keys = list(dict.fromkeys((r["coverage"], r["allocation"], r["posts"]) for r in rows))
-    lines = ["National table (mean and 95 % CI half-width over the replications)"]
+    counts = sorted({int(r["n"]) for r in rows if r["metric"] == "national_unmet_share"})
+    over = "-".join(str(n) for n in dict.fromkeys([counts[0], counts[-1]])) if counts else "?"
+    lines = [f"National table (mean over {over} replications, with its 95 % CI)"]
     for key in keys:
         chosen = {
             r["metric"]: r for r in rows if (r["coverage"], r["allocation"], r["posts"]) == key
         }
-        lines.append(f"\n  {key[0]}, {key[1]}, {key[2]} posts:")
+        lines.append(
+            f"\n  {coverage_title(key[0])}, {rule_title(key[1])}, {key[2]} posts "
+            f"(--coverage {key[0]} --allocation {key[1]}):"
+        )
         for name in shown:
             m = NATIONAL_MEASURES.named(name)
             row = chosen[name]
-            half = row["half_width"]
-            interval = "" if half is None or math.isnan(half) else f" ± {m.show(half)}"
-            lines.append(f"    {m.title:<38} {m.show(row['mean']):>12}{interval} {m.unit}")
+            low, high = row["ci_low"], row["ci_high"]
+            interval = (
+                "" if low is None or math.isnan(low) else f"  [{m.show(low)} to {m.show(high)}]"
+            )
+            lines.append(f"    {m.title:<48} {m.show(row['mean']):>9} {m.unit}{interval}")
         # The counts by reason (the shares of the two parts are shown above).
         reasons = [
             n
@@ -251,7 +267,7 @@ def format_national(tables: dict[str, Any]) -> str:
             and n != "national_unmet"
         ]
         by_reason = ", ".join(
-            f"{n.removeprefix('national_unmet_')} "
+            f"{n.removeprefix('national_unmet_').replace('_', ' ')} "
             f"{NATIONAL_MEASURES.named(n).show(chosen[n]['mean'])}"
             for n in reasons
         )

@@ -3,8 +3,8 @@ own (``station-sim run --set``, the web page), so that a figure of two posts doe
 say "one worker".
 
 The title stays the config's, followed by the settings that changed in a few words:
-``French standard: one worker, weekday office hours (2 posts, set on the command
-line)``.  The settings of the run rather than of the model (``simulation.*``: seed,
+``French standard: one worker, weekday office hours (2 posts, as set for this
+run)``.  The settings of the run rather than of the model (``simulation.*``: seed,
 replications, windows) change no title.
 """
 
@@ -40,16 +40,35 @@ def describe_changes(overrides: Mapping[str, Any], scenario: Scenario) -> str:
         parts.append("its own on-call hours")
     if "on_call.eligible" in model:
         parts.append(f"{model['on_call.eligible']} cases on call")
-    described = ("count", "roster", "fte")  # a roster's FTE follows the roster
+    rostered = {k.rsplit(".", 1)[0] for k in model if _is_worker_field(k, "roster")}
     for key, value in model.items():
-        if any(_is_worker_field(key, f) for f in described) or key in (
-            "on_call.windows",
-            "on_call.eligible",
-        ):
+        if _is_worker_field(key, "count") or _is_worker_field(key, "roster"):
             continue
-        words = " ".join(_INDEX.sub("", key).split(".")[-2:]).replace("_", " ")
-        parts.append(f"{words} {_plain(value)}")
+        if _is_worker_field(key, "fte") and key.rsplit(".", 1)[0] in rostered:
+            continue  # a roster set on the page is paid for its hours: said by the roster
+        if key in ("on_call.windows", "on_call.eligible"):
+            continue
+        parts.append(f"{_setting_words(key, scenario)} {_plain(value)}")
     return ", ".join(parts)
+
+
+def _setting_words(key: str, scenario: Scenario) -> str:
+    """A setting's path in words: the population or worker it belongs to kept
+    (``populations.victim.arrivals.per_year``: "victim arrivals per year";
+    ``staffing.workers[1].fte``: "late-shift social workers FTE")."""
+    worker = re.fullmatch(r"staffing\.workers\[(\d+)\]\.(.+)", key)
+    if worker and int(worker[1]) < len(scenario.staffing.workers):
+        owner = scenario.staffing.workers[int(worker[1])].plain_title
+        words = f"{owner} {worker[2].replace('.', ' ')}"
+    else:
+        segments = _INDEX.sub("", key).split(".")
+        if len(segments) > 2 or segments[0] in ("populations", "staffing", "stations"):
+            segments = segments[1:]  # the section a setting sits in says little
+        words = " ".join(segments)
+    words = words.replace("_", " ")
+    for short in ("eur", "fte"):
+        words = re.sub(rf"\b{short}\b", short.upper(), words)
+    return words
 
 
 def changed_title(base: str, changes: str, how: str) -> str:
@@ -71,8 +90,12 @@ def _is_worker_field(key: str, field: str) -> bool:
 
 
 def _plain(value: Any) -> str:
+    """A setting's value in words: a number as written, a choice with spaces for its
+    underscores (``on_duty``: "on duty"), a list or mapping as given."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple, dict)):
-        return "(as given)"
-    return str(value)
+        return "as given"
+    return str(value).replace("_", " ")

@@ -767,8 +767,9 @@ def _system_measures() -> Iterator[Measure]:
         ratio_of=("busy_hours_per_year", "case_hours_per_year"),
         lists=_COMPARED,
         compute=lambda s: share(s.busy, s.available),
-        scale=100.0,  # busy time may outrun the time for cases (overtime): no bound of 1
-        digits=1,
+        # Case work within shifts over the time on site for cases: at most 1 (the
+        # free hours, their difference, are never negative; tests/test_conservation.py).
+        **_PERCENT,
     )
     yield Measure(
         "on_site_hours_per_year",

@@ -17,7 +17,8 @@ interval's, and it still holds the mean of the replications.  An end at the boun
 "the replications cannot rule out 0 (or 100 %)"; ``half_width`` stays the t interval's,
 the precision of the mean.  Paired differences have no such bound and are not cut.
 
-Every interval of the project is at ``CONFIDENCE`` and comes from here.
+Every Student-t interval of the project is at ``CONFIDENCE`` and comes from here (the
+sensitivity study's shares of the assumption space have Wilson intervals of their own).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from sim.pipeline.figure_style import (
 )
 from sim.pipeline.store import atomic_folder
 
-__all__ = ["draw_national_figures"]
+__all__ = ["draw_national_figures", "rule_title"]
 
 _SHORT_NAMES = {"93": "Seine-St-Denis"}
 """Names too long for the inset's small départements."""
@@ -75,6 +75,19 @@ def draw_national_figures(
     return [folder / "figures" / p.name for p in written]
 
 
+def rule_title(name: str) -> str:
+    """An allocation rule of the national table in words (``historical_2013``: "2013
+    map, grown where it was"), including the optimiser's equity weights and a rule
+    continued from another's allocation."""
+    if name.startswith(EQUITY_PREFIX):
+        return f"optimised, W = {name.removeprefix(EQUITY_PREFIX)} to the worst-off"
+    start, plus, then = name.partition("+")
+    if plus:  # "<rule>_<posts>+<rule>": posts added to a starting allocation
+        rule, _, posts = start.rpartition("_")
+        return f"{rule_title(rule)} to {posts}, then {rule_title(then)}"
+    return RULE_TITLES.get(name, name.replace("_", " "))
+
+
 class _Titles:
     """Coverage models and allocation rules in the words readers see (the national
     coverage models' titles, :data:`RULE_TITLES`), not in config names."""
@@ -97,13 +110,7 @@ class _Titles:
         return self._coverage.get(name) or name.replace("_", " ")
 
     def rule(self, name: str) -> str:
-        if name.startswith(EQUITY_PREFIX):
-            return f"optimised, W = {name.removeprefix(EQUITY_PREFIX)} to the worst-off"
-        start, plus, then = name.partition("+")
-        if plus:  # "<rule>_<posts>+<rule>": posts added to a starting allocation
-            rule, _, posts = start.rpartition("_")
-            return f"{self.rule(rule)} to {posts}, then {self.rule(then)}"
-        return RULE_TITLES.get(name, name.replace("_", " "))
+        return rule_title(name)
 
     def cell(self, coverage: str, rule: str) -> str:
         return f"{self.coverage(coverage)}, {self.rule(rule)}"
@@ -115,6 +122,17 @@ def _replications(national: list[dict[str, Any]]) -> str:
     if len(counts) == 1:
         return f"{counts[0]} replication{'s' if counts[0] != 1 else ''}"
     return f"{counts[0]}-{counts[-1]} replications"
+
+
+def _error_bars(rows: list[dict[str, Any]], metric: str) -> np.ndarray:
+    """The (below, above) lengths of the error bars of a share's rows, in %: the
+    interval's own ends, which stop at 0 and 100 %."""
+    return (
+        100
+        * np.array(
+            [[r[metric] - r[f"{metric}_ci_low"], r[f"{metric}_ci_high"] - r[metric]] for r in rows]
+        ).T
+    )
 
 
 def _value(national: list[dict[str, Any]], key: tuple[str, str, int], metric: str) -> dict:
@@ -134,12 +152,14 @@ def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) ->
         },
         key=lambda k: (k[0], k[1], k[2]),
     )
-    series: dict[tuple[str, str], list[tuple[float, float, float, int]]] = {}
+    series: dict[tuple[str, str], list[tuple[float, float, float, float, int]]] = {}
     rows = []
     for key in keys:
         cost = _value(national, key, "national_cost_eur_per_year")["mean"]
         unmet = _value(national, key, "national_unmet_share")
-        series.setdefault(key[:2], []).append((cost, unmet["mean"], unmet["half_width"], key[2]))
+        series.setdefault(key[:2], []).append(
+            (cost, unmet["mean"], unmet["ci_low"], unmet["ci_high"], key[2])
+        )
         rows.append(
             {
                 "coverage": key[0],
@@ -147,7 +167,8 @@ def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) ->
                 "posts": key[2],
                 "cost_eur_per_year": cost,
                 "unmet_share": unmet["mean"],
-                "unmet_share_half_width": unmet["half_width"],
+                "unmet_share_ci_low": unmet["ci_low"],
+                "unmet_share_ci_high": unmet["ci_high"],
             }
         )
     # One panel per coverage model, on shared axes: eleven series on one plot crossed
@@ -164,7 +185,8 @@ def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) ->
                 continue
             x = np.array([p[0] for p in points]) / 1e6
             y = np.array([p[1] for p in points]) * 100
-            err = np.nan_to_num(np.array([p[2] for p in points]) * 100)
+            # The interval's own ends (within 0-100 %), not mean ± half-width.
+            err = np.nan_to_num(np.array([[p[1] - p[2], p[3] - p[1]] for p in points]).T * 100)
             a = allocations.index(allocation)
             handles[allocation] = ax.errorbar(
                 x,
@@ -179,7 +201,7 @@ def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) ->
                 for k, (xi, yi, point) in enumerate(zip(x, y, points, strict=True)):
                     last = k == len(points) - 1  # written above, inside the panel
                     ax.annotate(
-                        f"{point[3]:,}",
+                        f"{point[4]:,}",
                         (xi, yi),
                         textcoords="offset points",
                         xytext=(0, 7) if last else (5, 3),
@@ -241,9 +263,11 @@ def _equity_frontier(national: list[dict[str, Any]], staging: Path, titles: _Tit
                 "allocation": allocation,
                 "equity_weight": weight,
                 **{
-                    f"{metric}{part}": _value(national, key, metric)[field]
+                    f"{metric}{'' if field == 'mean' else '_' + field}": _value(
+                        national, key, metric
+                    )[field]
                     for metric in ("national_unmet_share", "departement_unmet_max")
-                    for part, field in (("", "mean"), ("_half_width", "half_width"))
+                    for field in ("mean", "ci_low", "ci_high")
                 },
             }
         )
@@ -255,8 +279,8 @@ def _equity_frontier(national: list[dict[str, Any]], staging: Path, titles: _Tit
     ax.errorbar(
         [100 * r["national_unmet_share"] for r in line],
         [100 * r["departement_unmet_max"] for r in line],
-        xerr=[100 * r["national_unmet_share_half_width"] for r in line],
-        yerr=[100 * r["departement_unmet_max_half_width"] for r in line],
+        xerr=_error_bars(line, "national_unmet_share"),
+        yerr=_error_bars(line, "departement_unmet_max"),
         color=COLOURS[0],
         marker="o",
         capsize=2,
@@ -274,8 +298,8 @@ def _equity_frontier(national: list[dict[str, Any]], staging: Path, titles: _Tit
         ax.errorbar(
             [100 * r["national_unmet_share"]],
             [100 * r["departement_unmet_max"]],
-            xerr=[100 * r["national_unmet_share_half_width"]],
-            yerr=[100 * r["departement_unmet_max_half_width"]],
+            xerr=_error_bars([r], "national_unmet_share"),
+            yerr=_error_bars([r], "departement_unmet_max"),
             color=COLOURS[(k + 1) % len(COLOURS)],
             marker=MARKERS[(k + 1) % len(MARKERS)],
             linestyle="none",

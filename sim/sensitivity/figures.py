@@ -99,6 +99,19 @@ def _quantity_axis(
     return textwrap.fill(f"{words} ({unit})" if unit else words, 44), scale
 
 
+def _option_words(option: Any, index: int) -> str:
+    """An option of a factor as a tick label: a distribution by its mean, a choice by
+    its words, anything else by its place in the list."""
+    if isinstance(option, dict) and {"values", "weights"} <= set(option):
+        mean = np.average(option["values"], weights=option["weights"])
+        return f"option {index + 1}: mean {mean:.1f}"
+    if isinstance(option, dict) and isinstance(option.get("mean"), (int, float)):
+        return f"option {index + 1}: mean {option['mean']:g}"
+    if isinstance(option, str):
+        return _words(option)
+    return f"option {index + 1}"
+
+
 def _setting_axis(factor: str, settings: Mapping[str, Any]) -> tuple[str, str]:
     """The setting a one-way plot moves, as the x axis shows it: the factor's first
     setting (``populations.victim.urgent_share``), and the axis label in words."""
@@ -202,12 +215,19 @@ def draw_sensitivity_figures(
             path, x_label = _setting_axis(factor, factor_settings[factor])
             x = [json.loads(setting)[path] for setting in rows["setting"]]
             mean, low, high = (scale * rows[k] for k in ("mean", "ci_low", "ci_high"))
-            # Every factor is a range ([low, high] in the spec); a model choice is a
-            # stratum, drawn by the robustness figure, never a line.
-            ax.plot(x, mean, marker="o", color="#08519c")
-            ax.fill_between(x, low, high, alpha=0.25, color="#6baed6")
-            if min(x) >= 0:
-                ax.set_xlim(left=0)  # a setting's size reads from 0 (a cost, a share)
+            if all(isinstance(v, (int, float)) for v in x):  # a range: a line and its band
+                ax.plot(x, mean, marker="o", color="#08519c")
+                ax.fill_between(x, low, high, alpha=0.25, color="#6baed6")
+                if min(x) >= 0:
+                    ax.set_xlim(left=0)  # a setting's size reads from 0 (a cost, a share)
+            else:  # options (three follow-up distributions, say): a point per option
+                options = list(dict.fromkeys(json.dumps(v, sort_keys=True) for v in x))
+                at = np.array([options.index(json.dumps(v, sort_keys=True)) for v in x])
+                ax.errorbar(at, mean, yerr=[mean - low, high - mean], fmt="o",
+                            color="#08519c", capsize=3)  # fmt: skip
+                ax.set_xticks(range(len(options)),
+                              [_option_words(json.loads(o), k) for k, o in enumerate(options)],
+                              fontsize=8)  # fmt: skip
             ax.axhline(scale * thresholds[name], color="#d62728", linestyle="--", linewidth=1,
                        label="threshold of the conclusion")  # fmt: skip
             ax.set_xlabel(x_label, fontsize=8)

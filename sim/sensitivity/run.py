@@ -39,6 +39,7 @@ from scipy.stats import qmc
 from sim.config.errors import ConfigError
 from sim.config.schema import load_scenario, override_document, scenario_from_dict
 from sim.measures.catalogue import ALL, measures_for
+from sim.measures.stats import intervals
 from sim.pipeline.backends import Backend
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.plan import DesignPoint, ExperimentPlan, ResolvedScenario
@@ -346,9 +347,10 @@ def run_sensitivity(
         replicates = conclusion_replicates(results, c, len(points))
         name = top_factor[c.name]
         first = wanted.index(name) * len(levels)
+        lower, upper = _support(c, study)
         for j, u in enumerate(levels):
-            sample = replicates[first + j]
-            mean, low, high = _t_interval(sample)
+            at = intervals(replicates[first + j], lower=lower, upper=upper)
+            mean, low, high = float(at.mean[0]), float(at.ci_low[0]), float(at.ci_high[0])
             factor = study.assumptions.factors[name]
             one_way_rows.append(
                 {
@@ -418,13 +420,13 @@ def _settings(factor: Any, u: float) -> dict[str, Any]:
     return out
 
 
-def _t_interval(sample: np.ndarray) -> tuple[float, float, float]:
-    sample = sample[np.isfinite(sample)]
-    mean = float(sample.mean())
-    if len(sample) < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.975, len(sample) - 1) * sample.std(ddof=1) / math.sqrt(len(sample)))
-    return mean, mean - half, mean + half
+def _support(c: Conclusion, study: SensitivityStudy) -> tuple[float, float]:
+    """The values a conclusion's quantity can take: its measure's support, or no bound
+    for a difference of two scenarios (paired differences are not cut)."""
+    if c.baseline is not None:
+        return -math.inf, math.inf
+    scenario = load_scenario(study.config_paths[c.scenario])
+    return measures_for(scenario).named(c.measure).support
 
 
 def _robustness(
