@@ -61,6 +61,23 @@ def test_distances_between_and_within_departements(france: NationalStudy) -> Non
     assert hood.distance_km("92", "75") == hood.distance_km("75", "92")
 
 
+def test_the_kilometres_of_a_degree_are_the_wgs84_ellipsoid_s_at_the_equator() -> None:
+    from sim.national import neighbours
+
+    # WGS84: semi-major axis a, flattening f. A degree of longitude at the equator is
+    # a circle's arc, a degree of latitude the meridian's (radius of curvature
+    # a (1 - e^2) there); the local projection scales longitude by cos(latitude).
+    a, f = 6378.137, 1 / 298.257223563
+    e2 = f * (2 - f)
+    degree = math.pi / 180
+    longitude, latitude = (
+        neighbours.KM_PER_DEGREE_LONGITUDE_AT_EQUATOR,
+        neighbours.KM_PER_DEGREE_LATITUDE,
+    )
+    assert longitude == pytest.approx(a * degree, abs=0.01)
+    assert latitude == pytest.approx(a * (1 - e2) * degree, abs=0.01)
+
+
 def test_the_mean_distance_in_a_square_is_robbins_constant() -> None:
     # The mean distance between two uniform points of a unit square, in closed form.
     exact = (2 + math.sqrt(2) + 5 * math.log(1 + math.sqrt(2))) / 15
@@ -82,9 +99,9 @@ def test_a_centroid_weighs_area_not_vertices(clockwise: bool) -> None:
     small = np.array([(10, 0), (10, 1), (11, 1), (11, 0), (10, 0)], dtype=float)
     x, y = _centroid([np.array(ring, dtype=float), small])
     assert (x, y) == pytest.approx(((2 * 1.0 + 1 * 10.5) / 3, 0.5))
-    # No area at all (a line): the mean of its points.
-    line = np.array([(0, 0), (1, 1), (2, 2), (0, 0)], dtype=float)
-    assert _centroid([line]) == pytest.approx((0.75, 0.75))
+    # No area at all (a line): the mean of its points, each coordinate its own.
+    line = np.array([(0, 0), (2, 1), (4, 2), (0, 0)], dtype=float)
+    assert _centroid([line]) == pytest.approx((1.5, 0.75))
 
 
 def test_boundaries_that_are_not_polygons_are_refused(tmp_path: Path) -> None:
