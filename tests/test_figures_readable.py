@@ -206,6 +206,26 @@ def test_every_station_figure_reads_without_the_code(name, drawn, tmp_path):
     _check(drawn)
 
 
+def test_every_kind_of_station_figure_of_a_tiny_run_reads_without_the_code(
+    drawn, tmp_path, monkeypatch
+):
+    """On a fresh clone too (the tests above need ``results/``): the four kinds of
+    station figure drawn from a tiny experiment of 28-day runs (16 runs, a few
+    seconds), read as drawn."""
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "pipeline"))
+    from experiment_specs import ALL_FIGURES, write_spec
+
+    from sim.pipeline.backends import LocalBackend
+    from sim.pipeline.execute import run_experiment
+    from sim.pipeline.plan import load_plan
+
+    plan = load_plan(write_spec(tmp_path, figures=ALL_FIGURES))
+    outcome = run_experiment(plan, tmp_path / "out", LocalBackend(1), figures=True)
+    assert outcome.status == "complete"
+    assert {"wait_ecdf", "hour_of_week_heatmap", "staffing_response", "cost_frontier"} <= set(drawn)
+    _check(drawn)
+
+
 @pytest.mark.slow
 def test_every_station_figure_of_a_fresh_run_reads_without_the_code(drawn, tmp_path):
     """Every shipped station experiment run afresh (about 80 s on 2 cores), its figures
