@@ -43,14 +43,20 @@ STATION_EXPERIMENTS = (
 CONFIG_ID = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
 """Snake case: how configs, rules and factors are named where people type them."""
 NUMBER = re.compile(r"\d")
-UNIT_WORDS = frozenset({"per", "points", "EUR", "h", "hours", "days", "min", "years"})
-"""Words that make a label a unit of its own (``posts per 100,000``, ``percentage
-points``), as a colour bar is labelled."""
+UNIT_WORDS = frozenset(
+    {"per", "points", "EUR", "h", "hour", "hours", "day", "days", "week", "min",
+     "minutes", "years", "posts", "cases", "persons", "people", "index", "ratio",
+     "fraction", "number"}
+)  # fmt: skip
+"""Words that name a unit (``posts per 100,000``, ``percentage points``, ``index``,
+``ratio``), in a label's parentheses or as the label itself."""
 
 
 def names_a_unit(label: str) -> bool:
+    """Whether ``label`` says its unit: a %, a multiple (``×``), or a unit word; a
+    parenthesis alone is not enough ("(its 2 other settings moved with it)")."""
     words = set(re.findall(r"[A-Za-z]+", label))
-    return "(" in label or "%" in label or label.startswith("number of") or bool(words & UNIT_WORDS)
+    return "%" in label or "×" in label or bool(words & UNIT_WORDS)
 
 
 def _texts(figure: Figure | SubFigure) -> Iterator[tuple[str, str]]:
@@ -112,9 +118,11 @@ def problems(stem: str, figure: Figure) -> list[str]:
             if not any(NUMBER.search(t.get_text()) for t in ticks):
                 continue  # categories (days, models, rules): named by their ticks
             label = _label_of(ax, which)
+            # Ticks written in units ("1 min", "1 h", "1 day") carry the unit themselves.
+            ticked = any(names_a_unit(t.get_text()) for t in ticks)
             if not label:
                 found.append(f"{stem}: a {which} axis of numbers without a label")
-            elif not names_a_unit(label):
+            elif not names_a_unit(label) and not ticked:
                 found.append(f"{stem}: the {which} axis {label!r} names no unit")
             scale = ax.get_xscale() if which == "x" else ax.get_yscale()
             low = (ax.get_xlim() if which == "x" else ax.get_ylim())[0]
@@ -334,7 +342,7 @@ def test_the_reader_finds_a_config_id_and_an_axis_without_unit():
     ax = figure.subplots()
     ax.plot([1, 2], [3, 4], label="france_office_hours")
     ax.legend()
-    ax.set_xlabel("posts")
+    ax.set_xlabel("staffing (its settings moved together)")  # a parenthesis, no unit
     ax.set_ylabel("cost (k EUR a year)")
     ax.set_ylim(3, 4)
     assert any("starts at 3, not 0" in p for p in problems("bad", figure))

@@ -112,6 +112,19 @@ def _option_words(option: Any, index: int) -> str:
     return f"option {index + 1}"
 
 
+def _setting_unit(path: str) -> str:
+    """The unit of a setting, from its name, as it follows the axis label: a share or a
+    probability is a fraction, a ratio a ratio; times and costs say theirs already."""
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf.endswith(("_share", "probability", "_rate")) or leaf in ("no_show", "floor"):
+        return " (fraction, 0-1)"
+    if "ratio" in leaf:
+        return " (ratio)"
+    if leaf in ("count", "max_attempts", "max_rebookings") or leaf.endswith("_count"):
+        return " (number)"
+    return ""
+
+
 def _setting_axis(factor: str, settings: Mapping[str, Any]) -> tuple[str, str]:
     """The setting a one-way plot moves, as the x axis shows it: the factor's first
     setting (``populations.victim.urgent_share``), and the axis label in words."""
@@ -122,7 +135,7 @@ def _setting_axis(factor: str, settings: Mapping[str, Any]) -> tuple[str, str]:
     words = _words(" ".join(segments[1:] if len(segments) > 2 else segments[-1:]))
     words = re.sub(r"\beur\b", "EUR", words)
     others = len(settings) - 1
-    label = f"{_words(factor)}: {words}"
+    label = f"{_words(factor)}: {words}{_setting_unit(path)}"
     if others:
         label += f"\n(its {others} other setting{'s' if others > 1 else ''} moved with it)"
     return path, label
