@@ -175,7 +175,8 @@ def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) ->
     # and hid each other. Within a panel colour, dash and marker say the rule.
     coverages = [c for c in titles.coverages if any(k[0] == c for k in series)]
     allocations = sorted({k[1] for k in series})
-    figure = Figure(figsize=(4.8 * len(coverages) + 1.0, 6.2), layout="constrained")
+    width = max(4.8 * len(coverages) + 1.0, 9.0)  # the title's width, for one panel too
+    figure = Figure(figsize=(width, 6.2), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(coverages), sharex=True, sharey=True))
     handles: dict[str, Any] = {}
     for ax, coverage in zip(axes, coverages, strict=True):

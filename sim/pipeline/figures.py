@@ -293,7 +293,9 @@ def _staffing_response(results: StoredResults, request: FigureRequest, folder: P
                 ax.plot(x, mean, label=name, markersize=4, linewidth=1.4, **style)
                 ax.fill_between(x, low, high, color=style["color"], alpha=0.15, linewidth=0)
             if r == 0 and panels is not None:
-                ax.set_title(_level_name(results, panels, panel), fontsize=9)
+                # Wrapped to the panel (about 4 inches): a factor's title and unit
+                # ("referral when nobody can take the case = 1 × ...") run long.
+                ax.set_title(textwrap.fill(_level_name(results, panels, panel), 48), fontsize=9)
             if r == len(metrics) - 1:
                 ax.set_xlabel(_axis_label(results, request.x))
             if _spans_decades(summary, request.x):
