@@ -382,5 +382,5 @@ def test_a_one_way_plot_of_options_draws_a_point_per_option(drawn, tmp_path):
         for o in options
     ]
     assert ticks == [f"option {k + 1}: mean {m:.1f}" for k, m in enumerate(means)]
-    assert [f"{m:.1f}" for m in means[:2]] == ["2.4", "3.7"]  # as the factor's rationale
+    assert [f"{m:.1f}" for m in means] == ["2.4", "3.7", "5.2"]  # as the factor's rationale
     assert len(ax.containers) == 1 and len(ax.lines) >= 1  # error bars, not a band
