@@ -219,7 +219,7 @@ def format_national(
     """The national table as the commands print it: one block per allocation, named in
     words with the ids a person types, each measure's mean with its 95 % CI (within the
     measure's support)."""
-    from sim.national.figures import rule_title
+    from sim.national.figures import replications_text, rule_title
     from sim.national.measures import NATIONAL_MEASURES
 
     shown = (
@@ -239,9 +239,7 @@ def format_national(
     )
     rows = tables["national"].to_pylist()
     keys = list(dict.fromkeys((r["coverage"], r["allocation"], r["posts"]) for r in rows))
-    counts = sorted({int(r["n"]) for r in rows if r["metric"] == "national_unmet_share"})
-    over = "-".join(str(n) for n in dict.fromkeys([counts[0], counts[-1]])) if counts else "?"
-    lines = [f"National table (mean over {over} replications, with its 95 % CI)"]
+    lines = [f"National table (mean over {replications_text(rows)}, with its 95 % CI)"]
     for key in keys:
         chosen = {
             r["metric"]: r for r in rows if (r["coverage"], r["allocation"], r["posts"]) == key

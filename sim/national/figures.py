@@ -40,7 +40,7 @@ from sim.pipeline.figure_style import (
 )
 from sim.pipeline.store import atomic_folder
 
-__all__ = ["draw_national_figures", "rule_title"]
+__all__ = ["draw_national_figures", "replications_text", "rule_title"]
 
 _SHORT_NAMES = {"93": "Seine-St-Denis"}
 """Names too long for the inset's small départements."""
@@ -116,9 +116,11 @@ class _Titles:
         return f"{self.coverage(coverage)}, {self.rule(rule)}"
 
 
-def _replications(national: list[dict[str, Any]]) -> str:
+def replications_text(national: list[dict[str, Any]]) -> str:
     """How many replications the national table's means are over, in words."""
     counts = sorted({int(r["n"]) for r in national if r["metric"] == "national_unmet_share"})
+    if not counts:
+        return "no replications"
     if len(counts) == 1:
         return f"{counts[0]} replication{'s' if counts[0] != 1 else ''}"
     return f"{counts[0]}-{counts[-1]} replications"
@@ -220,7 +222,7 @@ def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) ->
     figure.suptitle(
         "Cost against unmet demand, by coverage model (panels) and allocation rule\n"
         "(labels: posts nationally, on the proportional lines; 95 % CIs over "
-        f"{_replications(national)})"
+        f"{replications_text(national)})"
     )
     figure.legend(
         [handles[a] for a in allocations if a in handles],
@@ -311,7 +313,7 @@ def _equity_frontier(national: list[dict[str, Any]], staging: Path, titles: _Tit
     ax.set_ylabel("Unmet demand, worst département (% of its persons in need)")
     ax.set_title(
         f"Efficiency against equity, {posts} posts, {titles.coverage(coverage)}\n"
-        f"(down and left is better; 95 % CIs over {_replications(national)})"
+        f"(down and left is better; 95 % CIs over {replications_text(national)})"
     )
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")

@@ -310,6 +310,7 @@ def national_tables(
     national, per_replication, departements, catchments, allocation_rows = [], [], [], [], []
     by_request: dict[str, dict[str, np.ndarray]] = {}
     catchment_of = {c.catchment_id: c for c in study.catchments}
+    lower, upper = NATIONAL_MEASURES.supports(NATIONAL_MEASURES.names)  # every request's
     for r in requests:
         allocation = allocations[r.key]
         totals, per_catchment = counts.national(r.coverage, allocation)
@@ -320,7 +321,6 @@ def national_tables(
         ]
         matrix = np.array([[v[m.name] for m in NATIONAL_MEASURES] for v in values])
         by_request[r.key] = {m.name: matrix[:, j] for j, m in enumerate(NATIONAL_MEASURES)}
-        lower, upper = NATIONAL_MEASURES.supports(NATIONAL_MEASURES.names)
         summary = intervals(matrix, lower=lower, upper=upper)
         keys = _request_keys(r)
         for j, m in enumerate(NATIONAL_MEASURES):

@@ -152,8 +152,7 @@ def plan_for_scenario(
         # Figures and tables of two posts must not read "one worker": the title says
         # what was set (and the resolved config keeps it).
         title = changed_title(scenario.plain_title, changes, "as set for this run")
-        overrides = {**overrides, "title": title}
-        scenario = load_scenario(config, overrides)
+        overrides = {**overrides, "title": title}  # checked with the rest by _resolve
     spec = ExperimentSpec(
         name=scenario.name,
         description=f"station-sim run {config}",
