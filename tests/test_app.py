@@ -257,11 +257,17 @@ def test_between_stored_counts_the_france_page_estimates_at_once_and_says_so(
 
     assert any(c.value == MAP_NOTE for c in page.caption)
     assert page.get("vega_lite_chart")
+    # The optimiser's too, replayed from its stored response curves.
+    page.selectbox(key="national.rule").set_value("optimised")
+    page.run()
+    assert not page.exception, page.exception
+    assert any("replayed from the optimiser's" in m.value for m in page.markdown)
+    assert any(c.value == MAP_NOTE for c in page.caption)
 
 
 def test_where_a_fixed_rule_puts_the_posts_needs_no_simulation() -> None:
     """The estimate's map: every post of a fixed rule in a département, its density
-    from the shipped populations; the optimiser (trained first) has no such map."""
+    from the shipped populations."""
     from sim.app.national import planned_departements
 
     planned = planned_departements("proportional", 300)
@@ -269,8 +275,33 @@ def test_where_a_fixed_rule_puts_the_posts_needs_no_simulation() -> None:
     assert planned["posts_in_departement"].sum() == 300
     density = planned["posts_in_departement"] / planned["population"] * 100_000
     assert (planned["posts_per_100k"] - density).abs().max() < 1e-12
-    assert planned_departements("optimised", 300) is None
     assert planned_departements("two_per_departement_first", 100) is None  # needs 202
+
+
+def test_the_optimised_map_is_replayed_from_the_stored_response_curves() -> None:
+    """Between the stored counts the optimiser's allocation comes from its stored
+    curves, no simulation: at a stored count it is the allocation the experiment
+    evaluated (its départements without a post), and past the curves there is none."""
+    from sim.app import national
+
+    table = national.stored_table()
+    if table is None or national.stored_curves() is None:
+        pytest.skip("no national results stored and no committed reference")
+    for posts in (175, 450):
+        planned = national.planned_departements("optimised", posts, "office_hours")
+        assert planned is not None and planned["posts_in_departement"].sum() == posts
+        evaluated = table[
+            (table["coverage"] == "office_hours")
+            & (table["allocation"] == "optimised")
+            & (table["posts"] == posts)
+            & (table["metric"] == "departements_without_post")
+        ]["mean"]
+        assert (planned["posts_in_departement"] == 0).sum() == int(evaluated.iloc[0])
+    between = national.planned_departements("optimised", 500, "office_hours")
+    assert between is not None and between["posts_in_departement"].sum() == 500
+    assert national.planned_departements("optimised", 2640, "office_hours") is None
+    assert national.planned_departements("optimised", 450, "belgian") is None
+    assert national.stored_curves_posts("office_hours") == 600
 
 
 def test_the_national_table_never_shows_a_negative_count_or_a_share_past_100() -> None:

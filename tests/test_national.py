@@ -24,7 +24,12 @@ from sim.national.allocation import (
 )
 from sim.national.config import load_national
 from sim.national.measures import departement_shares, weighted_gini, weighted_quantile
-from sim.national.optimise import ResponseCurves, equity_turns, greedy_allocation
+from sim.national.optimise import (
+    ResponseCurves,
+    equity_turns,
+    greedy_allocation,
+    replay_allocation,
+)
 from sim.national.run import NationalStudy, catchment_scenario, no_post_counts
 from sim.national.study import Request, run_national
 from sim.pipeline.backends import LocalBackend
@@ -322,6 +327,36 @@ def test_greedy_finds_the_best_allocation_of_convex_curves(tmp_path: Path) -> No
         key=total,
     )
     assert total(onward) == pytest.approx(total(best_onward))
+
+
+def test_the_optimised_allocation_is_replayed_from_its_stored_points_alone(
+    tmp_path: Path,
+) -> None:
+    # The web page's optimised map between the stored post counts: the greedy's own
+    # allocation at every count its points reach, nested, and None (never a
+    # simulation) past them.
+    path = small_config(tmp_path, ["48", "90", "05"], cross_border={"enabled": False})
+    study = NationalStudy.of(load_national(path))
+    ids = [c.catchment_id for c in study.catchments]
+    curves = ResponseCurves(study, "office_hours", 1, {})
+    rng = np.random.default_rng(11)
+    for c in ids:
+        in_need = curves.value(c, 0, "unmet")
+        rate = rng.uniform(0.2, 1.5)
+        for k in range(1, 6):
+            curves.points[(c, k)] = (in_need * math.exp(-rate * k), 0.0)
+    previous = {c: 0 for c in ids}
+    for posts in range(1, len(ids) * 5 + 2):
+        replayed = replay_allocation(curves, posts)
+        try:
+            dealt = greedy_allocation(curves, posts, _NoBackend())  # type: ignore[arg-type]
+        except AssertionError:  # the greedy would simulate a point: no replay
+            assert replayed is None
+            break
+        assert replayed == dealt and sum(dealt.values()) == posts
+        assert all(previous[c] <= dealt[c] for c in ids)  # one post more each time
+        previous = dealt
+    assert 3 < sum(previous.values()) < len(ids) * 5  # both branches were taken
 
 
 def test_equity_weight_one_finds_the_smallest_worst_departement(tmp_path: Path) -> None:
@@ -623,7 +658,8 @@ def test_a_national_experiment_spec_with_its_sanity_country(tmp_path: Path) -> N
     assert {"optimised", "optimised_equity_1"} <= labels
     frontier = pacsv.read_csv(out / "figures" / "frontier_equity.csv").to_pylist()
     assert sorted(r["equity_weight"] for r in frontier if r["equity_weight"] is not None) == [0, 1]
-    assert set(reference_tables(out / "tables")) == {"national", "gains", "sanity"}
+    kept = {"national", "gains", "sanity", "response_curves"}
+    assert set(reference_tables(out / "tables")) == kept
     # A map of a cell the grid does not have is refused before anything runs.
     spec["maps"] = [{"coverage": "office_hours", "allocation": "proportional", "posts": [3]}]
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")

@@ -43,6 +43,8 @@ __all__ = [
     "no_post_note",
     "planned_departements",
     "progress_text",
+    "stored_curves",
+    "stored_curves_posts",
     "stored_national",
     "stored_table",
 ]
@@ -200,19 +202,26 @@ def _study() -> NationalStudy:
     return NationalStudy.of(load_national(NATIONAL_CONFIG))
 
 
-def planned_departements(rule: str, posts: int) -> pd.DataFrame | None:
-    """Where a fixed rule puts ``posts``: posts and posts per 100,000 inhabitants by
-    département, no simulation needed (the map beside an estimate); None for the
-    optimiser, whose allocation needs its training, or a count the rule cannot share."""
+def planned_departements(
+    rule: str, posts: int, coverage: str = "office_hours"
+) -> pd.DataFrame | None:
+    """Where ``rule`` puts ``posts``: posts and posts per 100,000 inhabitants by
+    département, no simulation needed (the map beside an estimate). The optimiser's
+    allocation is replayed from the response curves the stored results kept for
+    ``coverage`` (``replay_allocation``). None for a count a fixed rule cannot share,
+    or one beyond the optimiser's stored curves."""
     from sim.national.allocation import allocate, posts_by_departement
 
-    if rule == "optimised":
-        return None
     study = _study()
-    try:
-        allocation = allocate(rule, posts, study.catchments, study.model.config.allocation)
-    except ConfigError:
-        return None
+    if rule == "optimised":
+        allocation = _replayed(coverage, posts)
+        if allocation is None:
+            return None
+    else:
+        try:
+            allocation = allocate(rule, posts, study.catchments, study.model.config.allocation)
+        except ConfigError:
+            return None
     by_departement = posts_by_departement(allocation, study.catchments)
     return pd.DataFrame(
         [
@@ -226,6 +235,47 @@ def planned_departements(rule: str, posts: int) -> pd.DataFrame | None:
             for d in study.model.departements
         ]
     )
+
+
+def stored_curves_posts(coverage: str) -> int | None:
+    """The most posts the optimiser's stored response curves for ``coverage`` were
+    trained for (the national experiment's ``optimise.max_posts``); None when none
+    are stored."""
+    table = stored_curves()
+    if table is None or not (table["coverage"] == coverage).any():
+        return None
+    stored = stored_table()
+    if stored is None:
+        return None
+    chosen = stored[(stored["coverage"] == coverage) & (stored["allocation"] == "optimised")]
+    return int(chosen["posts"].max()) if not chosen.empty else None
+
+
+def stored_curves() -> pd.DataFrame | None:
+    """The optimiser's response curves of the stored results, else of the committed
+    reference: ``coverage, catchment, posts, unmet, not_within_24h``."""
+    path = STORED / "tables" / "response_curves.parquet"
+    if path.is_file():
+        return pq.read_table(path).to_pandas()
+    if (REFERENCE / "response_curves.csv").is_file():
+        return pd.read_csv(REFERENCE / "response_curves.csv")
+    return None
+
+
+def _replayed(coverage: str, posts: int) -> dict[str, int] | None:
+    from sim.national.optimise import ResponseCurves, replay_allocation
+
+    table = stored_curves()
+    if table is None:
+        return None
+    table = table[table["coverage"] == coverage]
+    points = {
+        (str(row.catchment), int(row.posts)): (float(row.unmet), float(row.not_within_24h))
+        for row in table.itertuples()
+    }
+    study = _study()
+    replications = study.model.config.allocation.training_replications
+    return replay_allocation(ResponseCurves(study, coverage, replications, points), posts)
 
 
 def estimated_national(coverage: str, rule: str, posts: int) -> pd.DataFrame | None:

@@ -524,7 +524,7 @@ def france_tab() -> None:
             )
             st.dataframe(estimated, hide_index=True, width="stretch")
             st.caption(national.ESTIMATE_NOTE)
-        planned_map(rule, posts)
+        planned_map(rule, posts, coverage)
         st.markdown("The simulation of this allocation from a terminal:")
         st.code(national.national_command(posts, rule, coverage, replications), language="bash")
         return
@@ -557,7 +557,7 @@ def france_tab() -> None:
     elif view.map_image is not None:
         st.image(str(view.map_image))
     else:
-        planned_map(rule, posts)
+        planned_map(rule, posts, coverage)
     st.download_button(
         "National table (CSV)", table.to_csv(index=False), "national.csv", "text/csv"
     )
@@ -565,18 +565,28 @@ def france_tab() -> None:
     st.code(national.national_command(posts, rule, coverage, replications), language="bash")
 
 
-def planned_map(rule: str, posts: int) -> None:
-    """The map of where a fixed rule puts the posts, before any simulation."""
-    planned = national.planned_departements(rule, posts)
+def planned_map(rule: str, posts: int, coverage: str) -> None:
+    """The map of where a rule puts the posts, before any simulation (the optimiser's
+    from its stored response curves)."""
+    planned = national.planned_departements(rule, posts, coverage)
     if planned is None:
-        st.caption(
-            "The optimiser's map needs its training and a simulation: "
-            "*Compute this allocation now*."
-        )
+        if rule == "optimised":
+            trained = national.stored_curves_posts(coverage)
+            reach = (
+                f"reach {trained} posts under this coverage model"
+                if trained is not None
+                else "are not stored for this coverage model"
+            )
+            st.caption(
+                f"The optimiser's stored response curves {reach}: its map for "
+                f"{posts} posts needs its training and a simulation (*Compute this "
+                "allocation now*)."
+            )
         return
+    how = "replayed from the optimiser's stored response curves, " if rule == "optimised" else ""
     st.markdown(
-        "**Where the rule puts these posts** (unmet demand by département needs a "
-        "simulation: *Compute this allocation now*)"
+        f"**Where the rule puts these posts** ({how}no simulation needed; unmet demand "
+        "by département needs one: *Compute this allocation now*)"
     )
     st.altair_chart(departement_map(planned, "density"))
     st.caption(MAP_NOTE)

@@ -84,6 +84,9 @@ _VALUE_COLUMNS = frozenset(
         "value_min",
         "value_median",
         "value_max",
+        # the optimiser's response curves
+        "unmet",
+        "not_within_24h",
     }
 )
 
@@ -105,14 +108,15 @@ class ReproductionCheck:
 
 def reference_tables(tables_dir: Path) -> dict[str, pa.Table]:
     """The rows of an experiment's tables that the reference keeps (of a national
-    experiment: its national, gains and sanity tables whole; of a sensitivity study:
-    every table whole, they are small)."""
+    experiment: its national, gains and sanity tables and the optimiser's response
+    curves whole, the web page replaying the optimised allocation from those; of a
+    sensitivity study: every table whole, they are small)."""
     if (tables_dir / "robustness.parquet").is_file():
         return {path.stem: pq.read_table(path) for path in sorted(tables_dir.glob("*.parquet"))}
     if (tables_dir / "national.parquet").is_file():
         return {
             name: pq.read_table(tables_dir / f"{name}.parquet")
-            for name in ("national", "gains", "sanity")
+            for name in ("national", "gains", "sanity", "response_curves")
             if (tables_dir / f"{name}.parquet").is_file()
         }
     measures = MeasureList.from_records(pq.read_table(tables_dir / "measures.parquet").to_pylist())

@@ -45,6 +45,7 @@ __all__ = [
     "ResponseCurves",
     "equity_turns",
     "greedy_allocation",
+    "replay_allocation",
 ]
 
 Objective = Literal["unmet", "not_within_24h"]
@@ -239,6 +240,40 @@ def greedy_allocation(
             extend(chosen, [c for _, _, c in heapq.nsmallest(_ROUND_WIDTH, heap)])
         heapq.heappush(heap, (-gain(chosen), order[chosen], chosen))
     return counts
+
+
+class _Untrained(LookupError):
+    """The greedy needs a curve point that was never simulated."""
+
+
+class _StoredPointsOnly:
+    """A backend that runs nothing: a greedy given it may only read stored points."""
+
+    stores_in_workers = False
+    description = "the stored curve points only"
+
+    def run(self, tasks: object, job: object, on_done: object, on_failed: object) -> None:
+        raise _Untrained
+
+    def close(self) -> None:
+        pass
+
+
+def replay_allocation(
+    curves: ResponseCurves, posts: int, objective: Objective = "unmet"
+) -> dict[str, int] | None:
+    """The optimised allocation of ``posts`` posts from no posts, from the curves'
+    stored points alone; None where the greedy would need a point never simulated.
+
+    A greedy from no posts deals its first N posts alike whatever its total, and each
+    point it reads is a mean of the same training replications whenever it was
+    simulated: so, from the points a study kept for N' posts, this is the allocation
+    that study finds at any N up to N', without a simulation (the web page's map
+    between the stored post counts)."""
+    try:
+        return greedy_allocation(curves, posts, _StoredPointsOnly(), objective=objective)
+    except _Untrained:
+        return None
 
 
 def equity_turns(posts: int, weight: float) -> list[bool]:
