@@ -360,7 +360,9 @@ def _choropleth(
 ) -> None:
     """A map of ``values`` by département into ``figure``; ``labels`` (by code), where
     given, are written on each département, in the overseas panels' titles and beside
-    the inset's names."""
+    the inset's names; otherwise each mainland département outside the inset carries
+    its number (the overseas panels and the inset are named)."""
+    numbered = labels is None
     labels = labels or {}
     grid = figure.add_gridspec(5, 6)
     main = figure.add_subplot(grid[:, 1:])
@@ -393,8 +395,12 @@ def _choropleth(
     collection = draw(main, mainland)
     for code in mainland:
         # The inner ring's labels would cover each other on the map: the inset has them.
-        if code in labels and code not in inner:
+        if code in inner:
+            continue
+        if code in labels:
             write(main, labels[code], 5.5, shapes[code].label_at)
+        elif numbered:
+            write(main, code, 4.5, shapes[code].label_at)
     for row, code in enumerate(OVERSEAS):
         ax = figure.add_subplot(grid[row, 0])
         if code in shapes:
@@ -471,7 +477,7 @@ def _maps(
                 shapes,
                 unmet,
                 f"Unmet demand (% of persons in need), {posts} posts, "
-                f"mean of {replications} replications\n"
+                f"mean of {replications} replications; numbers: département codes\n"
                 + _equity_line(national, (coverage, allocation, posts)),
                 Normalize(*SHARE_SCALE_PERCENT),
                 "cividis_r",
@@ -494,7 +500,7 @@ def _maps(
             shapes,
             change,
             f"Change in unmet demand, {low} to {high} posts (below 0: less unmet, better)\n"
-            f"{titles.cell(coverage, allocation)}",
+            f"{titles.cell(coverage, allocation)}; numbers: département codes",
             TwoSlopeNorm(0.0, -spread, spread),
             "PuOr_r",
             "percentage points (of persons in need)",
