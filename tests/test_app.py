@@ -131,7 +131,7 @@ def test_the_downloaded_config_validates_and_reproduces_the_page(
     _run(page)
     summary = page.dataframe[0].value
     # The model changed on the page says so wherever it is named.
-    changed = f"{BELGIAN} (3 posts, its own on-call hours, as set on this page)"
+    changed = f"{BELGIAN} (changed on this page: 3 posts, its own on-call hours)"
     assert BELGIAN not in set(summary["Coverage model"])
     assert any(changed in h.value for h in page.subheader) or changed in set(
         summary["Coverage model"]

@@ -109,7 +109,7 @@ def test_the_page_runs_a_comparison_in_headless_chromium(tmp_path: Path) -> None
             )  # fmt: skip
             seconds = time.monotonic() - started
             text = browser.find_element(By.TAG_NAME, "body").text
-            changed = "(2 posts, as set on this page)"
+            changed = "(changed on this page: 2 posts)"
             assert "What each model changes, compared with: French standard" in text
             assert changed in text.split("What each model changes, compared with:")[1][:200]
             assert "Unmet demand" in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import CONFIGS, SHIPPED
 
@@ -211,7 +213,7 @@ def test_a_title_says_what_a_run_set_and_not_the_run_settings() -> None:
     plan = plan_for_scenario(config, {**two, **other})
     (resolved,) = plan.scenarios
     assert resolved.scenario.title == (
-        f"{base.title} (3 posts, victim referral ratio when no worker 0.3, as set for this run)"
+        f"{base.title} (changed for this run: 3 posts, victim referral ratio when no worker 0.3)"
     )
     # A title the user sets is theirs; settings of the run alone keep the config's.
     assert plan_for_scenario(config, {**two, "title": "Mine"}).scenarios[0].scenario.title == (
@@ -220,5 +222,38 @@ def test_a_title_says_what_a_run_set_and_not_the_run_settings() -> None:
     assert plan_for_scenario(config, {"simulation.seed": 5}).scenarios[0].scenario.title == (
         base.title
     )
-    long = changed_title("x" * TITLE_LIMIT, "2 posts", "as set for this run")
-    assert len(long) == TITLE_LIMIT and long.endswith("... (2 posts, as set for this run)")
+    long = changed_title("x" * TITLE_LIMIT, "2 posts", "for this run")
+    assert len(long) == TITLE_LIMIT and long.endswith("... (changed for this run: 2 posts)")
+
+
+def test_an_experiment_s_own_changes_to_a_scenario_retitle_it(tmp_path: Path) -> None:
+    import yaml
+
+    from sim.pipeline.plan import load_plan
+
+    office = CONFIGS / "france_office_hours.yaml"
+    base = load_scenario(office).title
+    spec = {
+        "name": "retitled",
+        "scenarios": [
+            str(office),
+            {"config": str(office), "label": "two", "overrides": {"staffing.workers[0].count": 2}},
+            {
+                "config": str(office),
+                "label": "mine",
+                "overrides": {"title": "Mine", "staffing.workers[0].count": 3},
+            },
+        ],
+        # Common to every scenario: the experiment's setting, no scenario's change.
+        "overrides": {"populations.victim.arrivals.per_year": 500},
+        "replications": 2,
+        "seed": 1,
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    titles = {r.label: r.scenario.title for r in load_plan(path).scenarios}
+    assert titles == {
+        "france_office_hours": base,
+        "two": f"{base} (changed in this experiment: 2 posts)",
+        "mine": "Mine",
+    }

@@ -165,7 +165,8 @@ class ResolvedRequest:
         """The ``station-sim run`` command that reproduces model ``label``'s numbers."""
         words = ["station-sim", "run", f"configs/{label}.yaml"]
         for path, value in self.overrides[label].items():
-            words += ["--set", f"{path}={_yaml_value(value)}"]
+            if path != "title":  # station-sim run titles a changed model itself
+                words += ["--set", f"{path}={_yaml_value(value)}"]
         words += ["--replications", str(self.replications), "--seed", str(self.seed)]
         return shlex.join(words)
 
@@ -259,6 +260,10 @@ def resolve_request(
         except ConfigError as error:
             problems.append(_explain(error, model, wanted))
             continue
+        if wanted:
+            # The page's common settings (demand, assumptions) leave the title as it
+            # is; said here, so that an experiment spec's retitling leaves it too.
+            wanted.setdefault("title", model.title)
         overrides[model.name] = wanted
     if problems:
         return None, problems
@@ -318,7 +323,7 @@ def _model_overrides(
     if changed:
         # A model changed on the page is not the config it started from: its headings
         # and legends say so (the title is what figures and tables show).
-        out["title"] = changed_title(model.title, changed, "as set on this page")
+        out["title"] = changed_title(model.title, changed, "on this page")
     return out
 
 

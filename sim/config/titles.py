@@ -2,10 +2,11 @@
 own (``station-sim run --set``, the web page), so that a figure of two posts does not
 say "one worker".
 
-The title stays the config's, followed by the settings that changed in a few words:
-``French standard: one worker, weekday office hours (2 posts, as set for this
-run)``.  The settings of the run rather than of the model (``simulation.*``: seed,
-replications, windows) change no title.
+The title stays the config's, followed by where and to what it was changed, in a few
+words: ``French standard: one worker, weekday office hours (changed for this run: 2
+posts)``; the config's words first, so that "one worker" reads as what was changed,
+not as what ran.  The settings of the run rather than of the model (``simulation.*``:
+seed, replications, windows) change no title.
 """
 
 from __future__ import annotations
@@ -71,15 +72,16 @@ def _setting_words(key: str, scenario: Scenario) -> str:
     return words
 
 
-def changed_title(base: str, changes: str, how: str) -> str:
-    """``base`` followed by ``changes`` and ``how`` they were set, held to the title's
-    length limit (the base is shortened, never the changes)."""
+def changed_title(base: str, changes: str, where: str) -> str:
+    """``base`` followed by ``where`` it was changed (``"for this run"``) and
+    ``changes``, held to the title's length limit (the base is shortened, never the
+    changes)."""
     if not changes:
         return base
-    suffix = f" ({changes}, {how})"
+    suffix = f" (changed {where}: {changes})"
     room = TITLE_LIMIT - len(suffix)
     if room < 12:  # too many changes to name: say so
-        suffix = f" (settings changed, {how})"
+        suffix = f" (settings changed {where})"
         room = TITLE_LIMIT - len(suffix)
     shown = base if len(base) <= room else base[: room - 3] + "..."
     return shown + suffix

@@ -137,7 +137,7 @@ def load_plan(path: str | Path) -> ExperimentPlan:
         )
         raise ConfigError(message) from None
     text = path.read_text(encoding="utf-8")
-    return _resolve(spec, path.parent, str(path), path, text)
+    return _resolve(spec, path.parent, str(path), path, text, retitle=True)
 
 
 def plan_for_scenario(
@@ -151,7 +151,7 @@ def plan_for_scenario(
     if changes and "title" not in overrides:
         # Figures and tables of two posts must not read "one worker": the title says
         # what was set (and the resolved config keeps it).
-        title = changed_title(scenario.plain_title, changes, "as set for this run")
+        title = changed_title(scenario.plain_title, changes, "for this run")
         overrides = {**overrides, "title": title}  # checked with the rest by _resolve
     spec = ExperimentSpec(
         name=scenario.name,
@@ -181,10 +181,21 @@ def _reject_empty_design(document: dict[str, Any], path: Path) -> None:
 
 
 def _resolve(
-    spec: ExperimentSpec, base_dir: Path, source: str, spec_path: Path | None, text: str
+    spec: ExperimentSpec,
+    base_dir: Path,
+    source: str,
+    spec_path: Path | None,
+    text: str,
+    retitle: bool = False,
 ) -> ExperimentPlan:
+    """The plan of ``spec``, checked whole; with ``retitle``, a scenario entry whose own
+    overrides change its model (and set no ``title``) is titled with its changes, as
+    ``station-sim run --set`` titles a run."""
     configs_dir = (base_dir / spec.configs).resolve()
     bases: list[tuple[str, str, dict[str, Any]]] = []
+    # The spec's common overrides are the experiment's setting, said in its
+    # description; an entry's own overrides make that scenario another model, retitled.
+    own_changes: dict[str, dict[str, Any]] = {}
     for i, entry in enumerate(spec.scenarios):
         config_path = _config_path(entry.config, base_dir, configs_dir, source, i)
         raw = read_scenario_document(config_path)
@@ -197,6 +208,8 @@ def _resolve(
         document = apply_overrides(
             raw, overrides, f"{source}: scenario '{label}'", defaults=resolved_base
         )
+        if retitle and entry.overrides and "title" not in overrides:
+            own_changes[label] = dict(entry.overrides)
         bases.append((label, str(config_path), document))
     labels = [b[0] for b in bases]
     if len(set(labels)) != len(labels):
@@ -215,6 +228,13 @@ def _resolve(
             base = scenario_from_dict(document, source=f"{source}: scenario '{label}'")
         except ConfigError as error:
             raise ConfigError(f"{error}\n  (the overrides of {source} made it invalid)") from None
+        changes = describe_changes(own_changes.get(label, {}), base)
+        if changes:
+            document = {
+                **document,
+                "title": changed_title(base.plain_title, changes, "in this experiment"),
+            }
+            base = scenario_from_dict(document, source=f"{source}: scenario '{label}'")
         base_values = base.model_dump(mode="json")
         _check_factor_paths(factors, base_values, source, label)
         for point in points:
