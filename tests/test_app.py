@@ -326,6 +326,11 @@ def test_the_national_table_never_shows_a_negative_count_or_a_share_past_100() -
     assert (share["Mean"], share["95 % CI from"], share["95 % CI to"]) == (97.0, 90.0, 100.0)
     note = national.interval_note(frame)
     assert "2 replications" in note and "1 degree(s) of freedom" in note and "cut" in note
+    # Intervals from the catchments say how many degrees of freedom they rest on.
+    frame["dof"] = [95.4, 120.2]
+    note = national.interval_note(frame)
+    assert "catchments' own replications" in note and "about 120 degrees" in note
+    assert "worst département's" in note and "1 degree(s) of freedom" in note
 
 
 def test_a_departement_without_a_post_is_named_with_the_reason() -> None:

@@ -334,7 +334,7 @@ def test_every_simulated_person_is_counted_once_in_every_replication(tmp_path: P
     plan = national_plan(study, simulated_points(study, allocation), ["office_hours"], 3, "check")
     stored = StoredResults(tmp_path / "out_True" / "runs").table("replications")
     counts = CatchmentCounts(study, plan, stored)
-    totals, per_catchment = counts.national("office_hours", allocation)
+    totals, per_catchment, _ = counts.national("office_hours", allocation)
     flows, inflow = study.flows(allocation), study.inflow(allocation)
     point = {(p.values["catchment"], p.values["posts"]): p.index for p in plan.points}
     names = ("servable", "unmet", "met", "couple_violence_met")

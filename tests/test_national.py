@@ -742,7 +742,7 @@ def test_the_optimiser_finds_the_known_best_allocation_and_beats_proportional(
     counts = CatchmentCounts(study, plan, StoredResults(tmp_path / "brute").table("replications"))
     unmet = []
     for split in splits:
-        totals, _ = counts.national("office_hours", split)
+        totals, _, _ = counts.national("office_hours", split)
         unmet.append(float(np.mean(totals["unmet"] / totals["servable"])))
     best = splits[int(np.argmin(unmet))]
     # A post in the country spends three hours a day on the road: it needs two posts

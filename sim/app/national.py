@@ -390,9 +390,9 @@ def national_table(national: pd.DataFrame) -> pd.DataFrame:
     """The national measures in plain words: mean and 95 % interval over replications.
 
     Every national measure is a count, a share, an index or a cost, none below 0 and no
-    share above 100 %: where the Student-t interval reaches past that (two replications
-    give it one degree of freedom), it is shown cut at the bound, never as a negative
-    number of people (`interval_note` says so beside the table)."""
+    share above 100 %: where the interval reaches past that (the worst département's,
+    on the national replications alone, is wide), it is shown cut at the bound, never
+    as a negative number of people (`interval_note` says so beside the table)."""
     from sim.national.measures import NATIONAL_MEASURES
 
     known = {m.name: m for m in NATIONAL_MEASURES}
@@ -422,11 +422,20 @@ def interval_note(national: pd.DataFrame) -> str:
     replications = int(national["n"].min()) if "n" in national and len(national) else 0
     if replications < 2:
         return "One replication: the table has no confidence intervals."
-    wide = " and is wide" if replications < 5 else ""
+    cut = " An interval that would reach below 0 (or a share above 100 %) is shown cut there."
+    across = f"{replications - 1} degree(s) of freedom" + (
+        " and is wide" if replications < 5 else ""
+    )
+    dof = national["dof"] if "dof" in national else pd.Series(dtype=float)
+    chosen = dof[national["metric"] == "national_unmet_share"].dropna() if len(dof) else dof
+    if chosen.empty:  # a folder written before the catchments' intervals
+        return f"Over {replications} replications, so each 95 % interval rests on {across}.{cut}"
     return (
-        f"Over {replications} replications, so each 95 % interval rests on "
-        f"{replications - 1} degree(s) of freedom{wide}. An interval that would "
-        "reach below 0 (or a share above 100 %) is shown cut there."
+        f"Means over {replications} replications of every catchment. Each 95 % interval "
+        "comes from the spread of the catchments' own replications (they are independent: "
+        f"about {chosen.median():.0f} degrees of freedom for the unmet share), but the "
+        "worst département's and the 90th-percentile person's, which rest on the "
+        f"national replications: {across}.{cut}"
     )
 
 

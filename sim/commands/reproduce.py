@@ -59,6 +59,7 @@ _VALUE_COLUMNS = frozenset(
         "half_width",
         "ci_low",
         "ci_high",
+        "dof",
         "baseline_mean",
         "scenario_mean",
         "difference",

@@ -18,7 +18,9 @@ interval's, and it still holds the mean of the replications.  An end at the boun
 the precision of the mean.  Paired differences have no such bound and are not cut.
 
 Every Student-t interval of the project is at ``CONFIDENCE`` and comes from here (the
-sensitivity study's shares of the assumption space have Wilson intervals of their own).
+sensitivity study's shares of the assumption space have Wilson intervals of their own;
+the national measures take their variance from their independent catchments,
+``sim.national.variance``, with this module's t quantile and supports).
 """
 
 from __future__ import annotations

@@ -221,8 +221,8 @@ def _frontier(national: list[dict[str, Any]], staging: Path, titles: _Titles) ->
     axes[0].set_ylim(bottom=0)
     figure.suptitle(
         "Cost against unmet demand, by coverage model (panels) and allocation rule\n"
-        "(labels: posts nationally, on the proportional lines; 95 % CIs over "
-        f"{replications_text(national)})"
+        "(labels: posts nationally, on the proportional lines; 95 % CIs from the "
+        f"catchments' {replications_text(national)})"
     )
     figure.legend(
         [handles[a] for a in allocations if a in handles],
@@ -313,7 +313,8 @@ def _equity_frontier(national: list[dict[str, Any]], staging: Path, titles: _Tit
     ax.set_ylabel("Unmet demand, worst département (% of its persons in need)")
     ax.set_title(
         f"Efficiency against equity, {posts} posts, {titles.coverage(coverage)}\n"
-        f"(down and left is better; 95 % CIs over {replications_text(national)})"
+        "(down and left is better; 95 % CIs, France's from its catchments', the worst\n"
+        f"département's over the {replications_text(national)})"
     )
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")

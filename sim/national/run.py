@@ -38,6 +38,7 @@ from sim.model.streams import stream
 from sim.national.catchments import Catchment, cut_catchments
 from sim.national.config import NationalModel
 from sim.national.neighbours import Flows, Neighbourhood, cross_border_flows, read_neighbourhood
+from sim.national.variance import Contributions
 from sim.pipeline.plan import DesignPoint, ExperimentPlan, ResolvedScenario
 from sim.pipeline.provenance import config_digest
 from sim.pipeline.spec import ExperimentSpec
@@ -387,10 +388,12 @@ class CatchmentCounts:
 
     def national(
         self, coverage: str, allocation: Mapping[str, int]
-    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], Contributions]:
         """National sums (one value per replication; ``departement_servable`` and
-        ``departement_unmet`` one row of départements per replication) and each
-        catchment's counts, persons counted where they live."""
+        ``departement_unmet`` one row of départements per replication), each
+        catchment's counts, persons counted where they live, and what each catchment's
+        own random streams contribute to the sums (its run, the persons it received
+        included, or its draw without a post: ``sim.national.variance``)."""
         flows = self.study.flows(allocation)
         inflow = self.study.inflow(allocation)
         per_catchment: dict[str, dict[str, np.ndarray]] = {}
@@ -405,6 +408,9 @@ class CatchmentCounts:
             else:
                 uptake = flows.uptake.get(cid, 0.0) if flows is not None else 0.0
                 per_catchment[cid] = dict(self.no_post(cid, uptake))
+        # Before the received persons are added where they live (new arrays are
+        # added, never in place, so a shallow copy keeps these).
+        own_counts = {cid: dict(counts) for cid, counts in per_catchment.items()}
         for destination, got in received.items():
             assert flows is not None
             for origin, share in flows.origins(destination).items():
@@ -426,7 +432,42 @@ class CatchmentCounts:
             for c in self.study.catchments:
                 grid[:, column[c.departement]] += per_catchment[c.catchment_id][name]
             totals[f"departement_{name}"] = grid
-        return totals, per_catchment
+        contributions = self._contributions(flows, own_counts, received, column)
+        return totals, per_catchment, contributions
+
+    def _contributions(
+        self,
+        flows: Flows | None,
+        own_counts: Mapping[str, Mapping[str, np.ndarray]],
+        received: Mapping[str, Mapping[str, np.ndarray]],
+        column: Mapping[str, int],
+    ) -> Contributions:
+        """What each catchment's streams add to the national sums: its own persons'
+        counts and, for a post that received persons, theirs, in the départements they
+        came from."""
+        catchments = self.study.catchments
+        index = {c.catchment_id: k for k, c in enumerate(catchments)}
+        shape = (len(catchments), self.replications)
+        sums = {name: np.zeros(shape) for name in COUNTS}
+        grids = {name: np.zeros((*shape, len(column))) for name in ("servable", "unmet")}
+        for k, c in enumerate(catchments):
+            own = own_counts[c.catchment_id]
+            for name in COUNTS:
+                sums[name][k] += own[name]
+            for name in grids:
+                grids[name][k, :, column[c.departement]] += own[name]
+        for destination, got in received.items():
+            assert flows is not None
+            k = index[destination]
+            for origin, share in flows.origins(destination).items():
+                for name, values in got.items():
+                    sums[name][k] += share * values
+                sums["across_border"][k] += share * got["servable"]
+                sums["met_across_border"][k] += share * got["met"]
+                where = column[catchments[index[origin]].departement]
+                for name in grids:
+                    grids[name][k, :, where] += share * got[name]
+        return Contributions(tuple(index), sums, grids)
 
 
 def contacted_within(share: np.ndarray, referred: np.ndarray) -> np.ndarray:

@@ -28,11 +28,17 @@ import numpy as np
 import pyarrow as pa
 
 from sim.config.errors import ConfigError, did_you_mean
-from sim.measures.stats import intervals, paired_difference
+from sim.measures.stats import paired_difference
 from sim.national.allocation import RULES, allocate, departements_without_post, minimum_posts
 from sim.national.measures import NATIONAL_MEASURES, measure_nation
 from sim.national.optimise import EQUITY_PREFIX, OBJECTIVES, ResponseCurves, greedy_allocation
 from sim.national.run import CatchmentCounts, NationalStudy, national_plan, simulated_points
+from sim.national.variance import (
+    ACROSS_REPLICATIONS,
+    CatchmentEffects,
+    catchment_difference,
+    catchment_intervals,
+)
 from sim.pipeline.backends import Backend
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.provenance import MARKER, environment_versions
@@ -309,11 +315,13 @@ def national_tables(
     """The national tables of every request."""
     national, per_replication, departements, catchments, allocation_rows = [], [], [], [], []
     by_request: dict[str, dict[str, np.ndarray]] = {}
+    effects_of: dict[str, CatchmentEffects] = {}
     catchment_of = {c.catchment_id: c for c in study.catchments}
-    lower, upper = NATIONAL_MEASURES.supports(NATIONAL_MEASURES.names)  # every request's
+    names = NATIONAL_MEASURES.names
+    lower, upper = NATIONAL_MEASURES.supports(names)  # every request's
     for r in requests:
         allocation = allocations[r.key]
-        totals, per_catchment = counts.national(r.coverage, allocation)
+        totals, per_catchment, contributions = counts.national(r.coverage, allocation)
         flows = study.flows(allocation)
         inflow = flows.inflow if flows is not None else {}
         values = [
@@ -321,7 +329,10 @@ def national_tables(
         ]
         matrix = np.array([[v[m.name] for m in NATIONAL_MEASURES] for v in values])
         by_request[r.key] = {m.name: matrix[:, j] for j, m in enumerate(NATIONAL_MEASURES)}
-        summary = intervals(matrix, lower=lower, upper=upper)
+        effects_of[r.key] = contributions.effects(measure_nation, names)
+        summary, dof = catchment_intervals(
+            matrix, effects_of[r.key], names, lower=lower, upper=upper
+        )
         keys = _request_keys(r)
         for j, m in enumerate(NATIONAL_MEASURES):
             national.append(
@@ -333,6 +344,7 @@ def national_tables(
                     "half_width": float(summary.half_width[j]),
                     "ci_low": float(summary.ci_low[j]),
                     "ci_high": float(summary.ci_high[j]),
+                    "dof": float(dof[j]),
                 }
             )
             for i in range(counts.replications):
@@ -404,12 +416,13 @@ def national_tables(
                 "half_width": 0.0,
                 "ci_low": math.nan,
                 "ci_high": math.nan,
+                "dof": math.nan,
             }
         )
     tables = {
         "national": pa.Table.from_pylist(national),
         "national_replications": pa.Table.from_pylist(per_replication),
-        "gains": pa.Table.from_pylist(_gains(requests, by_request)),
+        "gains": pa.Table.from_pylist(_gains(requests, by_request, effects_of)),
         "departements": pa.Table.from_pylist(departements),
         "catchments": pa.Table.from_pylist(catchments),
         "allocations": pa.Table.from_pylist(allocation_rows),
@@ -445,9 +458,13 @@ _GAIN_METRICS = (
 
 
 def _gains(
-    requests: Sequence[Request], by_request: dict[str, dict[str, np.ndarray]]
+    requests: Sequence[Request],
+    by_request: dict[str, dict[str, np.ndarray]],
+    effects_of: dict[str, CatchmentEffects],
 ) -> list[dict[str, Any]]:
-    """Paired by replication (common random numbers): each optimised request minus
+    """Paired by catchment and replication (common random numbers; the interval from
+    the catchments' paired effects, ``sim.national.variance``, but the worst
+    département's over the replications): each optimised request minus
     every other request of the same posts and coverage; each rule minus
     ``proportional``; each request minus the same rule and coverage at the next fewer
     posts (``baseline_posts``: what the scale-up buys); and the next posts minus the
@@ -471,7 +488,17 @@ def _gains(
             if not (start or scale_up or (same_cell and (r.rule == "optimised" or against_rule))):
                 continue
             for metric in _GAIN_METRICS:
-                d = paired_difference(by_request[r.key][metric], by_request[other.key][metric])
+                mine, theirs = by_request[r.key][metric], by_request[other.key][metric]
+                if metric in ACROSS_REPLICATIONS:
+                    d = paired_difference(mine, theirs)
+                    dof = float(d.n - 1)
+                else:
+                    d, dof = catchment_difference(
+                        mine,
+                        theirs,
+                        effects_of[r.key].of(metric),
+                        effects_of[other.key].of(metric),
+                    )
                 rows.append(
                     {
                         "coverage": r.coverage,
@@ -487,6 +514,7 @@ def _gains(
                         "half_width": d.half_width,
                         "ci_low": d.ci_low,
                         "ci_high": d.ci_high,
+                        "dof": dof,
                     }
                 )
     return rows
