@@ -649,10 +649,13 @@ def format_calibration(rows: Sequence[CalibrationRow]) -> str:
                 f": {abs(gap):.{digits}f} {'below' if gap < 0 else 'above'} its band, "
                 f"{100 * (row.mean - t.published) / t.published:+.0f} % from the published value"
             )
+        # A half-width that the figure's digits would round to 0 gets one digit more:
+        # "± 0" would read as no uncertainty at all.
+        spread = digits + 1 if 0 < row.half_width < 0.5 * 10**-digits else digits
         lines += [
             f"{t.title} [{t.id}]",
             f"  published  {t.published:.{digits}f}   {t.source}",
-            f"  model      {row.mean:.{digits}f} ± {row.half_width:.{digits}f} (95 % CI, "
+            f"  model      {row.mean:.{digits}f} ± {row.half_width:.{spread}f} (95 % CI, "
             f"{row.replications} replications) on {t.context}",
             f"  band       {low:.{digits}f} to {high:.{digits}f}: {t.why}",
             f"  check      {verdict}",
