@@ -387,7 +387,8 @@ def progress_text(done: int, total: int, elapsed_s: float) -> str:
 
 
 def national_table(national: pd.DataFrame) -> pd.DataFrame:
-    """The national measures in plain words: mean and 95 % interval over replications.
+    """The national measures in plain words: mean and 95 % interval (from the
+    catchments' replications, or the national replications': `interval_note`).
 
     Every national measure is a count, a share, an index or a cost, none below 0 and no
     share above 100 %: where the interval reaches past that (the worst département's,
