@@ -284,19 +284,26 @@ class _NoBackend:
         raise AssertionError("every curve point was given: nothing should be simulated")
 
 
-def test_greedy_finds_the_best_allocation_of_convex_curves(tmp_path: Path) -> None:
-    # Each catchment on its own (no cross-border service): the quantity is separable.
+def _convex_curves(tmp_path: Path, seed: int, levels: int) -> tuple[ResponseCurves, list[str]]:
+    """Three catchments on their own (no cross-border service: the quantity is
+    separable), each curve falling exponentially at a rate of its own, known up to
+    ``levels`` posts (both quantities alike)."""
     path = small_config(tmp_path, ["48", "90", "05"], cross_border={"enabled": False})
     study = NationalStudy.of(load_national(path))
     ids = [c.catchment_id for c in study.catchments]
     curves = ResponseCurves(study, "office_hours", 1, {})
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     for c in ids:
         in_need = curves.value(c, 0, "unmet")
         rate = rng.uniform(0.2, 1.5)
-        for k in range(1, 8):
+        for k in range(1, levels + 1):
             value = in_need * math.exp(-rate * k)
             curves.points[(c, k)] = (value, value)
+    return curves, ids
+
+
+def test_greedy_finds_the_best_allocation_of_convex_curves(tmp_path: Path) -> None:
+    curves, ids = _convex_curves(tmp_path, seed=7, levels=7)
     posts = 6
     chosen = greedy_allocation(curves, posts, _NoBackend(), guess={c: 6 for c in ids})  # type: ignore[arg-type]
     assert sum(chosen.values()) == posts
@@ -335,16 +342,7 @@ def test_the_optimised_allocation_is_replayed_from_its_stored_points_alone(
     # The web page's optimised map between the stored post counts: the greedy's own
     # allocation at every count its points reach, nested, and None (never a
     # simulation) past them.
-    path = small_config(tmp_path, ["48", "90", "05"], cross_border={"enabled": False})
-    study = NationalStudy.of(load_national(path))
-    ids = [c.catchment_id for c in study.catchments]
-    curves = ResponseCurves(study, "office_hours", 1, {})
-    rng = np.random.default_rng(11)
-    for c in ids:
-        in_need = curves.value(c, 0, "unmet")
-        rate = rng.uniform(0.2, 1.5)
-        for k in range(1, 6):
-            curves.points[(c, k)] = (in_need * math.exp(-rate * k), 0.0)
+    curves, ids = _convex_curves(tmp_path, seed=11, levels=5)
     previous = {c: 0 for c in ids}
     for posts in range(1, len(ids) * 5 + 2):
         replayed = replay_allocation(curves, posts)

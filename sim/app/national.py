@@ -185,11 +185,17 @@ def stored_posts() -> list[int]:
 
 def stored_table() -> pd.DataFrame | None:
     """The national table of the stored results, else of the committed reference."""
-    path = STORED / "tables" / "national.parquet"
+    return _stored("national")
+
+
+def _stored(name: str) -> pd.DataFrame | None:
+    """Table ``name`` of the stored results, else of the committed reference (which
+    keeps some of them, as CSV)."""
+    path = STORED / "tables" / f"{name}.parquet"
     if path.is_file():
         return pq.read_table(path).to_pandas()
-    if (REFERENCE / "national.csv").is_file():
-        return pd.read_csv(REFERENCE / "national.csv")
+    if (REFERENCE / f"{name}.csv").is_file():
+        return pd.read_csv(REFERENCE / f"{name}.csv")
     return None
 
 
@@ -254,12 +260,7 @@ def stored_curves_posts(coverage: str) -> int | None:
 def stored_curves() -> pd.DataFrame | None:
     """The optimiser's response curves of the stored results, else of the committed
     reference: ``coverage, catchment, posts, unmet, not_within_24h``."""
-    path = STORED / "tables" / "response_curves.parquet"
-    if path.is_file():
-        return pq.read_table(path).to_pandas()
-    if (REFERENCE / "response_curves.csv").is_file():
-        return pd.read_csv(REFERENCE / "response_curves.csv")
-    return None
+    return _stored("response_curves")
 
 
 def _replayed(coverage: str, posts: int) -> dict[str, int] | None:
