@@ -67,7 +67,12 @@ class CrossBorder(BaseModel):
     département with probability ``uptake_at_zero * 0.5 ** (minutes / half_uptake_minutes)``,
     ``minutes`` being the road time there (``minutes_per_km`` times the distance, km).
     Two départements are neighbours when their boundaries come within
-    ``neighbour_gap_km`` of each other (the shipped boundaries are simplified)."""
+    ``neighbour_gap_km`` of each other (the shipped boundaries are simplified).
+
+    With ``pass_on_saturated`` a post also passes on the persons whose referral it let
+    expire unreached (``callback_expired``: the post could not keep up) to the nearest
+    post that lets fewer of its own persons expire, with the same uptake; one round,
+    from a run without passing on (:mod:`sim.national.saturation`)."""
 
     model_config = _FROZEN
     enabled: bool = False
@@ -75,6 +80,7 @@ class CrossBorder(BaseModel):
     half_uptake_minutes: Annotated[float, Field(gt=0, le=10_000)] = 30.0
     minutes_per_km: Annotated[float, Field(gt=0, le=100)] = 1.2
     neighbour_gap_km: Annotated[float, Field(ge=0, le=50)] = 2.0
+    pass_on_saturated: bool = False
 
     def uptake(self, minutes: float) -> float:
         """The share of a catchment's persons who reach a post ``minutes`` away."""
@@ -189,6 +195,11 @@ class NationalConfig(BaseModel):
             raise ValueError("a country of identical zones needs zones, population and area_km2")
         if uniform and self.only_departements is not None:
             raise ValueError("only_departements needs a table of départements (departements)")
+        if self.cross_border.pass_on_saturated and not self.cross_border.enabled:
+            raise ValueError(
+                "cross_border.pass_on_saturated needs cross_border.enabled: true (a post "
+                "passes persons on to a neighbouring post)"
+            )
         if self.cross_border.enabled and self.boundaries is None:
             raise ValueError(
                 "cross_border.enabled needs boundaries (a GeoJSON of the départements): "

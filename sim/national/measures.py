@@ -177,6 +177,13 @@ def _national_measures() -> Iterator[Measure]:
         compute=lambda t: share(t["met_across_border"], t["met"]),
     )
     yield Measure(
+        "national_passed_on",
+        "Persons a saturated post passed on to another",
+        heading="passed on/yr",
+        compute=lambda t: t["passed_on"],
+        **_NATIONAL_COUNT,
+    )
+    yield Measure(
         "national_cost_eur_per_year",
         "Cost",
         "EUR a year",

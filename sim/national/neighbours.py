@@ -13,7 +13,8 @@ A person of a catchment without a post reaches a post with probability
 road time to the nearest département (its own included) that has posts; those who go
 are shared among that département's catchments with posts in proportion to their
 posts.  The others stay unmet for want of a post.  A catchment with a post keeps its
-persons, even when the post is saturated (stated in ``docs/national.md``).
+persons, even when the post is saturated, unless ``cross_border.pass_on_saturated``
+(:mod:`sim.national.saturation`: its flows join these in :class:`Flows`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -166,28 +167,73 @@ class Flows:
     brought: Mapping[str, Mapping[str, float]]
     """Catchment without a post: {catchment with posts: the population whose persons
     go there} (its population times its uptake, shared by the posts)."""
+    passed_on: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Catchment with posts that passes on persons it let expire
+    (:mod:`sim.national.saturation`): {catchment with posts: the population whose
+    persons it passes there}.  Empty unless ``cross_border.pass_on_saturated``."""
+
+    def with_passed_on(self, passed_on: Mapping[str, Mapping[str, float]]) -> Flows:
+        """These flows and those of the persons saturated posts pass on."""
+        return replace(self, passed_on=passed_on)
 
     @cached_property
     def _received(self) -> dict[str, dict[str, float]]:
         """Catchment with posts: {origin: the population whose persons it receives}."""
-        out: dict[str, dict[str, float]] = {}
-        for origin, shares in self.brought.items():
-            for destination, population in shares.items():
-                if population > 0:
-                    out.setdefault(destination, {})[origin] = population
-        return out
+        return _by_destination(self.brought)
+
+    @cached_property
+    def _passed(self) -> dict[str, dict[str, float]]:
+        """Catchment with posts: {saturated post's catchment: the population whose
+        persons it is passed}."""
+        return _by_destination(self.passed_on)
 
     @cached_property
     def inflow(self) -> dict[str, float]:
         """Catchment with posts: the population whose persons it receives."""
         return {d: sum(origins.values()) for d, origins in self._received.items()}
 
+    @cached_property
+    def passed_inflow(self) -> dict[str, float]:
+        """Catchment with posts: the population whose persons saturated posts pass it."""
+        return {d: sum(origins.values()) for d, origins in self._passed.items()}
+
     def origins(self, destination: str) -> dict[str, float]:
         """The catchments whose persons ``destination`` receives, with the share of its
         inflow each brings (summing to 1)."""
-        received = self._received.get(destination, {})
-        total = sum(received.values())
-        return {origin: population / total for origin, population in received.items()}
+        return _shares(self._received.get(destination, {}))
+
+    def passers(self, destination: str) -> dict[str, float]:
+        """The catchments whose saturated posts pass persons on to ``destination``,
+        with the share of what it is passed each brings (summing to 1)."""
+        return _shares(self._passed.get(destination, {}))
+
+    def whole_inflow(self) -> dict[str, int]:
+        """:attr:`inflow` in whole persons of population."""
+        return _whole(self.inflow)
+
+    def whole_passed_inflow(self) -> dict[str, int]:
+        """:attr:`passed_inflow` in whole persons of population."""
+        return _whole(self.passed_inflow)
+
+
+def _by_destination(flows: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for origin, shares in flows.items():
+        for destination, population in shares.items():
+            if population > 0:
+                out.setdefault(destination, {})[origin] = population
+    return out
+
+
+def _shares(received: Mapping[str, float]) -> dict[str, float]:
+    total = sum(received.values())
+    return {origin: population / total for origin, population in received.items()}
+
+
+def _whole(populations: Mapping[str, float]) -> dict[str, int]:
+    # Whole persons, but never 0 for a post that receives someone: its senders'
+    # persons are already counted as gone (the attribution keeps the exact flows).
+    return {cid: max(1, round(population)) for cid, population in populations.items()}
 
 
 def cross_border_flows(

@@ -21,7 +21,7 @@ figures are then sums over catchments, replication by replication.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -33,11 +33,12 @@ from sim.config.errors import ConfigError
 from sim.config.schema import Scenario, scenario_from_dict
 from sim.config.week import DAYS_PER_YEAR
 from sim.measures.catalogue import ALL, measures_for
-from sim.model.outcomes import UNMET_OUTCOMES
+from sim.model.outcomes import UNMET_OUTCOMES, Outcome
 from sim.model.streams import stream
 from sim.national.catchments import Catchment, cut_catchments
 from sim.national.config import NationalModel
 from sim.national.neighbours import Flows, Neighbourhood, cross_border_flows, read_neighbourhood
+from sim.national.saturation import passed_on_flows
 from sim.national.variance import Contributions
 from sim.pipeline.plan import DesignPoint, ExperimentPlan, ResolvedScenario
 from sim.pipeline.provenance import config_digest
@@ -68,6 +69,7 @@ COUNTS = (
     *UNMET_REASONS,
     "across_border",
     "met_across_border",
+    "passed_on",
     "posts",
     "cost_eur_per_year",
     "couple_violence_met",
@@ -75,7 +77,8 @@ COUNTS = (
 """What each catchment contributes to the national sums, per year (``within_24h``:
 contacted within 24 h of referral; ``met`` includes ``met_late``; ``across_border``:
 its persons in need who reached a post of another catchment, ``met_across_border``
-those of them contacted)."""
+those of them contacted, ``passed_on`` those of them a saturated post of their own
+catchment passed on)."""
 
 
 @dataclass(frozen=True)
@@ -124,12 +127,7 @@ class NationalStudy:
         """Each catchment's population whose persons it receives from catchments
         without a post, in whole persons (0 without cross-border service)."""
         flows = self.flows(allocation)
-        if flows is None:
-            return {}
-        # Whole persons of population, but never 0 for a post that receives someone:
-        # its senders' persons are already counted as gone (the attribution keeps the
-        # exact flows).
-        return {cid: max(1, round(population)) for cid, population in flows.inflow.items()}
+        return {} if flows is None else flows.whole_inflow()
 
     @property
     def seed(self) -> int:
@@ -178,6 +176,19 @@ def neighbour_population(name: str) -> str:
     return f"{name}{NEIGHBOUR_SUFFIX}"
 
 
+PASSED_ON_SUFFIX = "_passed_on"
+"""A post that saturated posts pass persons on to (``cross_border.pass_on_saturated``)
+runs each population a third time: ``<population>_passed_on``, persons already
+referred once, so every one of them is in need and referred, whoever is there (a
+slip passed on is never dropped for want of a worker: the rest of its rules are the
+population's)."""
+
+
+def passed_on_population(name: str) -> str:
+    """The name of the population of ``name``'s persons passed on by saturated posts."""
+    return f"{name}{PASSED_ON_SUFFIX}"
+
+
 def catchment_scenario(
     study: NationalStudy,
     coverage: str,
@@ -185,11 +196,13 @@ def catchment_scenario(
     posts: int,
     replications: int,
     inflow: float = 0.0,
+    passed_on: float = 0.0,
 ) -> Scenario:
     """The scenario of one catchment with ``posts`` posts under ``coverage``; under
     cross-border service it also receives the persons of a population of ``inflow``
-    people from catchments without a post (their own populations, so that the
-    catchment's own persons are drawn alike whatever it receives)."""
+    people from catchments without a post, and those of ``passed_on`` people that
+    saturated posts pass on (their own populations, so that the catchment's own
+    persons are drawn alike whatever it receives)."""
     document = {**study.documents[coverage]}
     populations = {}
     for name, rate in study.arrivals_per_year(catchment).items():
@@ -204,7 +217,24 @@ def catchment_scenario(
                 **population,
                 "arrivals": {**population["arrivals"], "per_year": per_year},
             }
-    elif inflow:
+        if passed_on:
+            for name, rate in rates.items():
+                population = document["populations"][name]
+                referral = {
+                    **population["referral"],
+                    "probability": 1.0,
+                    "probability_when_no_worker": None,
+                    "ratio_when_no_worker": None,
+                }
+                populations[passed_on_population(name)] = {
+                    **population,
+                    "arrivals": {
+                        **population["arrivals"],
+                        "per_year": rate * passed_on / 100_000,
+                    },
+                    "referral": referral,
+                }
+    elif inflow or passed_on:
         raise ValueError("inflow needs cross-border service (cross_border.enabled)")
     document["populations"] = populations
     station = {**document["stations"][0], "travel_minutes": catchment.travel_minutes}
@@ -220,8 +250,13 @@ def catchment_scenario(
     return scenario_from_dict(document, where)
 
 
-Point = tuple[str, int, int]
-"""A simulated catchment: (catchment id, posts, population it receives from others)."""
+Point = tuple[str, int, int] | tuple[str, int, int, int]
+"""A simulated catchment: (catchment id, posts, population it receives from catchments
+without a post[, population whose persons saturated posts pass it, 0 if omitted])."""
+
+
+def _full(point: Point) -> tuple[str, int, int, int]:
+    return (*point, 0) if len(point) == 3 else point  # type: ignore[return-value]
 
 
 def national_plan(
@@ -233,7 +268,7 @@ def national_plan(
 ) -> ExperimentPlan:
     """The experiment of every simulated catchment under every coverage model."""
     order = {c.catchment_id: k for k, c in enumerate(study.catchments)}
-    points = sorted(set(points), key=lambda p: (order[p[0]], p[1], p[2]))
+    points = sorted({_full(p) for p in points}, key=lambda p: (order[p[0]], *p[1:]))
     model = study.model
     spec = ExperimentSpec.model_validate(
         {
@@ -246,14 +281,16 @@ def national_plan(
     )
     by_id = study.by_id
     design, resolved = [], []
-    for index, (catchment_id, posts, inflow) in enumerate(points):
+    for index, (catchment_id, posts, inflow, passed) in enumerate(points):
         values: dict[str, Any] = {"catchment": catchment_id, "posts": posts}
         if study.cross_border:
             values["inflow_population"] = inflow
+        if passed:
+            values["passed_on_population"] = passed
         design.append(DesignPoint(index, values))
         for coverage in coverages:
             scenario = catchment_scenario(
-                study, coverage, by_id[catchment_id], posts, replications, inflow
+                study, coverage, by_id[catchment_id], posts, replications, inflow, passed
             )
             resolved.append(ResolvedScenario(index, coverage, scenario, config_digest(scenario)))
     measures = measures_for(resolved[0].scenario)
@@ -265,7 +302,10 @@ def national_plan(
         config_paths={c: str(model.scenario_paths[c]) for c in coverages},
         points=tuple(design),
         scenarios=tuple(resolved),
-        population_names=tuple(resolved[0].scenario.population_names),
+        # Every point's populations: only some posts are passed persons on.
+        population_names=tuple(
+            dict.fromkeys(n for r in resolved for n in r.scenario.population_names)
+        ),
         measures=measures,
     )
 
@@ -281,35 +321,58 @@ def simulated_points(study: NationalStudy, allocation: Mapping[str, int]) -> set
 
 class CatchmentCounts:
     """Per-year counts (:data:`COUNTS`) of each simulated catchment, by coverage model
-    and replication, read from a national plan's stored replications; and those of
-    catchments without a post, drawn here.
+    and replication, read from the stored replications of national plans (the first,
+    and those :meth:`add` joins: the runs of the posts that receive persons saturated
+    posts pass on); and those of catchments without a post, drawn here.
 
     Under cross-border service a catchment with posts also serves persons of other
     catchments (its ``*_from_neighbour`` populations).  They are counted where they
     live: their outcomes are shared among the catchments they came from in proportion
     to the population each sent.  Their origins are independent marks of one Poisson
-    stream, so the shares are exact in expectation; the load they put on the posts is
-    simulated, not added afterwards."""
+    stream, so the shares are exact in expectation; the load they add to the posts is
+    simulated, not added afterwards.  A person a saturated post passed on is already
+    one of its catchment's persons in need: only the outcome moves, from expired
+    unreached to what the other post made of it (:func:`_attributed`)."""
 
     def __init__(
         self, study: NationalStudy, plan: ExperimentPlan, replications_table: pa.Table
     ) -> None:
         self.study = study
         self.replications = plan.spec.replications
-        self._point = {
-            (
-                p.values["catchment"],
-                int(p.values["posts"]),
-                int(p.values.get("inflow_population", 0)),
-            ): p.index
-            for p in plan.points
-        }
         self._neighbours = (
             tuple(neighbour_population(n) for n in study.model.config.demand_per_100k)
             if study.cross_border
             else ()
         )
-        wanted = (ALL, *self._neighbours)
+        self._passed_groups = (
+            tuple(passed_on_population(n) for n in study.model.config.demand_per_100k)
+            if study.model.config.cross_border.pass_on_saturated and study.cross_border
+            else ()
+        )
+        self._point: dict[tuple[str, str, int, int, int], tuple[int, int]] = {}
+        self._sources: list[dict[tuple[str, str], dict[str, np.ndarray]]] = []
+        self._no_post: dict[tuple[str, float], dict[str, np.ndarray]] = {}
+        self._flows: dict[tuple[str, tuple[tuple[str, int], ...]], Flows | None] = {}
+        self.add(plan, replications_table)
+
+    def add(self, plan: ExperimentPlan, replications_table: pa.Table) -> None:
+        """Join the stored replications of another plan of catchment runs."""
+        if plan.spec.replications != self.replications:
+            raise ValueError(
+                f"a plan of {plan.spec.replications} replications cannot join counts of "
+                f"{self.replications}"
+            )
+        source = len(self._sources)
+        for p in plan.points:
+            key = (
+                p.values["catchment"],
+                int(p.values["posts"]),
+                int(p.values.get("inflow_population", 0)),
+                int(p.values.get("passed_on_population", 0)),
+            )
+            for coverage in plan.labels:
+                self._point[(coverage, *key)] = (source, p.index)
+        wanted = (ALL, *self._neighbours, *self._passed_groups)
         population = replications_table["population"].to_numpy(zero_copy_only=False)
         table = replications_table.filter(pa.array(np.isin(population, wanted)))
         population = table["population"].to_numpy(zero_copy_only=False)
@@ -318,7 +381,7 @@ class CatchmentCounts:
         where = table["point"].to_numpy()
         replication = table["replication"].to_numpy()
         value = table["value"].to_numpy()
-        self._values: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        values: dict[tuple[str, str], dict[str, np.ndarray]] = {}
         for coverage in plan.labels:
             for group in wanted:
                 mine = (scenario == coverage) & (population == group)
@@ -328,13 +391,17 @@ class CatchmentCounts:
                     grid = np.full((len(plan.points), self.replications), np.nan)
                     grid[where[chosen], replication[chosen]] = value[chosen]
                     out[name] = grid
-                self._values[(coverage, group)] = out
-        self._no_post: dict[tuple[str, float], dict[str, np.ndarray]] = {}
+                values[(coverage, group)] = out
+        self._sources.append(values)
+        self._flows.clear()
 
-    def _persons(self, coverage: str, point: int, group: str) -> dict[str, np.ndarray]:
+    def _persons(
+        self, coverage: str, point: int, group: str, source: int = 0
+    ) -> dict[str, np.ndarray]:
         """The counts of one population (or every one) of a simulated catchment that
         belong to persons, not to posts."""
-        v = {name: grid[point] for name, grid in self._values[(coverage, group)].items()}
+        grids = self._sources[source][(coverage, group)]
+        v = {name: grid[point] for name, grid in grids.items()}
         referred = np.nan_to_num(v["referred"])
         return {
             "cases": v["cases"],
@@ -348,22 +415,29 @@ class CatchmentCounts:
             "couple_violence_met": v["couple_violence_met_per_year"],
         }
 
+    def has(self, coverage: str, point: Point) -> bool:
+        """Whether a catchment run is stored."""
+        return (coverage, *_full(point)) in self._point
+
     def of(
-        self, coverage: str, catchment_id: str, posts: int, inflow: int = 0
+        self, coverage: str, catchment_id: str, posts: int, inflow: int = 0, passed: int = 0
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
         """The counts of one catchment (one value per replication) for its own persons,
-        and those of the persons it received from others (None if it received none)."""
+        and those of the persons it received from catchments without a post (None if it
+        received none); those saturated posts passed it are :meth:`passed_of`'s."""
         if posts == 0:
             return self.no_post(catchment_id), None
-        point = self._point[(catchment_id, posts, inflow)]
-        counts = self._persons(coverage, point, ALL)
+        source, point = self._point[(coverage, catchment_id, posts, inflow, passed)]
+        counts = self._persons(coverage, point, ALL, source)
         received = None
         if inflow and self._neighbours:
-            parts = [self._persons(coverage, point, group) for group in self._neighbours]
-            received = {name: np.sum([p[name] for p in parts], axis=0) for name in parts[0]}
+            received = self._groups(coverage, point, source, self._neighbours)
             counts = {name: counts[name] - received[name] for name in counts}
-        system = self._values[(coverage, ALL)]
-        if received is None:
+        if passed:
+            others = self._groups(coverage, point, source, self._passed_groups)
+            counts = {name: counts[name] - others[name] for name in counts}
+        system = self._sources[source][(coverage, ALL)]
+        if received is None and not passed:
             # The post-level measure times the posts: what the model without
             # cross-border service summed, to the last bit.
             counts["couple_violence_met"] = system["couple_violence_per_post_year"][point] * posts
@@ -372,11 +446,25 @@ class CatchmentCounts:
                 "no_post": np.zeros(self.replications),
                 "across_border": np.zeros(self.replications),
                 "met_across_border": np.zeros(self.replications),
+                "passed_on": np.zeros(self.replications),
                 "posts": np.full(self.replications, float(posts)),
                 "cost_eur_per_year": system["cost_eur_per_year"][point],
             }
         )
         return counts, received
+
+    def passed_of(
+        self, coverage: str, catchment_id: str, posts: int, inflow: int, passed: int
+    ) -> dict[str, np.ndarray]:
+        """The counts of the persons saturated posts passed on to a catchment's posts."""
+        source, point = self._point[(coverage, catchment_id, posts, inflow, passed)]
+        return self._groups(coverage, point, source, self._passed_groups)
+
+    def _groups(
+        self, coverage: str, point: int, source: int, groups: Sequence[str]
+    ) -> dict[str, np.ndarray]:
+        parts = [self._persons(coverage, point, group, source) for group in groups]
+        return {name: np.sum([p[name] for p in parts], axis=0) for name in parts[0]}
 
     def no_post(self, catchment_id: str, uptake: float = 0.0) -> dict[str, np.ndarray]:
         """The counts of a catchment without a post whose persons reach a post elsewhere
@@ -386,6 +474,50 @@ class CatchmentCounts:
             self._no_post[key] = no_post_counts(self.study, catchment_id, self.replications, uptake)
         return self._no_post[key]
 
+    def flows(self, coverage: str, allocation: Mapping[str, int]) -> Flows | None:
+        """Where persons go under an allocation: those of the catchments without a post
+        and, under ``pass_on_saturated``, those saturated posts pass on, from the runs
+        without passing on (which must be stored)."""
+        key = (coverage, tuple(sorted(allocation.items())))
+        if key not in self._flows:
+            self._flows[key] = self._flows_of(coverage, allocation)
+        return self._flows[key]
+
+    def _flows_of(self, coverage: str, allocation: Mapping[str, int]) -> Flows | None:
+        study = self.study
+        flows = study.flows(allocation)
+        if flows is None or not study.model.config.cross_border.pass_on_saturated:
+            return flows
+        inflow = flows.whole_inflow()
+        expired: dict[str, float] = {}
+        in_need: dict[str, float] = {}
+        for cid, posts in allocation.items():
+            if posts > 0:
+                own, _ = self.of(coverage, cid, posts, inflow.get(cid, 0))
+                expired[cid] = float(np.mean(own[Outcome.CALLBACK_EXPIRED.label]))
+                in_need[cid] = float(np.mean(own["servable"]))
+        # Persons passed on are all in need and referred (PASSED_ON_SUFFIX).
+        need = sum(study.model.config.demand_per_100k.values()) / 100_000
+        passed = passed_on_flows(
+            study.catchments,
+            allocation,
+            study.neighbourhood,
+            study.model.config.cross_border,
+            expired,
+            in_need,
+            need,
+        )
+        return flows.with_passed_on(passed)
+
+    def points(self, coverage: str, allocation: Mapping[str, int]) -> set[Point]:
+        """The catchment runs an allocation needs under ``coverage``: those of
+        :func:`simulated_points`, or, with persons passed on, what each post receives
+        in all."""
+        flows = self.flows(coverage, allocation)
+        inflow = flows.whole_inflow() if flows is not None else {}
+        passed = flows.whole_passed_inflow() if flows is not None else {}
+        return {(c, k, inflow.get(c, 0), passed.get(c, 0)) for c, k in allocation.items() if k > 0}
+
     def national(
         self, coverage: str, allocation: Mapping[str, int]
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], Contributions]:
@@ -394,31 +526,32 @@ class CatchmentCounts:
         catchment's counts, persons counted where they live, and what each catchment's
         own random streams contribute to the sums (its run, the persons it received
         included, or its draw without a post: ``sim.national.variance``)."""
-        flows = self.study.flows(allocation)
-        inflow = self.study.inflow(allocation)
+        flows = self.flows(coverage, allocation)
+        inflow = flows.whole_inflow() if flows is not None else {}
+        passed = flows.whole_passed_inflow() if flows is not None else {}
         per_catchment: dict[str, dict[str, np.ndarray]] = {}
         received: dict[str, dict[str, np.ndarray]] = {}
+        handed: dict[str, dict[str, np.ndarray]] = {}
         for c in self.study.catchments:
             cid = c.catchment_id
             if allocation[cid] > 0:
-                own, got = self.of(coverage, cid, allocation[cid], inflow.get(cid, 0))
+                where = (cid, allocation[cid], inflow.get(cid, 0), passed.get(cid, 0))
+                own, got = self.of(coverage, *where)
                 per_catchment[cid] = own
                 if got is not None:
                     received[cid] = got
+                if where[3]:
+                    handed[cid] = self.passed_of(coverage, *where)
             else:
                 uptake = flows.uptake.get(cid, 0.0) if flows is not None else 0.0
                 per_catchment[cid] = dict(self.no_post(cid, uptake))
         # Before the received persons are added where they live (new arrays are
         # added, never in place, so a shallow copy keeps these).
         own_counts = {cid: dict(counts) for cid, counts in per_catchment.items()}
-        for destination, got in received.items():
-            assert flows is not None
-            for origin, share in flows.origins(destination).items():
-                counts = per_catchment[origin]
-                for name, values in got.items():
-                    counts[name] = counts[name] + share * values
-                counts["across_border"] = counts["across_border"] + share * got["servable"]
-                counts["met_across_border"] = counts["met_across_border"] + share * got["met"]
+        for _, origin, added in _attributions(flows, received, handed):
+            counts = per_catchment[origin]
+            for name, values in added.items():
+                counts[name] = counts[name] + values
         totals = {
             name: np.sum([counts[name] for counts in per_catchment.values()], axis=0)
             for name in COUNTS
@@ -432,7 +565,7 @@ class CatchmentCounts:
             for c in self.study.catchments:
                 grid[:, column[c.departement]] += per_catchment[c.catchment_id][name]
             totals[f"departement_{name}"] = grid
-        contributions = self._contributions(flows, own_counts, received, column)
+        contributions = self._contributions(flows, own_counts, received, handed, column)
         return totals, per_catchment, contributions
 
     def _contributions(
@@ -440,6 +573,7 @@ class CatchmentCounts:
         flows: Flows | None,
         own_counts: Mapping[str, Mapping[str, np.ndarray]],
         received: Mapping[str, Mapping[str, np.ndarray]],
+        handed: Mapping[str, Mapping[str, np.ndarray]],
         column: Mapping[str, int],
     ) -> Contributions:
         """What each catchment's streams add to the national sums: its own persons'
@@ -456,18 +590,64 @@ class CatchmentCounts:
                 sums[name][k] += own[name]
             for name in grids:
                 grids[name][k, :, column[c.departement]] += own[name]
-        for destination, got in received.items():
-            assert flows is not None
+        for destination, origin, added in _attributions(flows, received, handed):
             k = index[destination]
-            for origin, share in flows.origins(destination).items():
-                for name, values in got.items():
-                    sums[name][k] += share * values
-                sums["across_border"][k] += share * got["servable"]
-                sums["met_across_border"][k] += share * got["met"]
-                where = column[catchments[index[origin]].departement]
-                for name in grids:
-                    grids[name][k, :, where] += share * got[name]
+            for name, values in added.items():
+                sums[name][k] += values
+            where = column[catchments[index[origin]].departement]
+            for name in grids:
+                if name in added:
+                    grids[name][k, :, where] += added[name]
         return Contributions(tuple(index), sums, grids)
+
+
+def _attributions(
+    flows: Flows | None,
+    received: Mapping[str, Mapping[str, np.ndarray]],
+    handed: Mapping[str, Mapping[str, np.ndarray]],
+) -> Iterator[tuple[str, str, dict[str, np.ndarray]]]:
+    """(post, origin, what the origin's share of the post's received persons adds to
+    the origin's counts), for the persons of catchments without a post, then for those
+    saturated posts passed on."""
+    if flows is None:
+        return
+    for destination, got in received.items():
+        for origin, share in flows.origins(destination).items():
+            yield destination, origin, _attributed(got, share, passed_on=False)
+    for destination, got in handed.items():
+        for origin, share in flows.passers(destination).items():
+            yield destination, origin, _attributed(got, share, passed_on=True)
+
+
+_PASSED_ON_OUTCOMES = ("met", "unmet", *(o.label for o in UNMET_OUTCOMES), "couple_violence_met")
+
+
+def _attributed(
+    got: Mapping[str, np.ndarray], share: float, passed_on: bool
+) -> dict[str, np.ndarray]:
+    """What a post's received persons add to the counts of an origin that sent a
+    ``share`` of them: everything, for a catchment without a post (its draw left them
+    out); for a saturated post that passed them on, only their outcomes, in place of
+    the expired referrals they were (in need and referred they already are; contacted
+    they are, but late, days after their first referral, and never within 24 h of it).
+    A replication's passed-on persons are drawn at the post that receives them, so an
+    origin's expired may fall below zero in one replication; it is exact in
+    expectation, and every person is counted once in every replication."""
+    if not passed_on:
+        added = {name: share * values for name, values in got.items()}
+        added["across_border"] = share * got["servable"]
+        added["met_across_border"] = share * got["met"]
+        return added
+    moved = share * got["servable"]
+    added = {name: share * got[name] for name in _PASSED_ON_OUTCOMES}
+    added["met_late"] = added["met"]
+    added["unmet"] = added["unmet"] - moved
+    expired = Outcome.CALLBACK_EXPIRED.label
+    added[expired] = added[expired] - moved
+    added["across_border"] = moved
+    added["met_across_border"] = added["met"]
+    added["passed_on"] = moved
+    return added
 
 
 def contacted_within(share: np.ndarray, referred: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ allocation").  Its folder holds:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,13 +45,25 @@ from sim.pipeline.provenance import MARKER, environment_versions
 from sim.pipeline.results import StoredResults
 from sim.pipeline.store import atomic_folder, check_own_folder, write_json_atomic, write_table
 
-__all__ = ["MANIFEST", "NationalOutcome", "Request", "run_national"]
+__all__ = ["MANIFEST", "NationalOutcome", "Request", "run_national", "run_passed_on"]
 
 MANIFEST = "national.json"
 MAX_POSTS = 100_000
 """The most posts a national request may deal (France at the Belgian density has 2,640)."""
+PASSED_ON_RUNS = "runs_passed_on"
+"""The runs of the posts that receive persons saturated posts pass on, one plan a
+coverage model (``cross_border.pass_on_saturated``)."""
 OWN_ENTRIES = frozenset(
-    {MANIFEST, "config.yaml", "training.parquet", "runs", "tables", "figures", "sanity"}
+    {
+        MANIFEST,
+        "config.yaml",
+        "training.parquet",
+        "runs",
+        PASSED_ON_RUNS,
+        "tables",
+        "figures",
+        "sanity",
+    }
 )
 
 
@@ -198,7 +210,7 @@ def run_national(
     check_requests(study, requests, "national study")
     check_own_folder(out, resume, fresh, MANIFEST, OWN_ENTRIES, "a national study")
     if fresh:
-        for own in ("runs", "tables", "figures", "sanity"):
+        for own in ("runs", PASSED_ON_RUNS, "tables", "figures", "sanity"):
             _remove_own(out / own)
         (out / "training.parquet").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -264,7 +276,9 @@ def run_national(
         nonlocal done
         done += 1
         if on_run is not None:
-            on_run(done, total)
+            # The runs of posts receiving persons passed on are known only once the
+            # others are done: the total grows with them.
+            on_run(done, max(total, done))
 
     outcome = run_experiment(
         plan,
@@ -282,6 +296,21 @@ def run_national(
         first = next(iter(outcome.failed.items()))
         raise RuntimeError(f"{len(outcome.failed)} catchment runs failed; the first: {first}")
     counts = CatchmentCounts(study, plan, StoredResults(runs).table("replications"))
+    if study.model.config.cross_border.pass_on_saturated:
+        by_coverage: dict[str, list[Mapping[str, int]]] = {}
+        for r in requests:
+            by_coverage.setdefault(r.coverage, []).append(allocations[r.key])
+        run_passed_on(
+            counts,
+            by_coverage,
+            out / PASSED_ON_RUNS,
+            backend,
+            resume=resume,
+            show_progress=show_progress,
+            command=command,
+            note=say,
+            on_task_done=one_more,
+        )
     say("summing the catchments")
     tables = national_tables(study, requests, allocations, counts, curves)
     with atomic_folder(out / "tables") as staging:
@@ -296,6 +325,54 @@ def run_national(
     manifest["status"] = "complete"
     write_json_atomic(out / MANIFEST, manifest)
     return NationalOutcome(out, tables, allocations, plan.runs)
+
+
+def run_passed_on(
+    counts: CatchmentCounts,
+    allocations: Mapping[str, Sequence[Mapping[str, int]]],
+    folder: Path,
+    backend: Backend,
+    resume: bool = False,
+    show_progress: bool = False,
+    command: Sequence[str] = (),
+    note: Callable[[str], None] | None = None,
+    on_task_done: Callable[[Any], None] | None = None,
+) -> int:
+    """Simulate, under each coverage model's allocations, the posts that receive
+    persons saturated posts pass on (``cross_border.pass_on_saturated``), from the
+    runs without passing on that ``counts`` holds, one experiment a coverage model in
+    ``folder/<coverage>``; join them to ``counts`` and return how many runs it took."""
+    say = note or (lambda _: None)
+    study = counts.study
+    added = 0
+    for coverage, chosen in allocations.items():
+        wanted = set().union(*(counts.points(coverage, a) for a in chosen))
+        missing = {p for p in wanted if not counts.has(coverage, p)}
+        if not missing:
+            continue
+        say(f"{len(missing)} posts receive persons saturated posts pass on, under {coverage}")
+        name = f"{study.model.config.name}-passed-on-{coverage}"
+        plan = national_plan(study, missing, [coverage], counts.replications, name)
+        runs = folder / coverage
+        stored = runs.exists() and any(runs.iterdir())
+        outcome = run_experiment(
+            plan,
+            runs,
+            backend,
+            resume=resume and stored,
+            fresh=False,
+            show_progress=show_progress,
+            figures=False,
+            command=command,
+            measures_only=True,
+            on_task_done=on_task_done,
+        )
+        if outcome.status != "complete":
+            first = next(iter(outcome.failed.items()))
+            raise RuntimeError(f"{len(outcome.failed)} catchment runs failed; the first: {first}")
+        counts.add(plan, StoredResults(runs).table("replications"))
+        added += len(plan.scenarios) * plan.spec.replications
+    return added
 
 
 def _remove_own(path: Path) -> None:
@@ -322,7 +399,7 @@ def national_tables(
     for r in requests:
         allocation = allocations[r.key]
         totals, per_catchment, contributions = counts.national(r.coverage, allocation)
-        flows = study.flows(allocation)
+        flows = counts.flows(r.coverage, allocation)
         inflow = flows.inflow if flows is not None else {}
         values = [
             measure_nation({k: v[i] for k, v in totals.items()}) for i in range(counts.replications)
@@ -373,6 +450,7 @@ def national_tables(
                     "sent_share": flows.uptake.get(cid, 0.0) if flows is not None else 0.0,
                     "in_need_across_border": mean["across_border"],
                     "contacted_across_border": mean["met_across_border"],
+                    "passed_on": mean["passed_on"],
                     "received_population": inflow.get(cid, 0.0),
                 }
             )
@@ -386,6 +464,7 @@ def national_tables(
                 "within_24h",
                 "cost_eur_per_year",
                 "met_across_border",
+                "passed_on",
             ):
                 d[name] = d.get(name, 0.0) + mean[name]
             d["posts"] = d.get("posts", 0.0) + allocation[cid]
@@ -405,6 +484,7 @@ def national_tables(
                     "within_24h_share_of_need": _share(d["within_24h"], d["servable"]),
                     "cost_eur_per_year": d["cost_eur_per_year"],
                     "contacted_across_border": d["met_across_border"],
+                    "passed_on": d["passed_on"],
                 }
             )
         national.append(

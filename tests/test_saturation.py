@@ -1,0 +1,270 @@
+"""Persons a saturated post passes on (``cross_border.pass_on_saturated``): where they
+go, that the post receiving them simulates them with its own persons, that each person
+is counted once where they live, and that passing on helps where one post is swamped
+beside one that is not."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from test_national import FRANCE, small_config
+
+from sim.commands.cli import main
+from sim.config.errors import ConfigError
+from sim.model.station import simulate
+from sim.national.catchments import Catchment
+from sim.national.config import CrossBorder, load_national
+from sim.national.neighbours import Neighbourhood
+from sim.national.run import (
+    CatchmentCounts,
+    NationalStudy,
+    catchment_scenario,
+    national_plan,
+    passed_on_population,
+    simulated_points,
+)
+from sim.national.saturation import passed_on_flows
+from sim.national.study import Request, run_national, run_passed_on
+from sim.pipeline.backends import LocalBackend
+from sim.pipeline.execute import run_experiment
+from sim.pipeline.results import StoredResults
+
+# -- where they go (no simulation) ------------------------------------------------------
+
+
+def _catchment(cid: str, departement: str) -> Catchment:
+    return Catchment(cid, departement, "police", 100_000.0, 100.0, 10.0)
+
+
+# Three départements in a row, 50 km apart, 26 km across within each: a touches b,
+# b touches c.
+_ROW = Neighbourhood(
+    centroid={"a": (0.0, 0.0), "b": (0.45, 0.0), "c": (0.9, 0.0)},
+    neighbours={"a": ("b",), "b": ("a", "c"), "c": ("b",)},
+    area_km2={"a": 2500.0, "b": 2500.0, "c": 2500.0},
+)
+_CATCHMENTS = [
+    _catchment("a-P1", "a"),
+    _catchment("b-P1", "b"),
+    _catchment("b-P2", "b"),
+    _catchment("c-P1", "c"),
+]
+_RULE = CrossBorder(enabled=True, pass_on_saturated=True, half_uptake_minutes=60.0)
+
+
+def test_a_swamped_post_passes_its_expired_to_the_nearest_post_that_expires_fewer() -> None:
+    allocation = {"a-P1": 1, "b-P1": 1, "b-P2": 3, "c-P1": 1}
+    expired = {"a-P1": 300.0, "b-P1": 10.0, "b-P2": 0.0, "c-P1": 0.0}
+    need = {"a-P1": 1000.0, "b-P1": 1000.0, "b-P2": 1000.0, "c-P1": 1000.0}
+    flows = passed_on_flows(_CATCHMENTS, allocation, _ROW, _RULE, expired, need, 0.002)
+    minutes = _RULE.minutes_per_km * _ROW.distance_km("a", "b")
+    population = 300.0 * _RULE.uptake(minutes) / 0.002
+    # a's persons go to b (the nearest département with a post that expires fewer,
+    # its own has none other), shared by posts; b-P1 passes to b-P2 in its own
+    # département (nearer than c, which expires as few); those who expire nobody
+    # pass nobody.
+    assert set(flows) == {"a-P1", "b-P1"}
+    assert flows["a-P1"] == {
+        "b-P1": pytest.approx(population / 4),
+        "b-P2": pytest.approx(3 * population / 4),
+    }
+    own = _RULE.minutes_per_km * _ROW.distance_km("b", "b")
+    assert flows["b-P1"] == {"b-P2": pytest.approx(10.0 * _RULE.uptake(own) / 0.002)}
+
+
+def test_nobody_is_passed_to_a_post_that_expires_as_many_nor_to_itself() -> None:
+    allocation = {"a-P1": 1, "b-P1": 1, "b-P2": 0, "c-P1": 1}
+    same = {"a-P1": 50.0, "b-P1": 50.0, "b-P2": 0.0, "c-P1": 50.0}
+    need = {cid: 1000.0 for cid in same}
+    assert passed_on_flows(_CATCHMENTS, allocation, _ROW, _RULE, same, need, 0.002) == {}
+    # The worst post passes on; a catchment without a post is never a destination.
+    worse = {**same, "b-P1": 80.0}
+    flows = passed_on_flows(_CATCHMENTS, allocation, _ROW, _RULE, worse, need, 0.002)
+    assert set(flows) == {"b-P1"}
+    assert set(flows["b-P1"]) == {"a-P1"}  # a and c tie on time: table order
+
+
+def test_the_persons_in_need_per_inhabitant_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="need_per_inhabitant"):
+        passed_on_flows(_CATCHMENTS, {}, _ROW, _RULE, {}, {}, 0.0)
+
+
+def test_passing_on_needs_cross_border_service(tmp_path: Path, capsys) -> None:
+    cross_border = {"enabled": False, "pass_on_saturated": True}
+    path = small_config(tmp_path, ["19"], cross_border=cross_border)
+    with pytest.raises(ConfigError, match=r"pass_on_saturated needs cross_border\.enabled"):
+        load_national(path)
+    code = main(
+        ["national", str(FRANCE), "--posts", "10", "--set", "cross_border.enabled=false",
+         "--set", "cross_border.pass_on_saturated=true"]
+    )  # fmt: skip
+    assert code == 2
+    assert "pass_on_saturated needs cross_border.enabled" in capsys.readouterr().err
+
+
+# -- the post that receives them ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def france() -> NationalStudy:
+    overrides = {"cross_border.pass_on_saturated": True}
+    return NationalStudy.of(load_national(FRANCE, overrides=overrides))
+
+
+def test_persons_passed_on_are_all_referred_and_load_the_post(france: NationalStudy) -> None:
+    catchment = france.catchment("87-P1")
+    plain = catchment_scenario(france, "office_hours", catchment, 1, 1, inflow=0)
+    passed = catchment_scenario(france, "office_hours", catchment, 1, 1, passed_on=200_000)
+    for name in france.model.config.demand_per_100k:
+        population = passed.populations[passed_on_population(name)]
+        assert population.referral.probability == 1
+        assert population.referral.probability_no_worker == 1
+        assert population.arrivals.per_year == pytest.approx(
+            france.model.config.demand_per_100k[name] * 2
+        )
+        assert passed_on_population(name) not in plain.populations
+    a, b = simulate(plain, 0), simulate(passed, 0)
+    own = len(plain.population_names)
+    # Its own persons are the same persons (their own streams); they fare worse.
+    np.testing.assert_array_equal(a.cases.arrival, b.cases.arrival[b.cases.population < own])
+    assert (b.cases.population >= own).sum() > 100
+
+
+# -- the country ------------------------------------------------------------------------
+
+
+def _swamped_and_idle(tmp_path: Path, pass_on: bool) -> Path:
+    """The Haute-Vienne: its police district with one post (swamped), a gendarmerie
+    area with four (idle), a short road between them and a strong uptake."""
+    cross_border = {
+        "enabled": True,
+        "pass_on_saturated": pass_on,
+        "uptake_at_zero": 0.8,
+        "half_uptake_minutes": 600,
+    }
+    path = small_config(tmp_path, ["87"], cross_border=cross_border)
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out = tmp_path / f"swamped_{pass_on}.yaml"
+    out.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+def _counts(tmp_path: Path, pass_on: bool, allocation: dict[str, int], replications: int):
+    study = NationalStudy.of(load_national(_swamped_and_idle(tmp_path, pass_on)))
+    plan = national_plan(study, simulated_points(study, allocation), ["office_hours"],
+                         replications, "swamped")  # fmt: skip
+    runs = tmp_path / f"runs_{pass_on}"
+    run_experiment(plan, runs, LocalBackend(1), show_progress=False, figures=False,
+                   measures_only=True)  # fmt: skip
+    counts = CatchmentCounts(study, plan, StoredResults(runs).table("replications"))
+    added = run_passed_on(counts, {"office_hours": [allocation]}, tmp_path / f"po_{pass_on}",
+                          LocalBackend(1))  # fmt: skip
+    return study, counts, added
+
+
+def test_passing_on_helps_a_swamped_post_beside_an_idle_one(tmp_path: Path) -> None:
+    replications = 6
+    study = NationalStudy.of(load_national(_swamped_and_idle(tmp_path, True)))
+    ids = [c.catchment_id for c in study.catchments]
+    town = next(c for c in ids if "-P" in c)
+    allocation = {cid: 0 for cid in ids}
+    allocation[town] = 1
+    idle = next(c for c in ids if "-G" in c)
+    allocation[idle] = 4
+    _, off, added_off = _counts(tmp_path, False, allocation, replications)
+    study, on, added_on = _counts(tmp_path, True, allocation, replications)
+    assert added_off == 0 and added_on == replications  # one post receives
+    flows = on.flows("office_hours", allocation)
+    assert set(flows.passed_on) == {town}
+    assert set(flows.passed_on[town]) == {idle}
+    a, per_a, _ = off.national("office_hours", allocation)
+    b, per_b, contributions = on.national("office_hours", allocation)
+    # Every person once, in every replication: the persons in need are the same
+    # persons (only the outcomes of those passed on move), met and unmet add up.
+    np.testing.assert_allclose(b["servable"], a["servable"], rtol=1e-12)
+    np.testing.assert_allclose(b["met"] + b["unmet"], b["servable"], rtol=1e-12)
+    np.testing.assert_allclose(contributions.totals()["unmet"], b["unmet"], rtol=1e-12)
+    # The swamped post's expired persons go, a share of them is contacted: paired by
+    # replication (common random numbers), unmet falls, each and every time.
+    passed = b["passed_on"]
+    assert (passed > 0).all()
+    np.testing.assert_allclose(per_b[town]["passed_on"], passed)
+    assert (b["callback_expired"] < a["callback_expired"]).all()
+    assert (b["unmet"] < a["unmet"]).all()
+    assert (b["met_across_border"] > 0).all()
+    # The idle post's own persons are the same persons, sharing its time with those
+    # passed on: never better off.
+    np.testing.assert_allclose(per_b[idle]["servable"], per_a[idle]["servable"], rtol=1e-12)
+    assert per_b[idle]["unmet"].sum() >= per_a[idle]["unmet"].sum()
+
+
+def test_a_person_passed_on_moves_from_expired_to_what_the_other_post_made_of_them() -> None:
+    from sim.national.run import _attributed
+
+    got = {
+        "cases": np.array([10.0]),
+        "servable": np.array([10.0]),
+        "referred": np.array([10.0]),
+        "met": np.array([6.0]),
+        "met_late": np.array([1.0]),
+        "unmet": np.array([4.0]),
+        "within_24h": np.array([5.0]),
+        "callback_failed": np.array([3.0]),
+        "callback_expired": np.array([1.0]),
+        "left": np.array([0.0]),
+        "waiting_at_end": np.array([0.0]),
+        "not_referred_no_worker": np.array([0.0]),
+        "couple_violence_met": np.array([2.0]),
+    }
+    added = _attributed(got, 0.5, passed_on=True)
+    # In need and referred they already were: only their outcomes move.
+    assert not {"cases", "servable", "referred", "within_24h"} & set(added)
+    assert added["met"] == added["met_late"] == 3.0  # contacted, days after the referral
+    assert added["unmet"] == 2.0 - 5.0  # their unmet, in place of 5 expired
+    assert added["callback_expired"] == 0.5 - 5.0
+    assert added["callback_failed"] == 1.5
+    assert added["passed_on"] == added["across_border"] == 5.0
+    assert added["met_across_border"] == 3.0
+    assert added["couple_violence_met"] == 1.0
+    assert added["met"] + added["unmet"] == 0  # nobody added, nobody lost
+    # From a catchment without a post, everything, as before.
+    plain = _attributed(got, 0.5, passed_on=False)
+    assert plain["servable"] == 5.0 and plain["within_24h"] == 2.5 and "passed_on" not in plain
+
+
+def test_passing_on_with_no_uptake_is_no_passing_on(tmp_path: Path) -> None:
+    """With nobody going anywhere the national tables are those without passing on,
+    to the last digit."""
+    tables = {}
+    for pass_on in (False, True):
+        path = small_config(
+            tmp_path,
+            ["19", "87"],
+            cross_border={"enabled": True, "pass_on_saturated": pass_on, "uptake_at_zero": 0.0},
+        )
+        study = NationalStudy.of(load_national(path))
+        out = run_national(study, [Request(4, "proportional", "office_hours")],
+                           tmp_path / f"out_{pass_on}", LocalBackend(1), 2,
+                           show_progress=False)  # fmt: skip
+        tables[pass_on] = out.tables["national"].to_pylist()
+        assert not (tmp_path / f"out_{pass_on}" / "runs_passed_on").exists()
+    pd.testing.assert_frame_equal(pd.DataFrame(tables[True]), pd.DataFrame(tables[False]))
+
+
+def test_the_cli_passes_on_and_reports_it(tmp_path: Path) -> None:
+    path = small_config(tmp_path, ["86", "87"], cross_border={"enabled": True})
+    out = tmp_path / "out"
+    code = main(["national", str(path), "--posts", "3", "--replications", "2", "--jobs", "1",
+                 "--set", "cross_border.pass_on_saturated=true", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    national = pd.read_csv(out / "tables" / "national.csv").set_index("metric")
+    catchments = pd.read_csv(out / "tables" / "catchments.csv")
+    passed = national.loc["national_passed_on", "mean"]
+    assert passed > 0 and passed == pytest.approx(catchments["passed_on"].sum())
+    assert (out / "runs_passed_on" / "office_hours").is_dir()
+    assert math.isfinite(national.loc["national_passed_on", "half_width"])
