@@ -16,11 +16,13 @@ from test_national import FRANCE, small_config
 
 from sim.commands.cli import main
 from sim.config.errors import ConfigError
+from sim.model.outcomes import UNMET_OUTCOMES
 from sim.model.station import simulate
 from sim.national.catchments import Catchment
 from sim.national.config import CrossBorder, load_national
 from sim.national.neighbours import Neighbourhood
 from sim.national.run import (
+    COUNTS,
     CatchmentCounts,
     NationalStudy,
     catchment_scenario,
@@ -89,9 +91,30 @@ def test_nobody_is_passed_to_a_post_that_expires_as_many_nor_to_itself() -> None
     assert set(flows["b-P1"]) == {"a-P1"}  # a and c tie on time: table order
 
 
-def test_the_persons_in_need_per_inhabitant_must_be_positive() -> None:
+def test_posts_are_compared_by_the_share_of_their_persons_they_let_expire() -> None:
+    """A share, not a count: a post letting 150 of 3,000 expire (5 %) takes from one
+    letting 100 of 1,000 (10 %); a post nobody needs expires none (0 %) and takes
+    too; half a person a year expiring is passed on; a catchment the allocation does
+    not list has no post."""
+    allocation = {"a-P1": 1, "b-P1": 2, "b-P2": 1}  # c-P1 unlisted: no post
+    expired = {"a-P1": 100.0, "b-P1": 150.0, "b-P2": 0.0, "c-P1": 500.0}
+    need = {"a-P1": 1000.0, "b-P1": 3000.0, "b-P2": 0.0, "c-P1": 1000.0}
+    flows = passed_on_flows(_CATCHMENTS, allocation, _ROW, _RULE, expired, need, 0.002)
+    assert set(flows) == {"a-P1", "b-P1"}
+    assert set(flows["a-P1"]) == {"b-P1", "b-P2"}
+    assert flows["a-P1"]["b-P1"] == pytest.approx(2 * flows["a-P1"]["b-P2"])
+    assert set(flows["b-P1"]) == {"b-P2"}
+    small = passed_on_flows(
+        _CATCHMENTS, allocation, _ROW, _RULE, {**expired, "a-P1": 0.5}, need, 0.002
+    )
+    minutes = _RULE.minutes_per_km * _ROW.distance_km("a", "b")
+    assert sum(small["a-P1"].values()) == pytest.approx(0.5 * _RULE.uptake(minutes) / 0.002)
+
+
+@pytest.mark.parametrize("need", [0.0, -0.001])
+def test_the_persons_in_need_per_inhabitant_must_be_positive(need: float) -> None:
     with pytest.raises(ValueError, match="need_per_inhabitant"):
-        passed_on_flows(_CATCHMENTS, {}, _ROW, _RULE, {}, {}, 0.0)
+        passed_on_flows(_CATCHMENTS, {}, _ROW, _RULE, {}, {}, need)
 
 
 def test_passing_on_needs_cross_border_service(tmp_path: Path, capsys) -> None:
@@ -119,13 +142,13 @@ def france() -> NationalStudy:
 def test_persons_passed_on_are_all_referred_and_load_the_post(france: NationalStudy) -> None:
     catchment = france.catchment("87-P1")
     plain = catchment_scenario(france, "office_hours", catchment, 1, 1, inflow=0)
-    passed = catchment_scenario(france, "office_hours", catchment, 1, 1, passed_on=200_000)
+    passed = catchment_scenario(france, "office_hours", catchment, 1, 1, passed_on=123_457)
     for name in france.model.config.demand_per_100k:
         population = passed.populations[passed_on_population(name)]
         assert population.referral.probability == 1
         assert population.referral.probability_no_worker == 1
         assert population.arrivals.per_year == pytest.approx(
-            france.model.config.demand_per_100k[name] * 2
+            france.model.config.demand_per_100k[name] * 1.23457
         )
         assert passed_on_population(name) not in plain.populations
     a, b = simulate(plain, 0), simulate(passed, 0)
@@ -182,17 +205,40 @@ def test_passing_on_helps_a_swamped_post_beside_an_idle_one(tmp_path: Path) -> N
     flows = on.flows("office_hours", allocation)
     assert set(flows.passed_on) == {town}
     assert set(flows.passed_on[town]) == {idle}
-    a, per_a, _ = off.national("office_hours", allocation)
+    a, per_a, before = off.national("office_hours", allocation)
     b, per_b, contributions = on.national("office_hours", allocation)
     # Every person once, in every replication: the persons in need are the same
     # persons (only the outcomes of those passed on move), met and unmet add up.
     np.testing.assert_allclose(b["servable"], a["servable"], rtol=1e-12)
     np.testing.assert_allclose(b["met"] + b["unmet"], b["servable"], rtol=1e-12)
-    np.testing.assert_allclose(contributions.totals()["unmet"], b["unmet"], rtol=1e-12)
+    reasons = sum(b[o.label] for o in UNMET_OUTCOMES) + b["no_post"]
+    np.testing.assert_allclose(reasons, b["unmet"], rtol=1e-12)
+    totals = contributions.totals()
+    for name in COUNTS:
+        np.testing.assert_allclose(totals[name], b[name], rtol=1e-12, atol=1e-9, err_msg=name)
+    # Those passed on are drawn by the post that receives them: their randomness, so
+    # the intervals, are that post's streams', not their origin's.
+    row = {cid: k for k, cid in enumerate(contributions.catchments)}
+    np.testing.assert_allclose(contributions.sums["passed_on"][row[idle]], b["passed_on"])
+    assert (contributions.sums["passed_on"][row[town]] == 0).all()
+    assert (contributions.sums["met_passed_on"][row[idle]] > 0).all()
+    # The town's streams give what they gave without passing on; the persons it
+    # passed on leave its expired from the idle post's row.
+    for name in ("callback_expired", "unmet", "servable"):
+        np.testing.assert_allclose(
+            contributions.sums[name][row[town]], before.sums[name][row[town]], rtol=1e-12
+        )
+    np.testing.assert_allclose(
+        contributions.sums["callback_expired"][row[idle]]
+        - before.sums["callback_expired"][row[idle]],
+        b["callback_expired"] - a["callback_expired"],
+        rtol=1e-9,
+    )
     # The swamped post's expired persons go, a share of them is contacted: paired by
     # replication (common random numbers), unmet falls, each and every time.
     passed = b["passed_on"]
     assert (passed > 0).all()
+    assert (b["met_passed_on"] > 0).all() and (b["met_passed_on"] <= passed).all()
     np.testing.assert_allclose(per_b[town]["passed_on"], passed)
     assert (b["callback_expired"] < a["callback_expired"]).all()
     assert (b["unmet"] < a["unmet"]).all()
@@ -268,3 +314,59 @@ def test_the_cli_passes_on_and_reports_it(tmp_path: Path) -> None:
     assert passed > 0 and passed == pytest.approx(catchments["passed_on"].sum())
     assert (out / "runs_passed_on" / "office_hours").is_dir()
     assert math.isfinite(national.loc["national_passed_on", "half_width"])
+
+
+def _pass_on_study(tmp_path: Path, pass_on: bool) -> NationalStudy:
+    path = small_config(
+        tmp_path,
+        ["16", "19", "23", "24", "86", "87"],
+        cross_border={"enabled": True, "pass_on_saturated": pass_on},
+    )
+    return NationalStudy.of(load_national(path))
+
+
+def test_a_national_study_passing_on_resumes_and_refreshes_its_own_runs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    requests = [Request(6, "proportional", "office_hours")]
+
+    def run(pass_on: bool, **how) -> tuple[pd.DataFrame, int]:
+        runs = []
+        outcome = run_national(_pass_on_study(tmp_path, pass_on), requests, out,
+                               LocalBackend(1), 2, show_progress=False,
+                               on_run=lambda done, total: runs.append(done), **how)  # fmt: skip
+        return pd.DataFrame(outcome.tables["national"].to_pylist()), len(runs)
+
+    plain, first = run(False)
+    assert first > 0 and not (out / "runs_passed_on").exists()
+    # Turned on over a folder without it: only the posts that receive are run.
+    passing, more = run(True, resume=True)
+    receiving = sorted((out / "runs_passed_on" / "office_hours" / "tasks").iterdir())
+    assert 0 < more == len(receiving) < first
+    national = passing.set_index("metric")["mean"]
+    assert national["national_passed_on"] > 0
+    assert plain.set_index("metric")["mean"]["national_passed_on"] == 0
+    # Every run is reused; --fresh runs everything again, to the same numbers.
+    again, none = run(True, resume=True)
+    assert none == 0
+    pd.testing.assert_frame_equal(again, passing)
+    fresh, all_runs = run(True, fresh=True)
+    assert all_runs == first + more
+    pd.testing.assert_frame_equal(fresh, passing)
+    # A chain: some post both passes persons on and is passed persons.
+    catchments = pd.read_csv(out / "tables" / "catchments.csv")
+    assert ((catchments.passed_on > 0) & (catchments.passed_population > 0)).any()
+
+
+def test_a_foreign_file_among_the_passed_on_runs_is_refused_and_kept(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    requests = [Request(6, "proportional", "office_hours")]
+    run_national(_pass_on_study(tmp_path, True), requests, out, LocalBackend(1), 2,
+                 show_progress=False)  # fmt: skip
+    mine = out / "runs_passed_on" / "notes.txt"
+    mine.write_text("mine", encoding="utf-8")
+    for how in ({"fresh": True}, {"resume": True}):
+        with pytest.raises(ConfigError, match=r"runs_passed_on/ holds 'notes\.txt'"):
+            run_national(_pass_on_study(tmp_path, True), requests, out, LocalBackend(1), 2,
+                         show_progress=False, **how)  # fmt: skip
+    assert mine.read_text(encoding="utf-8") == "mine"
+    assert (out / "tables").is_dir() and (out / "runs").is_dir()

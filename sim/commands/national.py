@@ -179,7 +179,7 @@ def run_national_spec(args: argparse.Namespace) -> int:
 def _execute(
     run: Any, args: argparse.Namespace, out: Path, keys: list[str], header: str, study: Any
 ) -> int:
-    from sim.national.study import MANIFEST, OWN_ENTRIES
+    from sim.national.study import MANIFEST, OWN_ENTRIES, PASSED_ON_RUNS
     from sim.pipeline.backends import make_backend
     from sim.pipeline.store import check_own_folder
 
@@ -194,7 +194,8 @@ def _execute(
     if isinstance(outcome, int):
         return outcome
     print(format_national(outcome.tables, study.model.coverage_title))
-    print(f"\nWritten to {out}/: tables/ (Parquet and CSV), figures/, runs/")
+    runs = f"runs/, {PASSED_ON_RUNS}/" if (out / PASSED_ON_RUNS).is_dir() else "runs/"
+    print(f"\nWritten to {out}/: tables/ (Parquet and CSV), figures/, {runs}")
     return 0
 
 

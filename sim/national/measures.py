@@ -184,6 +184,13 @@ def _national_measures() -> Iterator[Measure]:
         **_NATIONAL_COUNT,
     )
     yield Measure(
+        "national_passed_on_contacted",
+        "Persons passed on, contacted at the other post",
+        heading="passed, met/yr",
+        compute=lambda t: t["met_passed_on"],
+        **_NATIONAL_COUNT,
+    )
+    yield Measure(
         "national_cost_eur_per_year",
         "Cost",
         "EUR a year",

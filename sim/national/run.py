@@ -70,6 +70,7 @@ COUNTS = (
     "across_border",
     "met_across_border",
     "passed_on",
+    "met_passed_on",
     "posts",
     "cost_eur_per_year",
     "couple_violence_met",
@@ -78,7 +79,7 @@ COUNTS = (
 contacted within 24 h of referral; ``met`` includes ``met_late``; ``across_border``:
 its persons in need who reached a post of another catchment, ``met_across_border``
 those of them contacted, ``passed_on`` those of them a saturated post of their own
-catchment passed on)."""
+catchment passed on, ``met_passed_on`` those of these contacted)."""
 
 
 @dataclass(frozen=True)
@@ -447,6 +448,7 @@ class CatchmentCounts:
                 "across_border": np.zeros(self.replications),
                 "met_across_border": np.zeros(self.replications),
                 "passed_on": np.zeros(self.replications),
+                "met_passed_on": np.zeros(self.replications),
                 "posts": np.full(self.replications, float(posts)),
                 "cost_eur_per_year": system["cost_eur_per_year"][point],
             }
@@ -647,6 +649,7 @@ def _attributed(
     added["across_border"] = moved
     added["met_across_border"] = added["met"]
     added["passed_on"] = moved
+    added["met_passed_on"] = added["met"]
     return added
 
 

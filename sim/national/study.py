@@ -43,7 +43,13 @@ from sim.pipeline.backends import Backend
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.provenance import MARKER, environment_versions
 from sim.pipeline.results import StoredResults
-from sim.pipeline.store import atomic_folder, check_own_folder, write_json_atomic, write_table
+from sim.pipeline.store import (
+    atomic_folder,
+    check_own_folder,
+    read_manifest,
+    write_json_atomic,
+    write_table,
+)
 
 __all__ = ["MANIFEST", "NationalOutcome", "Request", "run_national", "run_passed_on"]
 
@@ -209,6 +215,7 @@ def run_national(
     weight_of_run = {"equity": 1.0, "mix": equity_weight}.get(objective, 0.0)
     check_requests(study, requests, "national study")
     check_own_folder(out, resume, fresh, MANIFEST, OWN_ENTRIES, "a national study")
+    _check_passed_on_runs(out / PASSED_ON_RUNS, study)
     if fresh:
         for own in ("runs", PASSED_ON_RUNS, "tables", "figures", "sanity"):
             _remove_own(out / own)
@@ -375,6 +382,23 @@ def run_passed_on(
     return added
 
 
+def _check_passed_on_runs(folder: Path, study: NationalStudy) -> None:
+    """Refuse a ``runs_passed_on`` folder holding anything but station-sim's experiment
+    folders, one a coverage model, before anything is written or removed there."""
+    if not folder.exists():
+        return
+    where = f"{folder.parent}: {PASSED_ON_RUNS}/"
+    if not folder.is_dir():
+        raise ConfigError(f"{where} is not a folder; nothing was changed. Choose another --out")
+    for entry in sorted(folder.iterdir()):
+        if entry.name not in study.model.scenarios or not entry.is_dir():
+            raise ConfigError(
+                f"{where} holds '{entry.name}', which a national study does not write; "
+                "nothing was changed there. Choose another --out"
+            )
+        read_manifest(entry)  # a folder without station-sim's manifest is refused
+
+
 def _remove_own(path: Path) -> None:
     import shutil
 
@@ -401,6 +425,7 @@ def national_tables(
         totals, per_catchment, contributions = counts.national(r.coverage, allocation)
         flows = counts.flows(r.coverage, allocation)
         inflow = flows.inflow if flows is not None else {}
+        passed = flows.passed_inflow if flows is not None else {}
         values = [
             measure_nation({k: v[i] for k, v in totals.items()}) for i in range(counts.replications)
         ]
@@ -451,7 +476,9 @@ def national_tables(
                     "in_need_across_border": mean["across_border"],
                     "contacted_across_border": mean["met_across_border"],
                     "passed_on": mean["passed_on"],
+                    "passed_on_contacted": mean["met_passed_on"],
                     "received_population": inflow.get(cid, 0.0),
+                    "passed_population": passed.get(cid, 0.0),
                 }
             )
             allocation_rows.append(
@@ -465,6 +492,7 @@ def national_tables(
                 "cost_eur_per_year",
                 "met_across_border",
                 "passed_on",
+                "met_passed_on",
             ):
                 d[name] = d.get(name, 0.0) + mean[name]
             d["posts"] = d.get("posts", 0.0) + allocation[cid]
@@ -485,6 +513,7 @@ def national_tables(
                     "cost_eur_per_year": d["cost_eur_per_year"],
                     "contacted_across_border": d["met_across_border"],
                     "passed_on": d["passed_on"],
+                    "passed_on_contacted": d["met_passed_on"],
                 }
             )
         national.append(
