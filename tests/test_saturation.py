@@ -313,6 +313,12 @@ def test_the_cli_passes_on_and_reports_it(tmp_path: Path) -> None:
     passed = national.loc["national_passed_on", "mean"]
     assert passed > 0 and passed == pytest.approx(catchments["passed_on"].sum())
     assert (out / "runs_passed_on" / "office_hours").is_dir()
+    # The folder says what ran: the file as written, and with the --set applied.
+    written = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
+    ran = yaml.safe_load((out / "config_resolved.yaml").read_text(encoding="utf-8"))
+    assert "pass_on_saturated" not in written["cross_border"]
+    assert ran["cross_border"]["pass_on_saturated"] is True
+    assert ran["cross_border"]["uptake_at_zero"] == CrossBorder().uptake_at_zero  # default
     assert math.isfinite(national.loc["national_passed_on", "half_width"])
 
 

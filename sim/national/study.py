@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import yaml
 
 from sim.config.errors import ConfigError, did_you_mean
 from sim.measures.stats import paired_difference
@@ -56,6 +57,9 @@ __all__ = ["MANIFEST", "NationalOutcome", "Request", "run_national", "run_passed
 MANIFEST = "national.json"
 MAX_POSTS = 100_000
 """The most posts a national request may deal (France at the Belgian density has 2,640)."""
+RESOLVED_CONFIG = "config_resolved.yaml"
+"""The national config as the study ran it: every ``--set`` applied, every default
+filled in (``config.yaml`` is the file as written)."""
 PASSED_ON_RUNS = "runs_passed_on"
 """The runs of the posts that receive persons saturated posts pass on, one plan a
 coverage model (``cross_border.pass_on_saturated``)."""
@@ -63,6 +67,7 @@ OWN_ENTRIES = frozenset(
     {
         MANIFEST,
         "config.yaml",
+        RESOLVED_CONFIG,
         "training.parquet",
         "runs",
         PASSED_ON_RUNS,
@@ -223,6 +228,11 @@ def run_national(
     out.mkdir(parents=True, exist_ok=True)
     model = study.model
     (out / "config.yaml").write_text(model.path.read_text(encoding="utf-8"), encoding="utf-8")
+    resolved = yaml.safe_dump(
+        model.config.model_dump(mode="json"), sort_keys=False, allow_unicode=True
+    )
+    heading = f"# {model.path} as this study ran it: every --set applied, defaults filled in\n"
+    (out / RESOLVED_CONFIG).write_text(heading + resolved, encoding="utf-8")
     manifest: dict[str, Any] = {
         "format": MARKER,
         "kind": "national",
