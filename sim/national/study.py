@@ -42,6 +42,7 @@ from sim.national.variance import (
 )
 from sim.pipeline.backends import Backend
 from sim.pipeline.execute import run_experiment
+from sim.pipeline.plan import ExperimentPlan
 from sim.pipeline.provenance import MARKER, environment_versions
 from sim.pipeline.results import StoredResults
 from sim.pipeline.store import (
@@ -285,7 +286,6 @@ def run_national(
     say(f"{len(points)} {what} points x {len(coverages)} coverage models")
     plan = national_plan(study, points, coverages, replications, f"{model.config.name}-catchments")
     runs = out / "runs"
-    stored = runs.exists() and any(runs.iterdir())
     total = len(plan.scenarios) * plan.spec.replications
     done = 0
 
@@ -297,22 +297,8 @@ def run_national(
             # others are done: the total grows with them.
             on_run(done, max(total, done))
 
-    outcome = run_experiment(
-        plan,
-        runs,
-        backend,
-        resume=resume and stored,
-        fresh=False,
-        show_progress=show_progress,
-        figures=False,
-        command=command,
-        measures_only=True,
-        on_task_done=one_more,
-    )
-    if outcome.status != "complete":
-        first = next(iter(outcome.failed.items()))
-        raise RuntimeError(f"{len(outcome.failed)} catchment runs failed; the first: {first}")
-    counts = CatchmentCounts(study, plan, StoredResults(runs).table("replications"))
+    stored = _run_catchments(plan, runs, backend, resume, show_progress, command, one_more)
+    counts = CatchmentCounts(study, plan, stored)
     if study.model.config.cross_border.pass_on_saturated:
         by_coverage: dict[str, list[Mapping[str, int]]] = {}
         for r in requests:
@@ -371,25 +357,40 @@ def run_passed_on(
         name = f"{study.model.config.name}-passed-on-{coverage}"
         plan = national_plan(study, missing, [coverage], counts.replications, name)
         runs = folder / coverage
-        stored = runs.exists() and any(runs.iterdir())
-        outcome = run_experiment(
-            plan,
-            runs,
-            backend,
-            resume=resume and stored,
-            fresh=False,
-            show_progress=show_progress,
-            figures=False,
-            command=command,
-            measures_only=True,
-            on_task_done=on_task_done,
-        )
-        if outcome.status != "complete":
-            first = next(iter(outcome.failed.items()))
-            raise RuntimeError(f"{len(outcome.failed)} catchment runs failed; the first: {first}")
-        counts.add(plan, StoredResults(runs).table("replications"))
+        stored = _run_catchments(plan, runs, backend, resume, show_progress, command, on_task_done)
+        counts.add(plan, stored)
         added += len(plan.scenarios) * plan.spec.replications
     return added
+
+
+def _run_catchments(
+    plan: ExperimentPlan,
+    runs: Path,
+    backend: Backend,
+    resume: bool,
+    show_progress: bool,
+    command: Sequence[str],
+    on_task_done: Callable[[Any], None] | None,
+) -> pa.Table:
+    """Run (or, with ``resume``, finish) a plan of catchment runs in ``runs`` and
+    return its stored replications; a failed run stops the study."""
+    stored = runs.exists() and any(runs.iterdir())
+    outcome = run_experiment(
+        plan,
+        runs,
+        backend,
+        resume=resume and stored,
+        fresh=False,
+        show_progress=show_progress,
+        figures=False,
+        command=command,
+        measures_only=True,
+        on_task_done=on_task_done,
+    )
+    if outcome.status != "complete":
+        first = next(iter(outcome.failed.items()))
+        raise RuntimeError(f"{len(outcome.failed)} catchment runs failed; the first: {first}")
+    return StoredResults(runs).table("replications")
 
 
 def _check_passed_on_runs(folder: Path, study: NationalStudy) -> None:
