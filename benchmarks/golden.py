@@ -72,6 +72,15 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "belgium_full_year": ("belgium_24_7", {}),
+    # Outreach from the police log, read at each day's first shift and as written.
+    "office_hours_daily_review": (
+        "france_office_hours",
+        {"simulation.run_days": 112, "outreach.log_access": "daily_review"},
+    ),
+    "rural_networked_log": (
+        "shared_rural",
+        {"simulation.run_days": 112, "outreach.log_access": "networked"},
+    ),
     # Follow-ups of no duration among others: the diary search's edge cases (an
     # appointment starting where another ends, at the instant being tried).
     "office_hours_zero_length_followups": (

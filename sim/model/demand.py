@@ -51,6 +51,14 @@ class Demand:
         return len(self.arrival)
 
 
+_EMPTY_DRAWS = np.random.default_rng(0)
+
+
+def _no_draws(purpose: str) -> np.random.Generator:
+    """The generator of a population nobody of comes to a run: it only draws nothing."""
+    return _EMPTY_DRAWS
+
+
 def _followups(
     population: Population, n: int, depth: int, rng: Callable[[str], np.random.Generator]
 ) -> dict[str, np.ndarray]:
@@ -103,6 +111,11 @@ def draw_demand(scenario: Scenario, replication: int) -> Demand:
 
         arrival = poisson_arrivals(population.arrivals.hourly_rates(), horizon, rng("arrivals"))
         n = len(arrival)
+        if n == 0:
+            # Nobody of this population comes: every draw below is empty, whichever
+            # generator makes it, so its streams are not built (a national catchment
+            # that serves no neighbour has three such populations).
+            rng = _no_draws
         if len(shares) == 1:
             station = np.zeros(n, dtype=np.int64)
         else:

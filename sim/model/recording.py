@@ -24,11 +24,12 @@ from sim.model.records import (
     WorkerActivity,
     WorkerRecords,
 )
-from sim.model.roster import EXTERNAL, NOBODY
+from sim.model.roster import EXTERNAL, NOBODY, SHIFT_CASE_END
 from sim.model.state import (
     A_BOOKED_AT,
     A_CASE,
     A_DUE,
+    A_DURATION,
     A_END,
     A_NUMBER,
     A_REBOOKINGS,
@@ -46,7 +47,6 @@ from sim.model.state import (
     ON_CALL,
     RETRY,
     WorkLog,
-    new_appointment,
 )
 
 if TYPE_CHECKING:
@@ -153,19 +153,28 @@ def run_records(model: StationModel) -> RunRecords:
 def appointment_records(model: StationModel, contacted: np.ndarray) -> AppointmentRecords:
     """One row per follow-up wanted by a person met: those booked or given up, and
     those the run ended before (pending)."""
-    rows = model.appointments
-    for case in np.flatnonzero(contacted & (model.demand.followups > 0)).tolist():
-        first = model.booked_numbers.get(case, 0) + 1
-        w = model.followup_worker.get(case, -1)
-        station = int(model.demand.station[case])
-        for number in range(first, model.followups[case] + 1):
-            rows.append(new_appointment(case, number, w, station, BOOKED, _NAN))
-    fields = list(zip(*rows, strict=True)) if rows else [()] * 11
+    # The follow-ups still to book: numbers after the last booked, to the number wanted.
+    pending = np.flatnonzero(contacted & (model.demand.followups > 0))
+    booked = model.booked_numbers
+    first = np.fromiter((booked.get(c, 0) + 1 for c in pending.tolist()), np.int64, len(pending))
+    wanted = np.asarray(model.followups, dtype=np.int64)[pending]
+    count = np.maximum(wanted - first + 1, 0)
+    case = np.repeat(pending, count)
+    number = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    number += np.repeat(first, count)
+    worker = np.fromiter((model.followup_worker.get(c, -1) for c in pending.tolist()), np.int64)
+    rows = np.full((len(case), A_DURATION + 1), _NAN)
+    rows[:, A_CASE], rows[:, A_NUMBER] = case, number
+    rows[:, A_WORKER] = np.repeat(worker, count)
+    rows[:, A_STATION] = model.demand.station[case]
+    rows[:, A_STATUS], rows[:, A_REBOOKINGS], rows[:, A_DURATION] = BOOKED, 0, 0.0
+    if model.appointments:
+        rows = np.concatenate((np.asarray(model.appointments, dtype=float), rows))
     ints = {
-        k: np.asarray(fields[k], dtype=np.int64)
+        k: rows[:, k].astype(np.int64)
         for k in (A_CASE, A_NUMBER, A_WORKER, A_STATION, A_STATUS, A_REBOOKINGS)
     }
-    times = {k: np.asarray(fields[k], dtype=float) for k in (A_BOOKED_AT, A_DUE, A_START, A_END)}
+    times = {k: rows[:, k].copy() for k in (A_BOOKED_AT, A_DUE, A_START, A_END)}
     model.appointments = []
     end_time = model.env.now
     for k in (A_START, A_END):
@@ -213,7 +222,7 @@ def worker_records(
         _interview_rows(model, first_contact, service_end),
         _followup_rows(model.held),
     ]
-    shifts = np.asarray([s[:6] for s in model.plan.shifts], dtype=float).reshape(-1, 6)
+    shifts = model.plan.shift_table[:, :SHIFT_CASE_END]
     worker, station, paid_start, paid_end, start, end = shifts.T
     blocks = np.empty((len(shifts), 3, LOG_WIDTH))
     blocks[:, :, 0] = worker[:, None]
@@ -296,11 +305,10 @@ def _interview_rows(
 
 def _followup_rows(held: list[list[Any]]) -> np.ndarray:
     """Worker-log rows of the follow-up appointments held, in the order they ended."""
-    rows = np.empty((len(held), LOG_WIDTH))
-    if held:
-        fields = list(zip(*held, strict=True))
-        for column, k in enumerate((A_WORKER, -1, A_STATION, A_START, A_END, A_CASE)):
-            rows[:, column] = WorkerActivity.FOLLOWUP if k < 0 else fields[k]
+    if not held:
+        return np.empty((0, LOG_WIDTH))
+    rows = np.asarray(held, dtype=float)[:, [A_WORKER, A_WORKER, A_STATION, A_START, A_END, A_CASE]]
+    rows[:, 1] = WorkerActivity.FOLLOWUP
     return rows
 
 

@@ -22,9 +22,10 @@ the run, is not in the plan: officers refer by the posted schedule.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
-from typing import NamedTuple
+from functools import cached_property
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -32,23 +33,51 @@ from sim.config.schema import Scenario, Worker
 from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_WEEK, merge_intervals, unroll_weekly
 from sim.model.streams import stream
 
-__all__ = ["EXTERNAL", "NOBODY", "CoveragePlan", "OnSiteShift", "build_plan"]
+__all__ = [
+    "EXTERNAL",
+    "NOBODY",
+    "SHIFT_CASE_END",
+    "SHIFT_END",
+    "SHIFT_FIELDS",
+    "SHIFT_PAID_END",
+    "SHIFT_PAID_START",
+    "SHIFT_START",
+    "SHIFT_STATION",
+    "SHIFT_WORKER",
+    "CoveragePlan",
+    "OnSiteShift",
+    "build_plan",
+]
 
 EXTERNAL = -1
 """On-call slot taken by an outside responder (``staffed_by: external``)."""
 NOBODY = -2
 """On-call slot that no member of a staff rota could take (all absent that day)."""
 
+T = TypeVar("T")
+
 _WEEKS_PER_YEAR = 52
 _DAYS_PER_PLAN_YEAR = 7 * _WEEKS_PER_YEAR
+
+
+(
+    SHIFT_WORKER,
+    SHIFT_STATION,
+    SHIFT_PAID_START,
+    SHIFT_PAID_END,
+    SHIFT_START,
+    SHIFT_END,
+    SHIFT_CASE_END,
+) = range(7)
+SHIFT_FIELDS = 7
+"""The columns of :attr:`CoveragePlan.shift_table`, the fields of :class:`OnSiteShift`."""
 
 
 class OnSiteShift(NamedTuple):
     """One shift of one worker after absences: paid from ``paid_start`` to ``paid_end``,
     on site at ``station`` from ``start`` to ``end``, taking cases until ``case_end``
-    (then other duties).  Minutes.  A named tuple, not a dataclass: a plan holds one
-    per worked day, and a tuple is built several times faster, which counts in a short
-    run."""
+    (then other duties).  Minutes.  A row of :attr:`CoveragePlan.shift_table`, as
+    :attr:`CoveragePlan.shifts` gives it."""
 
     worker: int
     station: int
@@ -70,7 +99,10 @@ class CoveragePlan:
     """
 
     worker_names: tuple[str, ...]
-    shifts: tuple[OnSiteShift, ...]  # sorted by start
+    shift_table: np.ndarray
+    """One row per shift, the fields of :class:`OnSiteShift` as columns (floats),
+    sorted by start then worker: what the model and the records read (a plan holds
+    one shift per worked day, and building them as arrays keeps a short run short)."""
     diary_slots: tuple[np.ndarray, ...]
     sick_days: tuple[np.ndarray, ...]  # per worker: day numbers absent sick, not replaced
     leave_days: tuple[np.ndarray, ...]  # per worker: day numbers on leave
@@ -80,9 +112,69 @@ class CoveragePlan:
     on_call_staff: np.ndarray  # (n, responders) ints
     on_call_stations: frozenset[int]
 
+    @cached_property
+    def shifts(self) -> tuple[OnSiteShift, ...]:
+        """The shifts as named tuples, sorted by start then worker."""
+        return tuple(
+            OnSiteShift(int(w), int(s), *times) for w, s, *times in self.shift_table.tolist()
+        )
+
     def serves(self, worker: int) -> tuple[int, ...]:
         """Stations a worker is rostered at (its callback lists)."""
-        return tuple(sorted({s.station for s in self.shifts if s.worker == worker}))
+        table = self.shift_table
+        mine = table[table[:, SHIFT_WORKER] == worker, SHIFT_STATION]
+        return tuple(np.unique(mine).astype(np.int64).tolist())
+
+    def changes(
+        self, people: Sequence[T]
+    ) -> tuple[list[float], list[tuple[list[T], list[tuple[T, int, float, float]]]]]:
+        """The instants the staff on site changes, in order, and at each the people
+        (``people[w]`` for worker ``w``) whose case time ends, and those who arrive,
+        each with their station, case-time end and shift end; both lists in shift
+        order.  Shifts with no time on site change nothing."""
+        table = self.shift_table
+        table = table[table[:, SHIFT_END] > table[:, SHIFT_START]]
+        start, case_end = table[:, SHIFT_START], table[:, SHIFT_CASE_END]
+        times = np.unique(np.concatenate((start, case_end)))
+        # Stable sorts: the shifts of one instant stay in shift order.
+        by_start = np.argsort(start, kind="stable")
+        by_end = np.argsort(case_end, kind="stable")
+        who = [people[w] for w in table[:, SHIFT_WORKER].astype(np.int64).tolist()]
+        ending = [who[i] for i in by_end.tolist()]
+        arriving = list(
+            zip(
+                [who[i] for i in by_start.tolist()],
+                table[by_start, SHIFT_STATION].astype(np.int64).tolist(),
+                case_end[by_start].tolist(),
+                table[by_start, SHIFT_END].tolist(),
+                strict=True,
+            )
+        )
+        bounds = zip(
+            np.searchsorted(case_end[by_end], times, "left").tolist(),
+            np.searchsorted(case_end[by_end], times, "right").tolist(),
+            np.searchsorted(start[by_start], times, "left").tolist(),
+            np.searchsorted(start[by_start], times, "right").tolist(),
+            strict=True,
+        )
+        changes = [(ending[a:b], arriving[c:d]) for a, b, c, d in bounds]
+        return times.tolist(), changes
+
+    def first_shift_of_day(self) -> list[tuple[int, float]]:
+        """(station, start) of the first shift of each day at each station that takes
+        cases (case time and time on site both longer than nothing), by station, then
+        day (of its start)."""
+        table = self.shift_table
+        start = table[:, SHIFT_START]
+        takes = np.minimum(table[:, SHIFT_END], table[:, SHIFT_CASE_END]) > start
+        station = table[takes, SHIFT_STATION].astype(np.int64)
+        start = start[takes]
+        day = (start // MINUTES_PER_DAY).astype(np.int64)
+        order = np.lexsort((start, day, station))
+        station, day, start = station[order], day[order], start[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (station[1:] != station[:-1]) | (day[1:] != day[:-1])
+        return list(zip(station[first].tolist(), start[first].tolist(), strict=True))
 
     @property
     def staffed_windows(self) -> np.ndarray:
@@ -99,7 +191,7 @@ def build_plan(scenario: Scenario, replication: int) -> CoveragePlan:
     seed = scenario.simulation.seed
     workers = scenario.expanded_workers()
     travel = np.asarray([s.travel_minutes for s in scenario.stations], dtype=float)
-    shifts: list[OnSiteShift] = []
+    shifts: list[np.ndarray] = [np.empty((0, SHIFT_FIELDS))]
     slots: list[np.ndarray] = []
     sick: list[np.ndarray] = []
     leave: list[np.ndarray] = []
@@ -121,22 +213,20 @@ def build_plan(scenario: Scenario, replication: int) -> CoveragePlan:
         leave.append(np.flatnonzero(on_leave))
         replaced.append(np.flatnonzero(covered_by_replacement))
         planned = _worker_shifts(w, config, rostered, on_leave, horizon, travel)
-        slots.append(
-            np.asarray(
-                [(s.start, s.case_end, s.station) for s in planned if s.case_end > s.start],
-                dtype=float,
-            ).reshape(-1, 3)
-        )
+        start, case_end = planned[:, SHIFT_START], planned[:, SHIFT_CASE_END]
+        slots.append(planned[case_end > start][:, [SHIFT_START, SHIFT_CASE_END, SHIFT_STATION]])
         absent = on_leave | is_sick
-        shifts.extend(s for s in planned if not absent[int(s.paid_start // MINUTES_PER_DAY)])
-    shifts.sort(key=_start_then_worker)
+        paid_day = (planned[:, SHIFT_PAID_START] // MINUTES_PER_DAY).astype(np.int64)
+        shifts.append(planned[~absent[paid_day]])
+    table = np.concatenate(shifts)
+    # Stable, as the sort of the shifts by (start, worker) was: equal keys keep the
+    # order of the workers' own lists.
+    table = table[np.lexsort((table[:, SHIFT_WORKER], table[:, SHIFT_START]))]
 
     coverage = []
     for station in range(len(scenario.stations)):
-        on_site = np.asarray(
-            [(s.start, s.case_end) for s in shifts if s.station == station], dtype=float
-        ).reshape(-1, 2)
-        coverage.append(merge_intervals(on_site))
+        here = table[table[:, SHIFT_STATION] == station]
+        coverage.append(merge_intervals(here[:, [SHIFT_START, SHIFT_CASE_END]]))
 
     windows = np.empty((0, 2))
     staff = np.empty((0, 0), dtype=np.int64)
@@ -164,7 +254,7 @@ def build_plan(scenario: Scenario, replication: int) -> CoveragePlan:
             staff = _rota(windows, members, absent_on, on_call.responders)
     return CoveragePlan(
         worker_names=tuple(name for name, _, _ in workers),
-        shifts=tuple(shifts),
+        shift_table=table,
         diary_slots=tuple(slots),
         sick_days=tuple(sick),
         leave_days=tuple(leave),
@@ -176,9 +266,6 @@ def build_plan(scenario: Scenario, replication: int) -> CoveragePlan:
     )
 
 
-_start_then_worker = attrgetter("start", "worker")
-
-
 def _worker_shifts(
     w: int,
     config: Worker,
@@ -186,9 +273,10 @@ def _worker_shifts(
     on_leave: np.ndarray,
     horizon: float,
     travel: np.ndarray,
-) -> list[OnSiteShift]:
-    """A worker's shifts on the days it is not on leave (sickness is removed after:
-    these are also its diary's slots)."""
+) -> np.ndarray:
+    """A worker's shifts on the days it is not on leave, rows of
+    :data:`SHIFT_FIELDS` columns (sickness is removed after: these are also its
+    diary's slots)."""
     paid = [np.empty((0, 3))]  # rows (start, end, station)
     for station, unrolled in rostered:
         worked = unrolled[~on_leave[(unrolled[:, 0] // MINUTES_PER_DAY).astype(np.int64)]]
@@ -264,12 +352,12 @@ def _rota(
 
 def _join_and_travel(
     worker: int, paid: np.ndarray, travel: np.ndarray, duties_share: float
-) -> list[OnSiteShift]:
+) -> np.ndarray:
     """One worker's shifts from its paid windows (rows ``(start, end, station)``, sorted):
     windows that touch at the same station joined, travel cut from both ends, the last
     ``duties_share`` of the time on site kept for other duties."""
     if len(paid) == 0:
-        return []
+        return np.empty((0, SHIFT_FIELDS))
     start, end, station = paid[:, 0], paid[:, 1], paid[:, 2]
     if np.all(start[1:] >= end[:-1]):
         # Disjoint windows, as a validated roster's are: a window joins the one before
@@ -287,21 +375,9 @@ def _join_and_travel(
     on_site_start = np.where(covers, on_site_start, start)
     on_site_end = np.where(covers, on_site_end, start)
     case_end = on_site_end - duties_share * (on_site_end - on_site_start)
-    return list(
-        map(
-            OnSiteShift._make,
-            zip(
-                [worker] * len(at),
-                at.tolist(),
-                start.tolist(),
-                end.tolist(),
-                on_site_start.tolist(),
-                on_site_end.tolist(),
-                case_end.tolist(),
-                strict=True,
-            ),
-        )
-    )
+    return np.column_stack(
+        (np.full(len(at), worker), at, start, end, on_site_start, on_site_end, case_end)
+    ).astype(float)
 
 
 def _join_overlapping(paid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

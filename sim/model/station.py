@@ -293,19 +293,8 @@ class StationModel:
         return run_records(self)
 
     def _schedule_roster(self) -> None:
-        # At each instant: the workers whose case time ends, and those who arrive with
-        # their station, case-time end and shift end (objects, not indexes: this is
-        # read at every change).
-        Starts = list[tuple[WorkerState, int, float, float]]
-        changes: dict[float, tuple[list[WorkerState], Starts]] = {}
-        workers = self.workers
-        for w, station, _, _, start, end, case_end in self.plan.shifts:
-            if end <= start:
-                continue
-            changes.setdefault(start, ([], []))[1].append((workers[w], station, case_end, end))
-            changes.setdefault(case_end, ([], []))[0].append(workers[w])
-        self._roster_times = sorted(changes)
-        self._roster_changes = [changes[t] for t in self._roster_times]
+        # Objects, not indexes: the changes are read at every one.
+        self._roster_times, self._roster_changes = self.plan.changes(self.workers)
         self._roster_next = 0
         self._roster_handlers = [self._on_roster]
         if self._roster_times:
@@ -875,13 +864,7 @@ class StationModel:
         self._log_cases = [logged[station == s].tolist() for s in range(len(self.stations))]
         self._log_times = [[self.referral_time[c] for c in cases] for cases in self._log_cases]
         self._log_read = [0] * len(self.stations)
-        first: dict[tuple[int, int], float] = {}
-        for _, s, _, _, start, end, case_end in self.plan.shifts:
-            if min(end, case_end) <= start:
-                continue
-            day = (s, int(start // MINUTES_PER_DAY))
-            first[day] = min(start, first.get(day, _INF))
-        for (s, _), start in sorted(first.items()):
+        for s, start in self.plan.first_shift_of_day():
             self._reviews.setdefault(start, []).append(s)
 
     def _on_log_entry(self, event: Event) -> None:

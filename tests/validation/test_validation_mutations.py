@@ -24,7 +24,7 @@ import sim.model.station
 import sim.validation.theory
 from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
 from sim.model.records import EndState
-from sim.model.roster import build_plan
+from sim.model.roster import SHIFT_PAID_START, build_plan
 from sim.model.station import StationModel
 from sim.validation.cases import (
     SHIPPED_CONFIGS,
@@ -70,20 +70,10 @@ def test_serving_by_arrival_instead_of_urgency_fails_the_priority_case(monkeypat
 def _shifted_by_an_hour(scenario: Any, replication: int) -> Any:
     plan = build_plan(scenario, replication)
     hour = float(MINUTES_PER_HOUR)
-    shifts = tuple(
-        type(s)(
-            worker=s.worker,
-            station=s.station,
-            paid_start=s.paid_start + hour,
-            paid_end=s.paid_end + hour,
-            start=s.start + hour,
-            end=s.end + hour,
-            case_end=s.case_end + hour,
-        )
-        for s in plan.shifts
-    )
+    table = plan.shift_table.copy()
+    table[:, SHIFT_PAID_START:] += hour  # every time column; worker and station kept
     coverage = tuple(intervals + hour for intervals in plan.station_coverage)
-    return dataclasses.replace(plan, shifts=shifts, station_coverage=coverage)
+    return dataclasses.replace(plan, shift_table=table, station_coverage=coverage)
 
 
 def test_a_roster_off_by_one_hour_fails_the_time_varying_case(monkeypatch):
