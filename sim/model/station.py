@@ -61,6 +61,7 @@ from sim.config.schema import Scenario
 from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
 from sim.model.demand import Demand, draw_demand
 from sim.model.engine import FIRST, NORMAL, Recurring, Spares
+from sim.model.garbage import collector_paused
 from sim.model.recording import run_records
 from sim.model.records import RunRecords
 from sim.model.referrals import decide_referrals
@@ -978,6 +979,7 @@ class StationModel:
 
 def simulate(scenario: Scenario, replication: int = 0) -> RunRecords:
     """Run one replication of a scenario: draw its demand and plan, run the model."""
-    demand = draw_demand(scenario, replication)
-    plan = build_plan(scenario, replication)
-    return StationModel(scenario, demand, plan, replication).run()
+    with collector_paused():
+        demand = draw_demand(scenario, replication)
+        plan = build_plan(scenario, replication)
+        return StationModel(scenario, demand, plan, replication).run()
