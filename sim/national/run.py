@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sim.config.errors import ConfigError
 from sim.config.schema import Scenario, scenario_from_dict
@@ -374,25 +375,33 @@ class CatchmentCounts:
             for coverage in plan.labels:
                 self._point[(coverage, *key)] = (source, p.index)
         wanted = (ALL, *self._neighbours, *self._passed_groups)
-        population = replications_table["population"].to_numpy(zero_copy_only=False)
-        table = replications_table.filter(pa.array(np.isin(population, wanted)))
-        population = table["population"].to_numpy(zero_copy_only=False)
-        scenario = table["scenario"].to_numpy(zero_copy_only=False)
-        metric = table["metric"].to_numpy(zero_copy_only=False)
-        where = table["point"].to_numpy()
-        replication = table["replication"].to_numpy()
-        value = table["value"].to_numpy()
-        values: dict[tuple[str, str], dict[str, np.ndarray]] = {}
-        for coverage in plan.labels:
-            for group in wanted:
-                mine = (scenario == coverage) & (population == group)
-                out: dict[str, np.ndarray] = {}
-                for name in _NEEDED:
-                    chosen = mine & (metric == name)
-                    grid = np.full((len(plan.points), self.replications), np.nan)
-                    grid[where[chosen], replication[chosen]] = value[chosen]
-                    out[name] = grid
-                values[(coverage, group)] = out
+        # One grid (coverage, group, measure, point, replication) filled in one pass: a
+        # national table has millions of rows, and a mask per grid cost seconds.
+        codes = [
+            _codes(replications_table[column], keys)
+            for column, keys in (
+                ("scenario", plan.labels),
+                ("population", wanted),
+                ("metric", _NEEDED),
+            )
+        ]
+        kept = (codes[0] >= 0) & (codes[1] >= 0) & (codes[2] >= 0)
+        grids = np.full(
+            (len(plan.labels), len(wanted), len(_NEEDED), len(plan.points), self.replications),
+            np.nan,
+        )
+        grids[
+            codes[0][kept],
+            codes[1][kept],
+            codes[2][kept],
+            replications_table["point"].to_numpy()[kept],
+            replications_table["replication"].to_numpy()[kept],
+        ] = replications_table["value"].to_numpy()[kept]
+        values: dict[tuple[str, str], dict[str, np.ndarray]] = {
+            (coverage, group): {name: grids[c, g, m] for m, name in enumerate(_NEEDED)}
+            for c, coverage in enumerate(plan.labels)
+            for g, group in enumerate(wanted)
+        }
         self._sources.append(values)
         self._flows.clear()
 
@@ -687,6 +696,12 @@ def no_post_counts(
     for name in ("servable", "unmet", "no_post"):
         counts[name] = servable / years
     return counts
+
+
+def _codes(column: pa.ChunkedArray | pa.Array, keys: Sequence[str]) -> np.ndarray:
+    """Each value's index in ``keys``, -1 where it is not one of them."""
+    found = pc.index_in(column, value_set=pa.array(list(keys), type=pa.string()))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 _NEEDED = (
