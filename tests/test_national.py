@@ -658,6 +658,11 @@ def test_a_national_experiment_spec_with_its_sanity_country(tmp_path: Path) -> N
     assert sorted(r["equity_weight"] for r in frontier if r["equity_weight"] is not None) == [0, 1]
     kept = {"national", "gains", "sanity", "response_curves"}
     assert set(reference_tables(out / "tables")) == kept
+    # The study's tables have CSV copies; its catchment runs' tables, Parquet only.
+    assert (out / "tables" / "national.csv").is_file()
+    runs_tables = {p.name for p in (out / "runs" / "tables").iterdir()}
+    assert "replications.parquet" in runs_tables
+    assert not [name for name in runs_tables if name.endswith(".csv")]
     # A map of a cell the grid does not have is refused before anything runs.
     spec["maps"] = [{"coverage": "office_hours", "allocation": "proportional", "posts": [3]}]
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")

@@ -385,6 +385,9 @@ def _run_catchments(
         figures=False,
         command=command,
         measures_only=True,
+        # The study's own tables are its readable ones: CSV copies of the catchment
+        # runs' would be some 700 MB for the national experiment, and seconds to write.
+        csv_tables=False,
         on_task_done=on_task_done,
     )
     if outcome.status != "complete":

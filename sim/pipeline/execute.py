@@ -60,12 +60,14 @@ def run_experiment(
     command: Sequence[str] = (),
     on_task_done: Callable[[Task], None] | None = None,
     measures_only: bool = False,
+    csv_tables: bool = True,
 ) -> ExperimentOutcome:
     """Run (or finish) a plan into ``out``.
 
     ``measures_only`` builds the tables of the measures alone (no paired comparison,
     hour-of-week or wait-distribution tables): for a caller that sums the runs into
-    tables of its own, like the national model.
+    tables of its own, like the national model, which also needs no CSV copy of them
+    (``csv_tables=False``).
 
     ``on_task_done`` is called after each task is stored (progress reporting, tests).
     ``csv_records`` writes the records as CSV beside the Parquet files.  An exception or
@@ -74,7 +76,13 @@ def run_experiment(
     """
     started = time.monotonic()
     folder = ResultsFolder(out, plan)
-    folder.open(resume=resume, fresh=fresh, backend=backend.description, command=command)
+    folder.open(
+        resume=resume,
+        fresh=fresh,
+        backend=backend.description,
+        command=command,
+        configs_by_tasks=backend.stores_in_workers,
+    )
     tasks = plan_tasks(plan)
     stored = folder.finished_task_ids()
     pending = [t for t in tasks if t.task_id not in stored]
@@ -115,6 +123,7 @@ def run_experiment(
         progress.close()
         folder.close_session("interrupted", tasks)
         raise
+    folder.write_missing_configs()
     if outcome.failed:
         progress.close()
         folder.close_session("failed", tasks)
@@ -128,6 +137,7 @@ def run_experiment(
             csv_records=csv_records,
             on_step=progress.note,
             measures_only=measures_only,
+            csv_tables=csv_tables,
         )
         if figures and (plan.spec.figures or len(plan.labels) > 1):
             outcome.figures = draw_figures(

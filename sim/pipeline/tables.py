@@ -77,11 +77,12 @@ def build_tables(
     csv_records: bool = False,
     on_step: Callable[[str], None] | None = None,
     measures_only: bool = False,
+    csv_tables: bool = True,
 ) -> None:
     """Read every task file and write the final tables into ``tables/`` (and the
     records into ``records/``), each folder whole; ``on_step`` is told of each step.
     ``measures_only``: the design, scenarios, replications, summary and measures
-    tables only."""
+    tables only; ``csv_tables``: a CSV copy of each table beside its Parquet file."""
     plan = folder.plan
     step = on_step or (lambda _: None)
     factors = factor_columns(plan)
@@ -107,7 +108,7 @@ def build_tables(
     step("writing the tables")
     with atomic_folder(folder.tables_dir) as staging:
         for name, table in tables.items():
-            write_table(table, staging, name)
+            write_table(table, staging, name, csv=csv_tables)
     if plan.spec.records:
         step("writing the records" + (" (Parquet and CSV)" if csv_records else ""))
         _write_records(folder, tasks, factors, csv_records)
