@@ -6,7 +6,9 @@ Layout of ``OUT/`` (the same for ``station-sim run`` and ``station-sim experimen
 - ``manifest.json``: the format marker, the spec, the plan digest, seeds, versions,
   start and end of each session, the backend, and the status of every task;
 - ``spec.yaml``: the spec as given (for a run: the spec of its one scenario);
-  ``configs/``: the resolved scenario of every (design point, scenario) pair;
+  ``configs/``: the resolved scenario of every (design point, scenario) pair (on a
+  local pool, each written by the process that runs its first replication; every one
+  is there once the tasks are done);
 - ``tasks/TASK_ID/``: the tables of each finished task (Arrow IPC files) and its
   ``task.json``.  Each task folder is written under a hidden name and renamed when
   complete, so a folder that exists is whole: a killed process leaves at most a hidden
@@ -45,6 +47,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from sim.config.errors import ConfigError
+from sim.config.schema import Scenario
 from sim.pipeline import tasks as task_module
 from sim.pipeline.layout import RECORDS, TABLES
 from sim.pipeline.plan import ExperimentPlan
@@ -69,6 +72,8 @@ OWN_ENTRIES = frozenset(
 )
 """What a results folder may hold (besides hidden staging folders of its own)."""
 _STAGING_PREFIXES = tuple(f".{name}." for name in OWN_ENTRIES)
+CONFIGS = "configs"
+"""The subfolder of the resolved configs, one a (design point, scenario) pair."""
 
 # libyaml's emitter, where PyYAML has it, writes the same text several times faster: a
 # sweep of many design points writes one resolved config per point and scenario.
@@ -293,8 +298,18 @@ class ResultsFolder:
             self._check_resumable(manifest)
         return True
 
-    def open(self, resume: bool, fresh: bool, backend: str, command: Sequence[str]) -> None:
-        """Create the folder, or reopen it to resume; see :meth:`check_target`."""
+    def open(
+        self,
+        resume: bool,
+        fresh: bool,
+        backend: str,
+        command: Sequence[str],
+        configs_by_tasks: bool = False,
+    ) -> None:
+        """Create the folder, or reopen it to resume; see :meth:`check_target`.
+        ``configs_by_tasks``: leave each resolved config to the first replication of its
+        (point, scenario), which :func:`run_and_store` runs where it stores (a local
+        pool's processes), and :meth:`write_missing_configs` to the end."""
         exists = self.check_target(resume, fresh)
         if exists and fresh:
             # Proven ours by check_target: a manifest with the marker, nothing foreign.
@@ -306,7 +321,7 @@ class ResultsFolder:
         if exists:
             self.manifest = read_manifest(self.path)
         else:
-            self._write_inputs()
+            self._write_inputs(configs=not configs_by_tasks)
             self.manifest = self._new_manifest()
         session = {"started": now(), "finished": None, "backend": backend, "command": list(command)}
         self.manifest["sessions"].append(session)
@@ -323,6 +338,9 @@ class ResultsFolder:
                     parent == self.tasks_dir or leftover.name.startswith(_STAGING_PREFIXES)
                 ):
                     shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in (self.path / CONFIGS).glob(".p*.yaml.*"):
+            if leftover.is_file():  # a config a killed process was writing
+                leftover.unlink()
 
     def _check_resumable(self, manifest: dict[str, Any]) -> None:
         if manifest.get("plan_sha256") != self.plan.digest():
@@ -344,17 +362,24 @@ class ResultsFolder:
                 f"({', '.join(changed)}); its runs could differ from new ones. Use --fresh"
             )
 
-    def _write_inputs(self) -> None:
+    def _write_inputs(self, configs: bool) -> None:
         plan = self.plan
         (self.path / "spec.yaml").write_text(plan.spec_text, encoding="utf-8")
-        configs = self.path / "configs"
+        (self.path / CONFIGS).mkdir(exist_ok=True)
+        if configs:
+            for resolved in plan.scenarios:
+                write_config(self.path / CONFIGS, resolved.point, resolved.label, resolved.scenario)
+
+    def write_missing_configs(self) -> None:
+        """Write the resolved config of every (point, scenario) whose file is missing:
+        after the tasks, those whose first replication ran in an earlier session, on
+        another backend, or failed."""
+        configs = self.path / CONFIGS
         configs.mkdir(exist_ok=True)
-        for resolved in plan.scenarios:
-            dump = resolved.scenario.model_dump(mode="json")
-            text = yaml.dump(dump, Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True)
-            (configs / f"p{resolved.point:04d}-{resolved.label}.yaml").write_text(
-                text, encoding="utf-8"
-            )
+        present = {p.name for p in configs.iterdir()}
+        for resolved in self.plan.scenarios:
+            if config_name(resolved.point, resolved.label) not in present:
+                write_config(configs, resolved.point, resolved.label, resolved.scenario)
 
     def _what_changed(self, manifest: dict[str, Any]) -> str:
         """What differs between the stored plan and this one, in words."""
@@ -496,8 +521,31 @@ def write_task_folder(tasks_dir: Path, task: Task, output: TaskOutput) -> dict[s
 
 def run_and_store(tasks_dir: Path, task: Task) -> dict[str, Any]:
     """Run a task and store it where it ran, returning its manifest entry: the job of a
-    local pool's process, so that the parent process only keeps the books."""
+    local pool's process, so that the parent process only keeps the books.  The first
+    replication of a (point, scenario) also writes its resolved config, if missing: a
+    sweep's thousands of configs are then written by the pool, not one after the other
+    before it starts."""
+    if task.replication == 0:
+        configs = tasks_dir.parent / CONFIGS
+        if not (configs / config_name(task.point, task.label)).is_file():
+            write_config(configs, task.point, task.label, task.scenario)
     return write_task_folder(tasks_dir, task, task_module.run_task(task))
+
+
+def config_name(point: int, label: str) -> str:
+    """The file of the resolved config of scenario ``label`` at design point ``point``."""
+    return f"p{point:04d}-{label}.yaml"
+
+
+def write_config(configs: Path, point: int, label: str, scenario: Scenario) -> None:
+    """Write one resolved config as YAML, under a hidden name renamed into place, so
+    that a file there is whole (two processes may write the same one: same text)."""
+    dump = scenario.model_dump(mode="json")
+    text = yaml.dump(dump, Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True)
+    target = configs / config_name(point, label)
+    staging = configs / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    staging.write_text(text, encoding="utf-8")
+    os.replace(staging, target)
 
 
 def _arrow(values: np.ndarray) -> pa.Array:
