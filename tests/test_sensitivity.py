@@ -195,6 +195,16 @@ def test_a_finished_study_is_refused_unless_resumed_and_resumes_without_rerunnin
     assert main(["sensitivity", spec, "--out", out, "--jobs", "1", "--resume"]) == 0
 
 
+def test_a_stage_keeps_the_replications_the_study_reads_as_parquet_only(planted):
+    tmp_path, _ = planted
+    stages = [tmp_path / "out" / "morris", tmp_path / "out" / "sobol" / "shipped"]
+    for stage in stages:
+        names = {p.name for p in (stage / "tables").iterdir()}
+        assert {"replications.parquet", "summary.parquet"} <= names
+        assert not {n for n in names if n.endswith(".csv") or n.startswith("comparison")}
+    assert (tmp_path / "out" / "tables" / "morris.csv").is_file()  # the study's own: CSV too
+
+
 def test_reproduce_keeps_a_study_s_tables_whole_and_catches_a_changed_number(planted):
     from sim.commands.reproduce import compare_with_reference, find_specs, write_reference
 

@@ -260,9 +260,12 @@ def run_sensitivity(
         folder.parent.mkdir(exist_ok=True)
         stored = folder.exists() and any(folder.iterdir())
         ResultsFolder(folder, plan).check_target(resume=resume and stored, fresh=fresh and stored)
+        # The study reads a stage's replications only: no pairing, hour-of-week or wait
+        # tables, and no CSV copies (the sobol stages' would be hundreds of MB).
         outcome = run_experiment(
             plan, folder, backend, resume=resume and stored, fresh=fresh and stored,
             show_progress=show_progress, figures=False, command=command,
+            measures_only=True, csv_tables=False,
         )  # fmt: skip
         if outcome.status != "complete":
             first = next(iter(outcome.failed.items()))
