@@ -9,6 +9,11 @@ pool worker holds one at a time)::
 
     python benchmarks/national_tasks.py results/national_scale_up/runs --sample 300
 
+With ``--store`` each task is also stored as a pool process stores it (its task folder
+and, for a first replication, its resolved config, in a temporary folder), and
+``--collector`` leaves the cyclic garbage collector as a pool process has it: the
+imported modules' objects tracked, none frozen.
+
 To compare two versions of the engine, run it alternately from each checkout, e.g.
 ``PYTHONPATH=/tmp/old python benchmarks/national_tasks.py ...`` from a worktree of the
 older commit, and quote the median of the per-pair ratios.
@@ -20,12 +25,14 @@ import argparse
 import gc
 import json
 import random
+import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
 from sim.config.schema import scenario_from_dict
+from sim.pipeline.store import run_and_store
 from sim.pipeline.tasks import Task, run_task
 
 
@@ -48,14 +55,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", type=Path, help="a national study's runs/ folder")
     parser.add_argument("--sample", type=int, default=300, help="tasks timed (default 300)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the sample (default 1)")
+    parser.add_argument("--store", action="store_true", help="store each task as a pool does")
+    parser.add_argument(
+        "--collector", action="store_true", help="no objects frozen out of the collector"
+    )
     args = parser.parse_args(argv)
     tasks = sample_tasks(args.runs, args.sample, args.seed)
     gc.collect()
-    gc.freeze()
-    started = time.perf_counter()
-    for task in tasks:
-        run_task(task)
-    seconds = time.perf_counter() - started
+    if not args.collector:
+        gc.freeze()
+    with tempfile.TemporaryDirectory() as scratch:
+        tasks_dir = Path(scratch) / "tasks"
+        tasks_dir.mkdir()
+        (Path(scratch) / "configs").mkdir()
+        started = time.perf_counter()
+        for task in tasks:
+            if args.store:
+                run_and_store(tasks_dir, task)
+            else:
+                run_task(task)
+        seconds = time.perf_counter() - started
     each = 1000 * seconds / len(tasks)
     print(f"{len(tasks)} catchment runs in {seconds:.2f} s ({each:.1f} ms each)")
     return 0

@@ -119,3 +119,27 @@ def test_every_survivor_of_the_stored_mutation_sample_is_reviewed():
         reviewed_score(
             report, {"survivors": {k: v for k, v in review["survivors"].items() if k != first}}
         )
+
+
+def test_the_national_tasks_benchmark_times_stored_tasks_run_and_stored(tmp_path):
+    from conftest import CONFIGS
+
+    from sim.pipeline.backends import LocalBackend
+    from sim.pipeline.execute import run_experiment
+    from sim.pipeline.plan import plan_for_scenario
+
+    short = {"simulation.run_days": 14, "simulation.warm_up_days": 7, "simulation.drain_days": 7}
+    short["simulation.replications"] = 2
+    plan = plan_for_scenario(CONFIGS / "france_office_hours.yaml", short)
+    run_experiment(plan, tmp_path / "stored", LocalBackend(1), show_progress=False)
+    command = [sys.executable, str(REPO / "benchmarks" / "national_tasks.py")]
+    for options in ([], ["--store", "--collector"]):
+        done = subprocess.run(
+            [*command, str(tmp_path / "stored"), "--sample", "2", *options],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("2 catchment runs in ")
