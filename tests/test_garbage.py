@@ -1,0 +1,48 @@
+"""The cyclic garbage collector is paused while a replication simulates, and left as it
+was found afterwards, whatever happens inside."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from conftest import CONFIGS
+
+import sim.model.station as station
+from sim.config.schema import load_scenario
+from sim.model.garbage import collector_paused
+
+
+def test_the_collector_is_off_inside_and_as_it_was_after():
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
+
+
+def test_the_collector_comes_back_when_the_run_raises():
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("a handler failed")
+    assert gc.isenabled()
+
+
+def test_a_replication_simulates_with_the_collector_paused(monkeypatch):
+    seen = []
+    run = station.StationModel.run
+
+    def watched(model):
+        seen.append(gc.isenabled())
+        return run(model)
+
+    monkeypatch.setattr(station.StationModel, "run", watched)
+    short = {"simulation.run_days": 14, "simulation.warm_up_days": 7, "simulation.drain_days": 7}
+    station.simulate(load_scenario(CONFIGS / "france_office_hours.yaml", short))
+    assert seen == [False]
+    assert gc.isenabled()
