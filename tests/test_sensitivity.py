@@ -201,7 +201,8 @@ def test_a_stage_keeps_the_replications_the_study_reads_as_parquet_only(planted)
     for stage in stages:
         names = {p.name for p in (stage / "tables").iterdir()}
         assert {"replications.parquet", "summary.parquet"} <= names
-        assert not {n for n in names if n.endswith(".csv") or n.startswith("comparison")}
+        assert not {n for n in names if n.endswith(".csv")}
+        assert not names & {"comparison.parquet", "hour_of_week.parquet", "wait_ecdf.parquet"}
     assert (tmp_path / "out" / "tables" / "morris.csv").is_file()  # the study's own: CSV too
 
 

@@ -108,34 +108,6 @@ def test_staging_left_by_a_killed_write_is_removed_at_the_next_open(plan, tmp_pa
     assert not any(p.exists() for p in [*leftovers, half_config])
 
 
-class _ParentStores(LocalBackend):
-    """A local backend whose parent stores the tasks, as on a Dask cluster."""
-
-    stores_in_workers = False
-
-
-def _configs(out):
-    return {p.name: p.read_text() for p in sorted((out / "configs").iterdir())}
-
-
-def test_the_pool_writes_each_config_as_the_parent_would(plan, tmp_path):
-    two = plan_for_scenario(
-        CONFIGS / "france_office_hours.yaml",
-        {**SHORT, "simulation.replications": 3},
-    )
-    by_parent, by_pool = tmp_path / "parent", tmp_path / "pool"
-    run_experiment(two, by_parent, _ParentStores(1))
-    run_experiment(two, by_pool, LocalBackend(2))
-    assert list(_configs(by_pool)) == ["p0000-france_office_hours.yaml"]
-    assert _configs(by_pool) == _configs(by_parent)
-    # A config its first replication did not write (an earlier session, another
-    # backend) is written once the tasks are done.
-    (by_pool / "configs" / "p0000-france_office_hours.yaml").unlink()
-    again = run_experiment(two, by_pool, LocalBackend(2), resume=True)
-    assert again.computed == 0
-    assert _configs(by_pool) == _configs(by_parent)
-
-
 def test_a_file_of_the_user_inside_a_results_subfolder_is_never_replaced(plan, tmp_path):
     out = tmp_path / "out"
     run_experiment(plan, out, LocalBackend(1))

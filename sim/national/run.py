@@ -374,7 +374,8 @@ class CatchmentCounts:
             )
             for coverage in plan.labels:
                 self._point[(coverage, *key)] = (source, p.index)
-        wanted = (ALL, *self._neighbours, *self._passed_groups)
+        # Distinct, as index_in maps a repeated name to its first place only.
+        wanted = tuple(dict.fromkeys((ALL, *self._neighbours, *self._passed_groups)))
         # One grid (coverage, group, measure, point, replication) filled in one pass: a
         # national table has millions of rows, and a mask per grid cost seconds.
         codes = [

@@ -119,11 +119,11 @@ def run_experiment(
 
     try:
         backend.run(pending, job, done, failed)
+        folder.write_missing_configs()
     except BaseException:
         progress.close()
         folder.close_session("interrupted", tasks)
         raise
-    folder.write_missing_configs()
     if outcome.failed:
         progress.close()
         folder.close_session("failed", tasks)

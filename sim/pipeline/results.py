@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sim.config.errors import ConfigError
 from sim.measures.catalogue import MeasureList
 from sim.pipeline.spec import ExperimentSpec, Factor, same_factor_value
-from sim.pipeline.store import read_manifest
+from sim.pipeline.store import CONFIGS, read_manifest
 
 __all__ = ["StoredResults", "factor_title", "same_stored", "show_number"]
 
@@ -98,7 +98,7 @@ class StoredResults:
         if label not in self._titles:
             found = sorted(
                 path
-                for path in (self.folder / "configs").glob("p*.yaml")
+                for path in (self.folder / CONFIGS).glob("p*.yaml")
                 if path.name.partition("-")[2] == f"{label}.yaml"
             )
             title = ""

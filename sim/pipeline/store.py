@@ -13,7 +13,8 @@ Layout of ``OUT/`` (the same for ``station-sim run`` and ``station-sim experimen
   ``task.json``.  Each task folder is written under a hidden name and renamed when
   complete, so a folder that exists is whole: a killed process leaves at most a hidden
   folder, removed at the next open;
-- ``tables/``: the final tidy tables (Parquet and CSV), written whole once every task
+- ``tables/``: the final tidy tables (Parquet, and CSV unless the caller sums the runs
+  into readable tables of its own), written whole once every task
   is done (:mod:`sim.pipeline.tables`); ``records/``: the per-case and per-worker
   records when the experiment keeps them (Parquet, CSV on request); ``figures/``: the
   figures drawn from the tables; ``summary.txt``: the table ``station-sim run`` prints.
@@ -55,10 +56,13 @@ from sim.pipeline.provenance import MARKER, NUMERIC_VERSIONS, environment_versio
 from sim.pipeline.tasks import Task, TaskOutput
 
 __all__ = [
+    "CONFIGS",
     "MANIFEST",
     "OWN_ENTRIES",
     "ResultsFolder",
     "atomic_folder",
+    "config_key",
+    "config_name",
     "read_manifest",
     "run_and_store",
     "write_json_atomic",
@@ -67,13 +71,13 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
+CONFIGS = "configs"
+"""The subfolder of the resolved configs, one a (design point, scenario) pair."""
 OWN_ENTRIES = frozenset(
-    {MANIFEST, "spec.yaml", "configs", "tasks", "tables", "records", "figures", "summary.txt"}
+    {MANIFEST, "spec.yaml", CONFIGS, "tasks", "tables", "records", "figures", "summary.txt"}
 )
 """What a results folder may hold (besides hidden staging folders of its own)."""
 _STAGING_PREFIXES = tuple(f".{name}." for name in OWN_ENTRIES)
-CONFIGS = "configs"
-"""The subfolder of the resolved configs, one a (design point, scenario) pair."""
 
 # libyaml's emitter, where PyYAML has it, writes the same text several times faster: a
 # sweep of many design points writes one resolved config per point and scenario.
@@ -218,7 +222,7 @@ def foreign_entries(folder: Path, manifest: dict[str, Any] | None = None) -> lis
             continue
         if name not in OWN_ENTRIES:
             foreign.append(name)
-        elif name in ("configs", "tasks", *own):
+        elif name in (CONFIGS, "tasks", *own):
             if not entry.is_dir():
                 foreign.append(name)
                 continue
@@ -240,7 +244,7 @@ def _foreign_inside(part: str, entry: Path, own: dict[str, set[str]]) -> list[st
             for f in entry.iterdir()
             if not (f.is_file() and (f.suffix == ".arrow" or f.name == "task.json"))
         ]
-    if part == "configs":
+    if part == CONFIGS:
         return [] if entry.is_file() and entry.match("p*.yaml") else [entry.name]
     return [] if entry.is_file() and entry.name in own[part] else [entry.name]
 
@@ -372,8 +376,8 @@ class ResultsFolder:
 
     def write_missing_configs(self) -> None:
         """Write the resolved config of every (point, scenario) whose file is missing:
-        after the tasks, those whose first replication ran in an earlier session, on
-        another backend, or failed."""
+        after the tasks, those whose first replication was stored before configs were
+        left to the tasks, or whose config write failed in its process."""
         configs = self.path / CONFIGS
         configs.mkdir(exist_ok=True)
         present = {p.name for p in configs.iterdir()}
@@ -394,7 +398,7 @@ class ResultsFolder:
         if stored != ours:
             changes.append(f"design points: {len(stored)} -> {len(ours)}, or their values")
         theirs = {k: v.get("sha256") for k, v in manifest.get("resolved_configs", {}).items()}
-        mine = {f"p{r.point:04d}-{r.label}": r.digest for r in plan.scenarios}
+        mine = {config_key(r.point, r.label): r.digest for r in plan.scenarios}
         differ = sorted(k for k in theirs.keys() | mine.keys() if theirs.get(k) != mine.get(k))
         if differ and stored == ours:
             more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
@@ -423,8 +427,8 @@ class ResultsFolder:
             "scenarios": {label: {"config": plan.config_paths[label]} for label in plan.labels},
             "design_points": [{"point": p.index, "values": p.values} for p in plan.points],
             "resolved_configs": {
-                f"p{r.point:04d}-{r.label}": {
-                    "file": f"configs/p{r.point:04d}-{r.label}.yaml",
+                config_key(r.point, r.label): {
+                    "file": f"{CONFIGS}/{config_name(r.point, r.label)}",
                     "sha256": r.digest,
                 }
                 for r in plan.scenarios
@@ -532,9 +536,15 @@ def run_and_store(tasks_dir: Path, task: Task) -> dict[str, Any]:
     return write_task_folder(tasks_dir, task, task_module.run_task(task))
 
 
+def config_key(point: int, label: str) -> str:
+    """How the manifest names the resolved config of scenario ``label`` at design point
+    ``point`` (its file's name without the suffix)."""
+    return f"p{point:04d}-{label}"
+
+
 def config_name(point: int, label: str) -> str:
     """The file of the resolved config of scenario ``label`` at design point ``point``."""
-    return f"p{point:04d}-{label}.yaml"
+    return f"{config_key(point, label)}.yaml"
 
 
 def write_config(configs: Path, point: int, label: str, scenario: Scenario) -> None:
@@ -544,8 +554,12 @@ def write_config(configs: Path, point: int, label: str, scenario: Scenario) -> N
     text = yaml.dump(dump, Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True)
     target = configs / config_name(point, label)
     staging = configs / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-    staging.write_text(text, encoding="utf-8")
-    os.replace(staging, target)
+    try:
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
 
 
 def _arrow(values: np.ndarray) -> pa.Array:

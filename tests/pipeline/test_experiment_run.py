@@ -26,6 +26,7 @@ from sim.pipeline.backends import LocalBackend
 from sim.pipeline.execute import run_experiment
 from sim.pipeline.layout import TABLES
 from sim.pipeline.plan import load_plan
+from sim.pipeline.store import config_name
 
 
 def _tables(folder):
@@ -290,3 +291,38 @@ def test_jobs_and_a_scheduler_do_not_mix(reference_run, tmp_path, capsys):
     assert main([*args, "--scheduler", "not-an-address"]) == 2
     assert "not a scheduler address" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+class _ParentStores(LocalBackend):
+    """A local backend whose parent stores the tasks and writes the configs, as on a
+    Dask cluster."""
+
+    stores_in_workers = False
+
+
+def _configs(out):
+    return {p.name: p.read_text() for p in sorted((out / "configs").iterdir())}
+
+
+def test_each_config_is_written_by_the_pool_process_of_its_first_replication(tmp_path):
+    plan = load_plan(write_spec(tmp_path))  # 4 points x 2 scenarios, 2 replications
+    by_parent, by_pool = tmp_path / "parent", tmp_path / "pool"
+    run_experiment(plan, by_parent, _ParentStores(1), show_progress=False, figures=False)
+    there_when_stored = {}
+
+    def stored(task):
+        if task.replication == 0:
+            path = by_pool / "configs" / config_name(task.point, task.label)
+            there_when_stored[(task.point, task.label)] = path.is_file()
+
+    run_experiment(
+        plan, by_pool, LocalBackend(2), show_progress=False, figures=False, on_task_done=stored
+    )
+    assert len(there_when_stored) == 8 and all(there_when_stored.values())
+    assert _configs(by_pool) == _configs(by_parent)  # same names, same text
+    # A config its first replication did not write (an earlier session, another
+    # backend) is written once the tasks are done.
+    (by_pool / "configs" / config_name(1, "belgium_24_7")).unlink()
+    again = run_experiment(plan, by_pool, LocalBackend(2), resume=True, show_progress=False)
+    assert again.computed == 0
+    assert _configs(by_pool) == _configs(by_parent)
