@@ -40,6 +40,9 @@ def test_first_shift_of_day_is_the_earliest_taking_cases_per_station_and_day():
         ]
     )
     assert plan.first_shift_of_day() == [(0, 480.0), (0, DAY + 540), (1, 500.0)]
+    # Two stations with their only shifts on one day: each has its first.
+    two = _plan([(0, 0, 480, 1020, 480, 1020, 960), (1, 1, 540, 1020, 540, 1020, 960)])
+    assert two.first_shift_of_day() == [(0, 480.0), (1, 540.0)]
 
 
 def test_changes_group_the_shifts_of_an_instant_in_shift_order():
