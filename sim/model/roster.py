@@ -222,6 +222,7 @@ def build_plan(scenario: Scenario, replication: int) -> CoveragePlan:
     # Stable, as the sort of the shifts by (start, worker) was: equal keys keep the
     # order of the workers' own lists.
     table = table[np.lexsort((table[:, SHIFT_WORKER], table[:, SHIFT_START]))]
+    table.flags.writeable = False  # read by the model, and cached as shifts: never edited
 
     coverage = []
     for station in range(len(scenario.stations)):
