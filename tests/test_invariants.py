@@ -866,6 +866,8 @@ def test_a_run_without_follow_ups_ends_its_interviews_as_the_general_path_does(w
     assert short._interview_end_handlers == [short._on_first_contact_end]
     general = StationModel(one, demand, plan, 0)
     general._interview_end_handlers[0] = general._on_interview_end
+    # The general path reads each case's onward work, which the short path never builds.
+    general.onward_work = np.where(demand.onward, demand.onward_work, 0.0).tolist()
     a, b = short.run(), general.run()
     if waiting:  # the queue's paths were taken
         assert (a.workers.activity == WorkerActivity.OVERTIME).any()

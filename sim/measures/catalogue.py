@@ -234,9 +234,10 @@ class _Series:
         inside = position < n
         inside[inside] = cases.case_id[position[inside]] == rows.case_id[inside]
         position, status = position[inside], rows.status[inside]
-        self.by_status = {
-            s: np.bincount(position[status == s], minlength=n) for s in FollowupStatus
-        }
+        # Each appointment row's case (its position among the cases) and status: a
+        # group counts its rows from these, not from per-case counts of every case.
+        self.position: np.ndarray = position
+        self.status: np.ndarray = status.astype(np.int64, copy=False)
         held = status == FollowupStatus.HELD
         self.last_held = np.full(n, np.nan)
         order = np.argsort(rows.end[inside][held], kind="stable")
@@ -285,9 +286,16 @@ class _Cases:
         """The persons of this group whose follow-up series is observed whole."""
         return self.series.cohort[self.mask]
 
+    @cached_property
+    def _followups_by_status(self) -> np.ndarray:
+        """Follow-ups of the cohort by how they ended (indexed by ``FollowupStatus``)."""
+        series = self.series
+        chosen = (self.mask & series.cohort)[series.position]
+        return np.bincount(series.status[chosen], minlength=len(FollowupStatus))
+
     def followups(self, status: FollowupStatus) -> int:
         """Follow-ups of the cohort that ended with ``status``."""
-        return int(self.series.by_status[status][self.mask][self.cohort].sum())
+        return int(self._followups_by_status[status])
 
     @cached_property
     def followups_settled(self) -> int:

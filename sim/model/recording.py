@@ -157,7 +157,7 @@ def appointment_records(model: StationModel, contacted: np.ndarray) -> Appointme
     pending = np.flatnonzero(contacted & (model.demand.followups > 0))
     booked = model.booked_numbers
     first = np.fromiter((booked.get(c, 0) + 1 for c in pending.tolist()), np.int64, len(pending))
-    wanted = np.asarray(model.followups, dtype=np.int64)[pending]
+    wanted = model.demand.followups[pending]
     count = np.maximum(wanted - first + 1, 0)
     case = np.repeat(pending, count)
     number = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)

@@ -153,7 +153,11 @@ class StationModel:
         self.rank: list[int] = np.where(demand.urgent, 0, 1).tolist()
         self.patience: list[float] = demand.patience.tolist()
         self.interview: list[float] = demand.interview.tolist()
-        self.onward_work: list[float] = np.where(demand.onward, demand.onward_work, 0.0).tolist()
+        # A run in which nobody wants a follow-up or has onward work ends its interviews
+        # on a shorter path: no series to book, no diary to honour, no onward work.
+        onward_work = np.where(demand.onward, demand.onward_work, 0.0)
+        first_contact_only = not (demand.followups.any() or np.any(onward_work > 0))
+        self.onward_work: list[float] = [] if first_contact_only else onward_work.tolist()
         self.followups: list[int] = demand.followups.tolist()
         self.callback_uniform: np.ndarray = demand.callback_uniform
         self.state = [PENDING] * n
@@ -250,11 +254,6 @@ class StationModel:
         # The callbacks of the recurring events, built once.
         self._referral = Recurring(self.env)
         self._referral_handlers = [self._on_referral]
-        # A run in which nobody wants a follow-up or has onward work ends its
-        # interviews on a shorter path: no series to book, no diary to honour first.
-        first_contact_only = not (
-            demand.followups.any() or np.any(demand.onward & (demand.onward_work > 0))
-        )
         self._interview_end_handlers = [
             self._on_first_contact_end if first_contact_only else self._on_interview_end
         ]
@@ -538,11 +537,26 @@ class StationModel:
         self.interview_station[case] = station
         if now > shift_end:
             self._log_overtime(worker, station, start, shift_end, now, case)
-        worker.busy = False
-        if worker.on_site:
-            self._next_task(worker, now)
-        else:
+        if not worker.on_site:
+            worker.busy = False
             self._worker_free(worker, now)
+            return
+        # _next_task and _start_interview, inlined: this runs once per case, and no
+        # appointment can be pending in a run without follow-ups.
+        queue = self.stations[worker.station].queue
+        state = self.state
+        while queue:
+            case = heappop(queue)[2]
+            if state[case] == WAITING:
+                state[case] = CONTACTED_ON_SITE
+                self.first_contact[case] = now
+                # The event is the worker's task_end, just done: it is reused.
+                event.callbacks = self._interview_end_handlers
+                event.payload = (worker, case, now, worker.station, worker.shift_end)
+                self.env.schedule(event, NORMAL, self.interview[case])
+                return
+        worker.busy = False
+        self._next_task(worker, now)  # nobody waiting: a callback, if any
 
     def _on_onward_end(self, event: Event) -> None:
         worker, case, start, station, shift_end = event.payload
