@@ -167,6 +167,8 @@ def draw_demand(scenario: Scenario, replication: int) -> Demand:
                 ),
             }
         )
+    if len(parts) == 1 and not np.any(np.diff(parts[0]["arrival"]) < 0):
+        return Demand(**parts[0])  # in arrival order already: the sort would move nothing
     # Stable sort: simultaneous arrivals keep population order, then draw order.
     order = np.argsort(np.concatenate([part["arrival"] for part in parts]), kind="stable")
     columns = {}

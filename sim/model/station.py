@@ -151,7 +151,8 @@ class StationModel:
         self.referral_time: list[float] = referral.tolist()
         self.station_of: list[int] = demand.station.tolist()
         self.rank: list[int] = np.where(demand.urgent, 0, 1).tolist()
-        self.patience: list[float] = demand.patience.tolist()
+        patience = demand.patience  # nobody leaving: one infinity n times, not n floats
+        self.patience: list[float] = [_INF] * n if (patience == _INF).all() else patience.tolist()
         self.interview: list[float] = demand.interview.tolist()
         # A run in which nobody wants a follow-up or has onward work ends its interviews
         # on a shorter path: no series to book, no diary to honour, no onward work.
