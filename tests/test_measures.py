@@ -3,10 +3,12 @@ built from the scenario's own thresholds, and read back whole from a results fol
 
 from __future__ import annotations
 
-from conftest import scenario
+import numpy as np
+from conftest import always_on_site, scenario
 
-from sim.measures.catalogue import MeasureList, measures_for, threshold_name
+from sim.measures.catalogue import ALL, MeasureList, measure_run, measures_for, threshold_name
 from sim.measures.stats import intervals
+from sim.model.station import simulate
 
 
 def test_every_measure_is_named_once_titled_and_computable():
@@ -103,3 +105,49 @@ def test_an_interval_is_the_student_t_interval_cut_to_the_support():
     assert np.all(got.ci_low <= got.mean) and np.all(got.mean <= got.ci_high)
     unbounded = intervals(values)
     np.testing.assert_allclose(unbounded.ci_low, mean - half)
+
+
+def _measures_by_name(columns: dict[str, np.ndarray], population: str) -> dict[str, float]:
+    chosen = columns["population"] == population
+    return dict(
+        zip(columns["metric"][chosen].tolist(), columns["value"][chosen].tolist(), strict=True)
+    )
+
+
+def test_the_cases_of_one_population_are_all_the_cases_and_have_their_measures():
+    """A one-population scenario's "all" measures are its population's (taken over, not
+    computed again), and equal those computed afresh: the same scenario with a second
+    population that nobody belongs to (its streams draw nothing, so the cases are the
+    same) computes "all" over every case.  The run has a queue, people leaving it and
+    follow-ups, so that every kind of measure has something to count."""
+    victim = {
+        "arrivals": {"per_hour": 1.2},
+        "interview": {"dist": "exponential", "mean": 60},
+        "patience": {"dist": "exponential", "mean": 120},
+        "followups": {
+            "count": {"dist": "uniform", "low": 0, "high": 3},
+            "max_count": 2,
+            "gap_days": {"dist": "fixed", "value": 7},
+            "duration": {"dist": "fixed", "value": 45},
+            "no_show": 0.2,
+        },
+    }
+    parts = {
+        "simulation": {"warm_up_days": 7, "run_days": 91, "drain_days": 14, "seed": 3},
+        "measures": {"followup_observation_days": 28},
+        "staffing": always_on_site(workers=2),
+    }
+    one = scenario(populations={"victim": victim}, **parts)
+    nobody = {"arrivals": {"per_hour": 0.0}, "interview": {"dist": "exponential", "mean": 30}}
+    two = scenario(populations={"victim": victim, "witness": nobody}, **parts)
+    taken_over = measure_run(simulate(one, 0), one)
+    afresh = measure_run(simulate(two, 0), two)
+    everyone = _measures_by_name(taken_over, ALL)
+    victims = _measures_by_name(taken_over, "victim")
+    assert everyone.keys() == _measures_by_name(afresh, ALL).keys()
+    np.testing.assert_array_equal(
+        list(everyone.values()), list(_measures_by_name(afresh, ALL).values())
+    )
+    assert all(everyone[name] == value or np.isnan(value) for name, value in victims.items())
+    assert everyone["left_station"] > 0 and everyone["followups_held"] > 0
+    assert 0 < everyone["unmet_share"] < 1

@@ -966,12 +966,16 @@ def measure_window(
     metrics: list[str] = []
     values: list[float] = []
     series = _Series(window, scenario)
+    one_population = len(window.population_names) == 1
     for name, mask in groups:
-        group = _Cases(window, outcome, mask, series)
-        for measure in per_population:
-            populations.append(name)
-            metrics.append(measure.name)
-            values.append(measure.compute(group))  # type: ignore[misc]
+        if name == ALL and one_population:
+            # Every case is of the one population: the same cases, the same values.
+            values.extend(values[: len(per_population)])
+        else:
+            group = _Cases(window, outcome, mask, series)
+            values.extend(measure.compute(group) for measure in per_population)  # type: ignore[misc]
+        populations.extend([name] * len(per_population))
+        metrics.extend(measure.name for measure in per_population)
     whole = _System(window, scenario, outcome, series)
     for measure in system:
         populations.append(ALL)
