@@ -4,6 +4,7 @@ built from the scenario's own thresholds, and read back whole from a results fol
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import always_on_site, scenario
 
 from sim.measures.catalogue import ALL, MeasureList, measure_run, measures_for, threshold_name
@@ -151,3 +152,22 @@ def test_the_cases_of_one_population_are_all_the_cases_and_have_their_measures()
     assert all(everyone[name] == value or np.isnan(value) for name, value in victims.items())
     assert everyone["left_station"] > 0 and everyone["followups_held"] > 0
     assert 0 < everyone["unmet_share"] < 1
+
+
+def test_the_cases_of_two_populations_add_up_to_all():
+    """With two populations that both have cases, "all" is computed over every case:
+    its counts are the sums of theirs, and its shares lie between theirs."""
+    witness = {"arrivals": {"per_hour": 0.6}, "interview": {"dist": "exponential", "mean": 30}}
+    victim = {"arrivals": {"per_hour": 0.9}, "interview": {"dist": "exponential", "mean": 60}}
+    two = scenario(
+        populations={"victim": victim, "witness": witness},
+        simulation={"warm_up_days": 7, "run_days": 56, "drain_days": 7, "seed": 4},
+    )
+    columns = measure_run(simulate(two, 0), two)
+    everyone = _measures_by_name(columns, ALL)
+    victims, witnesses = (_measures_by_name(columns, name) for name in ("victim", "witness"))
+    for count in ("cases", "referred", "met", "unmet", "persons_met_per_year"):
+        assert victims[count] > 0 and witnesses[count] > 0
+        assert everyone[count] == pytest.approx(victims[count] + witnesses[count], rel=1e-12)
+    low, high = sorted((victims["unmet_share"], witnesses["unmet_share"]))
+    assert low < high and low <= everyone["unmet_share"] <= high

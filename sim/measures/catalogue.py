@@ -958,20 +958,19 @@ def measure_window(
     given (for callers that need them too)."""
     measures = measures_for(scenario) if measures is None else measures
     cases = window.cases
-    groups = [(name, cases.population == p) for p, name in enumerate(window.population_names)]
-    groups.append((ALL, np.ones(len(cases), dtype=bool)))
     per_population = measures.of_scope("population")
     system = measures.of_scope("system")
     populations: list[str] = []
     metrics: list[str] = []
     values: list[float] = []
     series = _Series(window, scenario)
-    one_population = len(window.population_names) == 1
-    for name, mask in groups:
-        if name == ALL and one_population:
+    names = window.population_names
+    for p, name in enumerate((*names, ALL)):
+        if p == len(names) == 1:
             # Every case is of the one population: the same cases, the same values.
             values.extend(values[: len(per_population)])
         else:
+            mask = cases.population == p if p < len(names) else np.ones(len(cases), dtype=bool)
             group = _Cases(window, outcome, mask, series)
             values.extend(measure.compute(group) for measure in per_population)  # type: ignore[misc]
         populations.extend([name] * len(per_population))
