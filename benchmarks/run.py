@@ -58,7 +58,7 @@ import numpy as np  # noqa: E402
 from benchmarks import floor_heapq, lindley_mmc, model_mmc, simpy_mmc  # noqa: E402
 from benchmarks.memory_case import CASES as MEMORY_CASES  # noqa: E402
 from benchmarks.mmc_result import MMcResult  # noqa: E402
-from sim.config.schema import load_scenario  # noqa: E402
+from sim.config.schema import Scenario, load_scenario  # noqa: E402
 from sim.measures.catalogue import measure_run, measure_windows  # noqa: E402
 from sim.model.demand import draw_demand  # noqa: E402
 from sim.model.roster import build_plan  # noqa: E402
@@ -249,10 +249,9 @@ def bench_configs(batch: int, rounds: int, runs: int) -> dict[str, Any]:
     return out
 
 
-def time_breakdown(path: Path, replications: int) -> dict[str, Any]:
+def time_breakdown(scenario: Scenario, label: str, replications: int) -> dict[str, Any]:
     """Where the time of one replication goes (median milliseconds per part; the
     measures of each window when it measures several)."""
-    scenario = load_scenario(path)
     parts: dict[str, list[float]] = {
         k: [] for k in ("demand", "plan", "model_setup", "event_loop", "records", "measures")
     }
@@ -283,7 +282,7 @@ def time_breakdown(path: Path, replications: int) -> dict[str, Any]:
                 parts[key].append(value * 1000)
     medians = {key: statistics.median(values) for key, values in parts.items()}
     return {
-        "config": path.stem,
+        "config": label,
         "replications": replications,
         "windows": scenario.simulation.windows,
         "ms": medians,
@@ -291,6 +290,18 @@ def time_breakdown(path: Path, replications: int) -> dict[str, Any]:
         "total_ms_per_measured_year": sum(medians.values()) / scenario.simulation.windows,
         "events_per_replication": statistics.median(events),
     }
+
+
+def mmc_breakdown(n_customers: int, replications: int) -> dict[str, Any]:
+    """:func:`time_breakdown` of the M/M/3 reduction the engines race on, with what
+    SimPy alone takes for as many events (``simpy_rearm_ms``, median)."""
+    scenario = model_mmc.mmc_scenario(3, 2.7, 1.0, n_customers, 1)
+    out = time_breakdown(scenario, "M/M/3", replications)
+    events = int(out["events_per_replication"])
+    out["simpy_rearm_ms"] = statistics.median(
+        simpy_mmc.rearm_floor(events) * 1000 for _ in range(replications)
+    )
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -698,6 +709,14 @@ def _mmc_tables(results: dict[str, Any]) -> list[str]:
     lines += ["", "| ratio (per interleaved pair) | median | IQR |", "|---|---:|---:|"]
     for label, r in mmc["ratios"].items():
         lines.append(f"| {label} | {r['median']:.2f} | {r['q1']:.2f}-{r['q3']:.2f} |")
+    if "mmc_breakdown" in results:
+        b = results["mmc_breakdown"]
+        lines += _breakdown_table(b, "")
+        lines += [
+            "",
+            f"SimPy alone, the same {b['events_per_replication']:,.0f} events with handlers "
+            f"that only put their event back on the queue: {b['simpy_rearm_ms']:.1f} ms.",
+        ]
     return lines
 
 
@@ -732,11 +751,17 @@ def _config_tables(results: dict[str, Any]) -> list[str]:
             f"(median of per-slot ratios): {cfg['belgium_windows_over_one_window']:.2f}.",
         ]
     b = results["breakdown"]
-    lines += [
+    lines += _breakdown_table(b, f"{b.get('windows', 1)} measured station-years; ")
+    per_year = b.get("total_ms_per_measured_year", b["total_ms"])
+    lines.append(f"| total, per measured station-year | {per_year:.2f} | |")
+    return lines
+
+
+def _breakdown_table(b: dict[str, Any], scope: str) -> list[str]:
+    lines = [
         "",
-        f"Where the time of one {b['config']} replication goes ({b.get('windows', 1)} "
-        f"measured station-years; median of {b['replications']}, "
-        f"{b['events_per_replication']:,.0f} SimPy events):",
+        f"Where the time of one {b['config']} replication goes ({scope}median of "
+        f"{b['replications']}, {b['events_per_replication']:,.0f} SimPy events):",
         "",
         "| part | ms | share |",
         "|---|---:|---:|",
@@ -744,8 +769,6 @@ def _config_tables(results: dict[str, Any]) -> list[str]:
     for part, ms in b["ms"].items():
         lines.append(f"| {part} | {ms:.2f} | {ms / b['total_ms']:.0%} |")
     lines.append(f"| total | {b['total_ms']:.2f} | |")
-    per_year = b.get("total_ms_per_measured_year", b["total_ms"])
-    lines.append(f"| total, per measured station-year | {per_year:.2f} | |")
     return lines
 
 
@@ -928,11 +951,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "mmc" in parts:
         print("M/M/c engines ...", file=sys.stderr)
-        results["mmc"] = bench_mmc(20_000 if quick else 200_000, 3, 2 if quick else 5)
+        n_customers = 20_000 if quick else 200_000
+        results["mmc"] = bench_mmc(n_customers, 3, 2 if quick else 5)
+        results["mmc_breakdown"] = mmc_breakdown(n_customers, 3 if quick else 7)
     if "configs" in parts:
         print("shipped configs ...", file=sys.stderr)
         results["configs"] = bench_configs(3 if quick else 10, 3, 2 if quick else 5)
-        results["breakdown"] = time_breakdown(BELGIUM, 10 if quick else 50)
+        results["breakdown"] = time_breakdown(
+            load_scenario(BELGIUM), BELGIUM.stem, 10 if quick else 50
+        )
     if "memory" in parts:
         print("memory ...", file=sys.stderr)
         names = [n for n in MEMORY_CASES if not quick or MEMORY_CASES[n][1] <= 100]

@@ -14,18 +14,21 @@ Run ``python benchmarks/simpy_mmc.py`` for the M/M/3, load 0.9 timings.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Generator
 from typing import Any
 
 import simpy
 
+from sim.model.engine import NORMAL, Recurring
+
 try:
     from benchmarks.mmc_result import MMcResult, draw_customers, report_standalone
 except ModuleNotFoundError:  # run as a script: python benchmarks/simpy_mmc.py
     from mmc_result import MMcResult, draw_customers, report_standalone  # type: ignore[no-redef]
 
-__all__ = ["MMcResult", "simulate_mmc_callbacks", "simulate_mmc_processes"]
+__all__ = ["MMcResult", "rearm_floor", "simulate_mmc_callbacks", "simulate_mmc_processes"]
 
 
 def simulate_mmc_processes(
@@ -99,6 +102,36 @@ def simulate_mmc_callbacks(
     return MMcResult(
         customers=n_customers, mean_wait=total_wait / n_customers, p_wait=n_waited / n_customers
     )
+
+
+def rearm_floor(n_events: int) -> float:
+    """Seconds SimPy takes for ``n_events`` events of the kind the station model uses
+    (:class:`sim.model.engine.Recurring`, two of them, as a referral and a task end
+    are) whose handlers do nothing but put their event back on the queue: what the
+    model's event loop costs before its handlers do any work."""
+    if n_events < 2:
+        raise ValueError(f"n_events must be at least 2 (the two events), got {n_events}")
+    env = simpy.Environment()
+    fired = 0
+    scheduled = 2
+
+    def rearm(event: simpy.Event) -> None:
+        nonlocal fired, scheduled
+        fired += 1
+        if scheduled < n_events:
+            scheduled += 1
+            event.callbacks = handlers
+            env.schedule(event, NORMAL, 1.0)
+
+    handlers = [rearm]
+    Recurring(env).fire_in(1.0, handlers, None, NORMAL)
+    Recurring(env).fire_in(1.5, handlers, None, NORMAL)
+    start = time.perf_counter()
+    env.run()
+    elapsed = time.perf_counter() - start
+    if fired != n_events:
+        raise RuntimeError(f"{fired} events fired, {n_events} scheduled")
+    return elapsed
 
 
 if __name__ == "__main__":

@@ -143,3 +143,34 @@ def test_the_national_tasks_benchmark_times_stored_tasks_run_and_stored(tmp_path
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("2 catchment runs in ")
+
+
+def test_the_mmc_breakdown_splits_a_replication_and_times_simpy_alone():
+    """The M/M/3 reduction's breakdown: every part timed, two SimPy events a customer
+    (a referral and an interview's end), and SimPy alone over as many events."""
+    from benchmarks.run import _mmc_tables, mmc_breakdown
+    from benchmarks.simpy_mmc import rearm_floor
+
+    b = mmc_breakdown(2_000, 1)
+    assert set(b["ms"]) == {"demand", "plan", "model_setup", "event_loop", "records", "measures"}
+    assert all(ms > 0 for ms in b["ms"].values()) and b["simpy_rearm_ms"] > 0
+    assert b["total_ms"] == pytest.approx(sum(b["ms"].values()))
+    # About 2,000 arrivals (Poisson), two events each, and the run's end.
+    assert 2 * 1_800 < b["events_per_replication"] < 2 * 2_200
+    with pytest.raises(ValueError, match="n_events"):
+        rearm_floor(1)
+    results = {
+        "mmc": {
+            "queue": {"c": 3, "load": 0.9},
+            "customers": 2_000,
+            "rounds": 1,
+            "runs_per_round": 1,
+            "erlang_c": {"mean_wait": 2.7, "p_wait": 0.8},
+            "engines": {},
+            "ratios": {},
+        },
+        "mmc_breakdown": b,
+    }
+    text = "\n".join(_mmc_tables(results))
+    assert "Where the time of one M/M/3 replication goes" in text
+    assert "| event_loop |" in text and "SimPy alone, the same" in text
