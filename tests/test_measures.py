@@ -3,12 +3,24 @@ built from the scenario's own thresholds, and read back whole from a results fol
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from conftest import always_on_site, scenario
 
-from sim.measures.catalogue import ALL, MeasureList, measure_run, measures_for, threshold_name
+from sim.config.week import MINUTES_PER_DAY, MINUTES_PER_HOUR
+from sim.measures.catalogue import (
+    ALL,
+    MeasureList,
+    measure_run,
+    measure_window,
+    measures_for,
+    threshold_name,
+)
 from sim.measures.stats import intervals
+from sim.model.outcomes import classify, measured
+from sim.model.records import EndState, FollowupStatus
 from sim.model.station import simulate
 
 
@@ -144,12 +156,15 @@ def test_the_cases_of_one_population_are_all_the_cases_and_have_their_measures()
     taken_over = measure_run(simulate(one, 0), one)
     afresh = measure_run(simulate(two, 0), two)
     everyone = _measures_by_name(taken_over, ALL)
+    # The premise: the empty population changes nobody's case.
     victims = _measures_by_name(taken_over, "victim")
+    np.testing.assert_array_equal(
+        list(victims.values()), list(_measures_by_name(afresh, "victim").values())
+    )
     assert everyone.keys() == _measures_by_name(afresh, ALL).keys()
     np.testing.assert_array_equal(
         list(everyone.values()), list(_measures_by_name(afresh, ALL).values())
     )
-    assert all(everyone[name] == value or np.isnan(value) for name, value in victims.items())
     assert everyone["left_station"] > 0 and everyone["followups_held"] > 0
     assert 0 < everyone["unmet_share"] < 1
 
@@ -171,3 +186,48 @@ def test_the_cases_of_two_populations_add_up_to_all():
         assert everyone[count] == pytest.approx(victims[count] + witnesses[count], rel=1e-12)
     low, high = sorted((victims["unmet_share"], witnesses["unmet_share"]))
     assert low < high and low <= everyone["unmet_share"] <= high
+
+
+def test_the_follow_ups_of_a_group_are_its_cohort_s_appointment_rows_by_status():
+    """Each group's follow-up counts are its cohort's appointment rows of the window, by
+    status, counted here case by case from the records (persons first contacted at
+    least the observation days before the run's end), for two populations and "all"."""
+    followups = {
+        "count": {"dist": "uniform", "low": 0, "high": 4},
+        "max_count": 3,
+        "gap_days": {"dist": "fixed", "value": 5},
+        "duration": {"dist": "fixed", "value": 60},
+        "no_show": 0.25,
+    }
+    victim = {
+        "arrivals": {"per_hour": 0.5},
+        "interview": {"dist": "exponential", "mean": 45},
+        "followups": followups,
+    }
+    two = scenario(
+        populations={"victim": victim, "witness": {**victim, "arrivals": {"per_hour": 0.3}}},
+        simulation={"warm_up_days": 14, "run_days": 84, "drain_days": 14, "seed": 8},
+        measures={"followup_observation_days": 21},
+        diary={"horizon_days": 4, "bookable_share": 0.3},
+    )
+    records = simulate(two, 0)
+    window = measured(records)
+    outcome = classify(window.cases, two.measures.late_after_hours * MINUTES_PER_HOUR)
+    columns = measure_window(window, outcome, two)
+    cases = window.cases
+    observed = window.end_time - 21 * MINUTES_PER_DAY
+    cohort = (cases.state == EndState.CONTACTED) & (cases.first_contact <= observed)
+    rows = window.appointments
+    seen = set()
+    for p, name in enumerate((*window.population_names, ALL)):
+        chosen = cohort & (cases.population == p) if name != ALL else cohort
+        ids = set(cases.case_id[chosen].tolist())
+        by_status = Counter(
+            s for c, s in zip(rows.case_id.tolist(), rows.status.tolist(), strict=True) if c in ids
+        )
+        measured_counts = _measures_by_name(columns, name)
+        for status in FollowupStatus:
+            assert measured_counts[f"followups_{status.label}"] == by_status[status], (name, status)
+        seen |= {s for s in FollowupStatus if by_status[s]}
+    # The run gives the counts something to tell apart: held, missed and never booked.
+    assert {FollowupStatus.HELD, FollowupStatus.NO_SHOW, FollowupStatus.DIARY_FULL} <= seen
