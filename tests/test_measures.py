@@ -4,6 +4,7 @@ built from the scenario's own thresholds, and read back whole from a results fol
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pytest
@@ -120,6 +121,18 @@ def test_an_interval_is_the_student_t_interval_cut_to_the_support():
     np.testing.assert_allclose(unbounded.ci_low, mean - half)
 
 
+def _followups(most: int, gap_days: float, minutes: float, no_show: float) -> dict[str, Any]:
+    """Follow-ups wanted: 0 to ``most`` of them (uniform count, floored), at fixed gaps and
+    durations."""
+    return {
+        "count": {"dist": "uniform", "low": 0, "high": most + 1},
+        "max_count": most,
+        "gap_days": {"dist": "fixed", "value": gap_days},
+        "duration": {"dist": "fixed", "value": minutes},
+        "no_show": no_show,
+    }
+
+
 def _measures_by_name(columns: dict[str, np.ndarray], population: str) -> dict[str, float]:
     chosen = columns["population"] == population
     return dict(
@@ -137,13 +150,7 @@ def test_the_cases_of_one_population_are_all_the_cases_and_have_their_measures()
         "arrivals": {"per_hour": 1.2},
         "interview": {"dist": "exponential", "mean": 60},
         "patience": {"dist": "exponential", "mean": 120},
-        "followups": {
-            "count": {"dist": "uniform", "low": 0, "high": 3},
-            "max_count": 2,
-            "gap_days": {"dist": "fixed", "value": 7},
-            "duration": {"dist": "fixed", "value": 45},
-            "no_show": 0.2,
-        },
+        "followups": _followups(most=2, gap_days=7, minutes=45, no_show=0.2),
     }
     parts = {
         "simulation": {"warm_up_days": 7, "run_days": 91, "drain_days": 14, "seed": 3},
@@ -192,17 +199,10 @@ def test_the_follow_ups_of_a_group_are_its_cohort_s_appointment_rows_by_status()
     """Each group's follow-up counts are its cohort's appointment rows of the window, by
     status, counted here case by case from the records (persons first contacted at
     least the observation days before the run's end), for two populations and "all"."""
-    followups = {
-        "count": {"dist": "uniform", "low": 0, "high": 4},
-        "max_count": 3,
-        "gap_days": {"dist": "fixed", "value": 5},
-        "duration": {"dist": "fixed", "value": 60},
-        "no_show": 0.25,
-    }
     victim = {
         "arrivals": {"per_hour": 0.5},
         "interview": {"dist": "exponential", "mean": 45},
-        "followups": followups,
+        "followups": _followups(most=3, gap_days=5, minutes=60, no_show=0.25),
     }
     two = scenario(
         populations={"victim": victim, "witness": {**victim, "arrivals": {"per_hour": 0.3}}},
