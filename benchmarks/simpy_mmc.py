@@ -8,6 +8,9 @@
 
 Both draw every interarrival and service time up front with numpy, as the floor
 (``benchmarks/floor_heapq.py``) does, so the comparison is about the event engine.
+:func:`rearm_floor` is no queue: it times SimPy alone on the model's own events, with
+handlers that do nothing but re-arm them (what the model's event loop costs before its
+handlers do any work).
 
 Run ``python benchmarks/simpy_mmc.py`` for the M/M/3, load 0.9 timings.
 """
